@@ -1,0 +1,118 @@
+// The differentiable ops. Each is defined in autodiff/src/ops/<family>.cpp next to its shape
+// checks, its VJP and its derivative rule; `docs` in README lists the rules as a table.
+// Dimensions may be negative (counted from the end), as in PyTorch.
+#pragma once
+
+#include "matgrad/tensor.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace matgrad {
+
+// ---- arithmetic, broadcasting with NumPy rules ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& a);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator/(double a, const Tensor& b);
+
+// ---- shape ----
+Tensor reshape(const Tensor& a, const ShapeArg& shape);
+Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim = 0, std::ptrdiff_t end_dim = -1);
+Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim);
+Tensor squeeze(const Tensor& a, std::ptrdiff_t dim);
+Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1);
+Tensor t(const Tensor& a);  // transpose of a matrix; vectors and scalars unchanged
+Tensor broadcast_to(const Tensor& a, const Shape& shape);
+Tensor sum_to_size(const Tensor& a, const Shape& shape);  // the adjoint of broadcast_to
+
+// ---- linear algebra ----
+// C = op(A) op(B), op(X) = X or Xᵀ: BLAS gemm with transpose flags, for 2-D matrices or 3-D
+// batches of equal size. matmul and every matmul VJP reduce to it.
+Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- reductions ----
+Tensor sum(const Tensor& a);
+Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor mean(const Tensor& a);
+Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+// Max/min over a dim; the gradient goes to the first arg-extremum (ties: lowest index).
+Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+xt::xarray<std::size_t> argmax(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+
+// ---- elementwise ----
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);  // gradient at 0 is +inf, as in PyTorch
+Tensor pow(const Tensor& a, double exponent);
+Tensor square(const Tensor& a);
+Tensor abs(const Tensor& a);  // gradient at 0 is 0
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);  // gradient at 0 is 0
+Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);  // gradient at 0 is the slope
+Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0);
+// Gradient passes where min <= a <= max (bounds included), as in PyTorch.
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max);
+
+// Not differentiable (their gradient is zero almost everywhere): results never require grad.
+Tensor sign(const Tensor& a);
+Tensor gt(const Tensor& a, const Tensor& b);  // 1 where a > b, else 0; broadcasting
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+// Picks a where condition is non-zero, else b; differentiable in a and b, and the gradient of
+// the branch not taken is exactly zero (no NaN leaks from it).
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+
+// ---- softmax family, stable for large inputs ----
+Tensor softmax(const Tensor& a, std::ptrdiff_t dim);
+Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim);
+Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+
+// ---- indexing and joining ----
+Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index);
+// a with source's slices added at `index` along dim (repeated indices accumulate).
+Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
+                 const Tensor& source);
+// Elements start, start + step, ... (< end) along dim; end is clipped to the size.
+Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
+             std::size_t step = 1);
+// a with that slice replaced by source.
+Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
+                     std::size_t end, std::size_t step = 1);
+Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0);
+
+// ---- losses ----
+enum class Reduction { none, mean, sum };
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// Softmax cross-entropy of logits [N, C] (or [C]) against class indices, fused and stable.
+Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
+                     Reduction reduction = Reduction::mean);
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+                                        Reduction reduction = Reduction::mean);
+
+}  // namespace matgrad

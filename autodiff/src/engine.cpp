@@ -1,0 +1,347 @@
+// The engine: grad mode, appending records, compacting the tape, and the reverse walk.
+#include "tape.hpp"
+
+#include "matgrad/ops.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <unordered_map>
+
+namespace matgrad {
+
+namespace {
+thread_local bool grad_enabled = true;
+}  // namespace
+
+bool is_grad_enabled() { return grad_enabled; }
+void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
+
+namespace detail {
+
+Tape& current_tape() {
+  thread_local Tape tape;
+  return tape;
+}
+
+void Node::release() {
+  vjp.reset();
+  saved_output.reset();
+  inputs.clear();
+  released = true;
+}
+
+Node& Tape::push() {
+  if (nodes.size() >= collect_at && backward_depth == 0) collect();
+  auto& node = nodes.emplace_back(std::make_unique<Node>());
+  node->tape = this;
+  node->index = nodes.size() - 1;
+  return *node;
+}
+
+// One reverse pass marks what is live (inputs have smaller indices than their consumers),
+// one forward pass compacts.
+void Tape::collect() {
+  const std::size_t n = nodes.size();
+  std::vector<char> live(n, 0);
+  for (std::size_t i = n; i-- > 0;) {
+    const Node& node = *nodes[i];
+    if (!live[i] && !node.output_alive()) continue;
+    live[i] = 1;
+    for (const Edge& edge : node.inputs) {
+      if (edge.node) live[edge.node->index] = 1;
+    }
+  }
+  std::vector<std::unique_ptr<Node>> dead;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (live[i]) {
+      nodes[i]->index = kept;
+      nodes[kept++] = std::move(nodes[i]);
+    } else {
+      dead.push_back(std::move(nodes[i]));
+    }
+  }
+  nodes.resize(kept);
+  collect_at = std::max(kMinCollect, 2 * kept);
+  dead.clear();  // closures may free tensors; the tape is consistent again by now
+}
+
+bool should_record(std::initializer_list<Tensor> inputs) {
+  if (!grad_enabled) return false;
+  return std::any_of(inputs.begin(), inputs.end(),
+                     [](const Tensor& t) { return t.defined() && t.requires_grad(); });
+}
+
+Tensor push_record(const OpInfo& op, Tensor output, std::initializer_list<Tensor> inputs, Vjp vjp,
+                   const std::source_location& where) {
+  Tape& tape = current_tape();
+  for (const Tensor& input : inputs) {
+    const Node* producer = input.defined() ? input.impl()->node : nullptr;
+    if (producer && producer->tape != &tape) {
+      fail<AutogradError>(
+          "{}: an input was computed on another thread; non-leaf tensors belong to the tape of "
+          "the thread that made them (share leaves, or detach() first)",
+          op.name);
+    }
+  }
+  if (!output.defined()) fail<Error>("{}: internal error: the op produced no output", op.name);
+  if (output.impl()->node || output.impl()->requires_grad || output.impl().use_count() > 1) {
+    output = Tensor(std::make_shared<TensorImpl>(TensorImpl{output.impl()->data}));  // own it
+  }
+  Node& node = tape.push();
+  node.op = &op;
+  node.where = where;
+  node.vjp = std::move(vjp);
+  node.inputs.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    Edge edge;
+    if (input.defined() && input.requires_grad()) {
+      if (input.impl()->node) {
+        edge.node = input.impl()->node;
+      } else {
+        edge.leaf = input.impl();
+      }
+      edge.shape = input.shape();
+      edge.dtype = input.dtype();
+    }
+    node.inputs.push_back(std::move(edge));
+  }
+  TensorImpl& impl = *output.impl();
+  impl.requires_grad = true;
+  impl.node = &node;
+  node.output = output.impl();
+  if (op.saves_output) node.saved_output = output.impl();
+  return output;
+}
+
+}  // namespace detail
+
+std::size_t tape_size() { return detail::current_tape().nodes.size(); }
+
+namespace {
+
+using detail::Edge;
+using detail::Node;
+using detail::Tape;
+using detail::TensorImpl;
+
+// Adds g into an accumulator slot. Out of place when the slot's tensor is shared (a VJP may
+// return the same tensor for two inputs) or when building a graph of the backward pass.
+void accumulate(Tensor& slot, Tensor g, bool create_graph) {
+  if (!slot.defined()) {
+    slot = std::move(g);
+  } else if (create_graph || slot.impl().use_count() > 1 || slot.requires_grad()) {
+    slot = slot + g;
+  } else {
+    slot.add_(g);
+  }
+}
+
+// The gradient a VJP returned for one input, summed over broadcast dimensions to the input's
+// shape: the one place where gradient shapes and dtypes are checked.
+Tensor fit_to_input(const Node& node, std::size_t k, Tensor g) {
+  const Edge& edge = node.inputs[k];
+  if (g.dtype() != edge.dtype) {
+    fail<DTypeError>("{}: the VJP returned a {} gradient for input {} of dtype {}", node.op->name,
+                     dtype_name(g.dtype()), k, dtype_name(edge.dtype));
+  }
+  if (g.shape() == edge.shape) return g;
+  try {
+    return sum_to_size(g, edge.shape);
+  } catch (const ShapeError&) {
+    fail<ShapeError>("{}: the VJP returned a gradient of shape {} for input {} of shape {}",
+                     node.op->name, to_string(g.shape()), k, to_string(edge.shape));
+  }
+}
+
+struct Targets {
+  // For grad(): where each requested input's gradient is collected.
+  std::unordered_map<const TensorImpl*, std::size_t> leaves;
+  std::unordered_map<const Node*, std::size_t> nodes;
+  std::vector<Tensor> results;
+};
+
+void check_root(const Tensor& output, const Tensor& seed, std::size_t i) {
+  if (!output.defined()) fail<AutogradError>("backward: output {} is an undefined tensor", i);
+  if (!output.requires_grad()) {
+    fail<AutogradError>(
+        "backward: output {} of shape {} does not require grad and has no recorded history "
+        "(was it computed under NoGradGuard, or from tensors without requires_grad?)",
+        i, to_string(output.shape()));
+  }
+  if (!seed.defined()) {
+    if (output.numel() != 1) {
+      fail<AutogradError>(
+          "backward: output {} has shape {}; a gradient seed can be implied only for a "
+          "one-element output, so pass a seed of that shape",
+          i, to_string(output.shape()));
+    }
+    return;
+  }
+  if (seed.shape() != output.shape()) {
+    fail<ShapeError>("backward: seed of shape {} for output {} of shape {}", to_string(seed.shape()),
+                     i, to_string(output.shape()));
+  }
+  if (seed.dtype() != output.dtype()) {
+    fail<DTypeError>("backward: seed of dtype {} for output {} of dtype {}", dtype_name(seed.dtype()),
+                     i, dtype_name(output.dtype()));
+  }
+}
+
+// The reverse walk shared by backward() (targets == nullptr: accumulate into leaves' .grad)
+// and grad() (collect into targets->results).
+void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
+                  bool retain_graph, bool create_graph, Targets* targets) {
+  if (!seeds.empty() && seeds.size() != outputs.size()) {
+    fail<AutogradError>("backward: {} seeds for {} outputs", seeds.size(), outputs.size());
+  }
+  Tape& tape = detail::current_tape();
+  AutoGradMode mode(create_graph);
+
+  auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
+    if (targets) {
+      auto it = targets->leaves.find(leaf.get());
+      if (it != targets->leaves.end()) accumulate(targets->results[it->second], g, create_graph);
+      return;
+    }
+    Tensor& slot = leaf->grad;
+    if (!slot.defined() && !create_graph && (g.impl().use_count() > 1 || g.requires_grad())) {
+      slot = g.detach();  // a fresh .grad must not alias a tensor held elsewhere
+    } else {
+      accumulate(slot, g, create_graph);
+    }
+  };
+
+  std::size_t top = 0;
+  bool any_node = false;
+  std::vector<std::pair<Node*, Tensor>> root_grads;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor seed = seeds.empty() ? Tensor() : seeds[i];
+    check_root(outputs[i], seed, i);
+    Tensor g = seed.defined() ? seed : ones_like(outputs[i]);
+    if (Node* node = outputs[i].impl()->node) {
+      if (node->tape != &tape) {
+        fail<AutogradError>("backward: output {} was computed on another thread's tape", i);
+      }
+      top = std::max(top, node->index);
+      any_node = true;
+      root_grads.emplace_back(node, std::move(g));
+    } else {
+      deliver_to_leaf(outputs[i].impl(), g);
+    }
+  }
+  if (!any_node) return;
+
+  // For grad(): records that can carry a gradient to a requested input (inputs precede
+  // their consumers, so one forward pass decides).
+  std::vector<char> needed;
+  if (targets) {
+    needed.assign(top + 1, 0);
+    for (std::size_t i = 0; i <= top; ++i) {
+      const Node& node = *tape.nodes[i];
+      bool hit = false;
+      for (const Edge& e : node.inputs) {
+        hit = hit || (e.leaf && targets->leaves.count(e.leaf.get())) ||
+              (e.node && needed[e.node->index]);
+      }
+      needed[i] = hit;
+    }
+  }
+
+  std::vector<Tensor> grads(top + 1);
+  for (auto& [node, g] : root_grads) accumulate(grads[node->index], g, create_graph);
+
+  ++tape.backward_depth;
+  struct Exit {
+    Tape& tape;
+    ~Exit() { --tape.backward_depth; }
+  } exit{tape};
+
+  for (std::size_t i = top + 1; i-- > 0;) {
+    if (!grads[i].defined()) continue;
+    Node& node = *tape.nodes[i];  // nodes never move while backward_depth > 0
+    const Tensor g = std::move(grads[i]);
+    if (node.released) {
+      fail<AutogradError>(
+          "backward: trying to backward through the graph a second time: the saved values of "
+          "'{}' (output shape {}) were freed by the previous backward. Pass retain_graph=true "
+          "to the first backward (or grad) call if you need to run backward twice",
+          node.op->name, to_string(g.shape()));
+    }
+    if (targets) {
+      if (auto it = targets->nodes.find(&node); it != targets->nodes.end()) {
+        accumulate(targets->results[it->second], g, create_graph);
+      }
+      if (!needed[i]) continue;
+    } else if (auto out = node.output.lock(); out && out->retains_grad) {
+      accumulate(out->grad, create_graph ? g : g.detach(), create_graph);  // a copy: g flows on
+    }
+
+    std::uint32_t mask = 0;
+    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+      const Edge& e = node.inputs[k];
+      const bool need = targets ? (e.leaf && targets->leaves.count(e.leaf.get())) ||
+                                      (e.node && needed[e.node->index])
+                                : (e.leaf || e.node);
+      if (need) mask |= 1u << k;
+    }
+    const VjpContext ctx{Tensor(node.saved_output), Needs(mask)};
+    Grads input_grads = node.vjp(g, ctx);
+    if (input_grads.size() != node.inputs.size()) {
+      fail<Error>("{}: internal error: the VJP returned {} gradients for {} inputs", node.op->name,
+                  input_grads.size(), node.inputs.size());
+    }
+    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+      if (!((mask >> k) & 1u) || !input_grads[k].defined()) continue;
+      Tensor gk = fit_to_input(node, k, std::move(input_grads[k]));
+      const Edge& e = node.inputs[k];
+      if (e.leaf) {
+        deliver_to_leaf(e.leaf, std::move(gk));
+      } else {
+        accumulate(grads[e.node->index], std::move(gk), create_graph);
+      }
+    }
+    if (!retain_graph) node.release();
+  }
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
+              bool retain_graph, bool create_graph) {
+  run_backward(outputs, seeds, retain_graph || create_graph, create_graph, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& seeds, bool retain_graph, bool create_graph,
+                         bool allow_unused) {
+  Targets targets;
+  targets.results.resize(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& input = inputs[i];
+    if (!input.defined() || !input.requires_grad()) {
+      fail<AutogradError>("grad: input {} does not require grad", i);
+    }
+    if (Node* node = input.impl()->node) {
+      targets.nodes.emplace(node, i);
+    } else {
+      targets.leaves.emplace(input.impl().get(), i);
+    }
+  }
+  run_backward(outputs, seeds, retain_graph || create_graph, create_graph, &targets);
+  // Duplicate inputs share one slot in the maps: copy its result to each of them.
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto* impl = inputs[i].impl().get();
+    const std::size_t slot = impl->node ? targets.nodes.at(impl->node) : targets.leaves.at(impl);
+    if (slot != i) targets.results[i] = targets.results[slot];
+    if (!targets.results[i].defined() && !allow_unused) {
+      fail<AutogradError>(
+          "grad: input {} (shape {}) was not used to compute the outputs; pass allow_unused=true "
+          "to get an undefined gradient for it",
+          i, to_string(inputs[i].shape()));
+    }
+  }
+  return targets.results;
+}
+
+}  // namespace matgrad

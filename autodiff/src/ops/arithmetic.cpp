@@ -1,0 +1,80 @@
+// Broadcasting arithmetic. The engine sums each gradient over broadcast dimensions back to its
+// input's shape, so the VJPs below are written as if no broadcasting happened.
+#include "common.hpp"
+
+namespace matgrad {
+
+Shape detail::broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
+  const std::size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const std::size_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const std::size_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      fail<ShapeError>("{}: shapes {} and {} cannot be broadcast together (dim {}: {} vs {})", op,
+                       to_string(a), to_string(b), i, da, db);
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+template <class F>
+static Tensor binary(std::string_view op, const Tensor& a, const Tensor& b, F f) {
+  return detail::map_data2(op, a, b,
+                           [&](const auto& x, const auto& y) { return detail::elementwise(op, x, y, f); });
+}
+
+static constexpr OpInfo add_info{"add", "dC = dA + dB", "gA = gC, gB = gC"};
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
+  return record(add_info, out, {a, b}, [](const Tensor& g) -> Grads { return {g, g}; });
+}
+
+static constexpr OpInfo sub_info{"sub", "dC = dA − dB", "gA = gC, gB = −gC"};
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
+  return record(sub_info, out, {a, b}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
+    return {g, ctx.needs[1] ? -g : Tensor()};
+  });
+}
+
+static constexpr OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "gA = gC ⊙ B, gB = gC ⊙ A"};
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
+  return record(mul_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
+    return {ctx.needs[0] ? g * b : Tensor(), ctx.needs[1] ? g * a : Tensor()};
+  });
+}
+
+static constexpr OpInfo div_info{"div", "dC = dA ⊘ B − A ⊙ dB ⊘ B²",
+                                 "gA = gC ⊘ B, gB = −gC ⊙ A ⊘ B²"};
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
+  return record(div_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
+    return {ctx.needs[0] ? g / b : Tensor(), ctx.needs[1] ? -g * a / (b * b) : Tensor()};
+  });
+}
+
+static constexpr OpInfo neg_info{"neg", "dC = −dA", "gA = −gC"};
+Tensor neg(const Tensor& a) {
+  detail::check_defined("neg", a);
+  Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise(x, [](auto v) { return -v; }); });
+  return record(neg_info, out, {a}, [](const Tensor& g) -> Grads { return {-g}; });
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
+
+}  // namespace matgrad

@@ -1,0 +1,162 @@
+// Helpers shared by the op families: argument checks and dtype dispatch.
+#pragma once
+
+#include "matgrad/autograd.hpp"
+#include "matgrad/ops.hpp"
+
+#include <xtensor/xarray.hpp>
+
+#include <algorithm>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+namespace matgrad::detail {
+
+inline void check_defined(std::string_view op, const Tensor& t) {
+  if (!t.defined()) fail<Error>("{}: an input is an undefined tensor", op);
+}
+
+inline void check_same_dtype(std::string_view op, const Tensor& a, const Tensor& b) {
+  check_defined(op, a);
+  check_defined(op, b);
+  if (a.dtype() != b.dtype()) {
+    fail<DTypeError>("{}: dtypes differ: {} and {} (convert one with .to())", op,
+                     dtype_name(a.dtype()), dtype_name(b.dtype()));
+  }
+}
+
+// A dim in [-rank, rank) as an index in [0, rank).
+inline std::size_t normalize_dim(std::string_view op, std::ptrdiff_t dim, std::size_t rank) {
+  const auto r = static_cast<std::ptrdiff_t>(rank);
+  if (dim < -r || dim >= r) {
+    fail<IndexError>("{}: dim {} is out of range for a tensor of rank {} (expected {} to {})", op,
+                     dim, rank, -r, r - 1);
+  }
+  return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
+}
+
+// The NumPy broadcast of two shapes, or a ShapeError naming the op.
+Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b);
+
+// Product of dims [begin, end).
+inline std::size_t dims_product(const Shape& s, std::size_t begin, std::size_t end) {
+  std::size_t n = 1;
+  for (std::size_t i = begin; i < end; ++i) n *= s[i];
+  return n;
+}
+
+// A tensor viewed as [outer, n, inner] around dim, for loops over one dimension.
+struct DimSplit {
+  std::size_t outer, n, inner;
+};
+inline DimSplit split_at(const Shape& s, std::size_t dim) {
+  return {dims_product(s, 0, dim), s[dim], dims_product(s, dim + 1, s.size())};
+}
+
+// Shape with dim removed (keepdim false) or set to 1 (keepdim true).
+inline Shape reduced_shape(const Shape& s, std::size_t dim, bool keepdim) {
+  Shape out = s;
+  if (keepdim) {
+    out[dim] = 1;
+  } else {
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(dim));
+  }
+  return out;
+}
+
+template <class T>
+xt::xarray<T> empty_array(const Shape& shape) {
+  return xt::xarray<T>::from_shape(shape);
+}
+
+// Calls f(const xt::xarray<T>&) on a's data and wraps the array it returns.
+template <class F>
+Tensor map_data(const Tensor& a, F&& f) {
+  return a.visit([&](const auto& x) { return Tensor(f(x)); });
+}
+
+// Calls f(x, y) on the data of two tensors of one dtype.
+template <class F>
+Tensor map_data2(std::string_view op, const Tensor& a, const Tensor& b, F&& f) {
+  check_same_dtype(op, a, b);
+  return a.visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    return Tensor(f(x, b.data<T>()));
+  });
+}
+
+// Elementwise y = f(x) into a new array of the same shape.
+template <class T, class F>
+xt::xarray<T> elementwise(const xt::xarray<T>& x, F f) {
+  auto out = empty_array<T>(x.shape());
+  const T* src = x.data();
+  T* dst = out.data();
+  const std::size_t n = x.size();
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f(src[i]);
+  return out;
+}
+
+// Elementwise z = f(x, y) with NumPy broadcasting; fast paths for equal shapes and scalars.
+template <class T, class F>
+xt::xarray<T> elementwise(std::string_view op, const xt::xarray<T>& x, const xt::xarray<T>& y,
+                          F f) {
+  if (x.shape() == y.shape()) {
+    auto out = empty_array<T>(x.shape());
+    const std::size_t n = x.size();
+    for (std::size_t i = 0; i < n; ++i) out.data()[i] = f(x.data()[i], y.data()[i]);
+    return out;
+  }
+  const Shape shape = broadcast_shapes(op, x.shape(), y.shape());
+  auto out = empty_array<T>(shape);
+  T* dst = out.data();
+  const std::size_t n = out.size();
+  if (y.size() == 1) {
+    const T v = y.data()[0];
+    for (std::size_t i = 0; i < n; ++i) dst[i] = f(x.data()[i], v);
+    return out;
+  }
+  if (x.size() == 1) {
+    const T v = x.data()[0];
+    for (std::size_t i = 0; i < n; ++i) dst[i] = f(v, y.data()[i]);
+    return out;
+  }
+  auto bx = xt::broadcast(x, shape);
+  auto by = xt::broadcast(y, shape);
+  auto ix = bx.cbegin();
+  auto iy = by.cbegin();
+  for (std::size_t i = 0; i < n; ++i, ++ix, ++iy) dst[i] = f(*ix, *iy);
+  return out;
+}
+
+}  // namespace matgrad::detail
+
+namespace matgrad::detail {
+
+// Sum over one dim of x viewed as [outer, n, inner]; the result has shape `out_shape`.
+template <class T>
+xt::xarray<T> sum_dim(const xt::xarray<T>& x, std::size_t dim, const Shape& out_shape) {
+  const auto [outer, n, inner] = split_at(x.shape(), dim);
+  auto out = empty_array<T>(out_shape);
+  std::fill(out.begin(), out.end(), T(0));
+  const T* src = x.data();
+  T* dst = out.data();
+  for (std::size_t o = 0; o < outer; ++o) {
+    T* row = dst + o * inner;
+    for (std::size_t k = 0; k < n; ++k) {
+      const T* in = src + (o * n + k) * inner;
+      for (std::size_t i = 0; i < inner; ++i) row[i] += in[i];
+    }
+  }
+  return out;
+}
+
+// A copy of x's data under another shape of the same size.
+template <class T>
+xt::xarray<T> reshaped(const xt::xarray<T>& x, const Shape& shape) {
+  auto out = empty_array<T>(shape);
+  std::copy(x.data(), x.data() + x.size(), out.data());
+  return out;
+}
+
+}  // namespace matgrad::detail

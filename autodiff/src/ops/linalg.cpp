@@ -1,0 +1,104 @@
+// Matrix products. gemm is the one primitive: every matmul case and every matmul VJP is a gemm
+// with transpose flags, so no transpose is ever materialised.
+#include "common.hpp"
+
+#include <cblas.h>
+
+namespace matgrad {
+
+using detail::check_defined;
+
+static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
+                      std::size_t lda, const float* b, std::size_t ldb, float* c, std::size_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
+              static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+}
+static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
+                      const double* a, std::size_t lda, const double* b, std::size_t ldb, double* c,
+                      std::size_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
+              static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
+}
+
+static std::string describe(const Shape& s, bool transposed) {
+  return to_string(s) + (transposed ? "ᵀ" : "");
+}
+
+static constexpr OpInfo gemm_info{
+    "gemm", "dC = op(dA) op(B) + op(A) op(dB)",
+    "C = A B: gA = gC Bᵀ, gB = Aᵀ gC (transposed cases likewise, by gemm flags)"};
+
+// C = op(A) op(B);  dC = op(dA) op(B) + op(A) op(dB). Reading tr(gCᵀ dC) off for each flag pair:
+//   C = A B    =>  gA = gC Bᵀ,     gB = Aᵀ gC
+//   C = Aᵀ B   =>  gA = B gCᵀ,     gB = A gC
+//   C = A Bᵀ   =>  gA = gC B,      gB = gCᵀ A
+//   C = Aᵀ Bᵀ  =>  gA = Bᵀ gCᵀ,    gB = gCᵀ Aᵀ
+Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  detail::check_same_dtype("gemm", a, b);
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  const std::size_t rank = sa.size();
+  if ((rank != 2 && rank != 3) || sb.size() != rank || (rank == 3 && sa[0] != sb[0])) {
+    fail<ShapeError>("gemm: expects two matrices or two 3-D batches of equal size, got {} and {}",
+                     to_string(sa), to_string(sb));
+  }
+  const std::size_t batch = rank == 3 ? sa[0] : 1;
+  const std::size_t ra = sa[rank - 2], ca = sa[rank - 1], rb = sb[rank - 2], cb = sb[rank - 1];
+  const std::size_t m = ta ? ca : ra, k = ta ? ra : ca, kb = tb ? cb : rb, n = tb ? rb : cb;
+  if (k != kb) {
+    fail<ShapeError>("gemm: inner dimensions differ: {} @ {}", describe(sa, ta), describe(sb, tb));
+  }
+  Shape out_shape = rank == 3 ? Shape{batch, m, n} : Shape{m, n};
+  Tensor out = a.visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    const auto& y = b.data<T>();
+    auto c = detail::empty_array<T>(out_shape);
+    if (k == 0) std::fill(c.begin(), c.end(), T(0));
+    if (m != 0 && n != 0 && k != 0) {
+      for (std::size_t i = 0; i < batch; ++i) {
+        blas_gemm(ta, tb, m, n, k, x.data() + i * ra * ca, ca, y.data() + i * rb * cb, cb,
+                  c.data() + i * m * n, n);
+      }
+    }
+    return Tensor(std::move(c));
+  });
+  return record(gemm_info, out, {a, b}, [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
+    Tensor ga, gb;
+    if (ctx.needs[0]) ga = !ta ? gemm(g, b, false, !tb) : gemm(b, g, tb, true);
+    if (ctx.needs[1]) gb = !tb ? gemm(a, g, !ta, false) : gemm(g, a, true, ta);
+    return {ga, gb};
+  });
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype("matmul", a, b);
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  if (sa.empty() || sb.empty() || sa.size() > 3 || sb.size() > 3) {
+    fail<ShapeError>("matmul: expects tensors of rank 1 to 3, got {} @ {}", to_string(sa),
+                     to_string(sb));
+  }
+  const std::size_t ka = sa.back();
+  const std::size_t kb = sb.size() == 1 ? sb[0] : sb[sb.size() - 2];
+  if (ka != kb) {
+    fail<ShapeError>("matmul: inner dimensions differ: {} @ {}", to_string(sa), to_string(sb));
+  }
+  if (sa.size() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);  // vector · (batched) matrix
+  if (sb.size() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);  // (batched) matrix · vector
+  if (sa.size() == 2 && sb.size() == 2) return gemm(a, b);
+  if (sb.size() == 2) {  // [B, m, k] @ [k, n]: one gemm over the stacked rows
+    return reshape(gemm(reshape(a, {-1, static_cast<std::ptrdiff_t>(ka)}), b),
+                   {static_cast<std::ptrdiff_t>(sa[0]), static_cast<std::ptrdiff_t>(sa[1]),
+                    static_cast<std::ptrdiff_t>(sb[1])});
+  }
+  if (sa.size() == 2) return gemm(broadcast_to(a, {sb[0], sa[0], sa[1]}), b);
+  if (sa[0] != sb[0] && sa[0] != 1 && sb[0] != 1) {
+    fail<ShapeError>("matmul: batch sizes differ: {} @ {}", to_string(sa), to_string(sb));
+  }
+  const std::size_t batch = std::max(sa[0], sb[0]);
+  return gemm(broadcast_to(a, {batch, sa[1], sa[2]}), broadcast_to(b, {batch, sb[1], sb[2]}));
+}
+
+}  // namespace matgrad

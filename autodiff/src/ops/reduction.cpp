@@ -1,0 +1,127 @@
+// Reductions: sum and mean (all elements or one dim), max and min over a dim.
+#include "common.hpp"
+
+#include <limits>
+
+namespace matgrad {
+
+using detail::check_defined;
+using detail::normalize_dim;
+
+static constexpr OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)"};
+Tensor sum(const Tensor& a) {
+  check_defined("sum", a);
+  Tensor out = detail::map_data(a, [](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    T total = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i];
+    return xt::xarray<T>(total);
+  });
+  const Shape input_shape = a.shape();
+  return record(sum_info, out, {a}, [input_shape](const Tensor& g) -> Grads {
+    return {broadcast_to(g, input_shape)};
+  });
+}
+
+static constexpr OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
+                                     "gA = gC broadcast along dim"};
+Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  check_defined("sum", a);
+  const std::size_t d = normalize_dim("sum", dim, a.dim());
+  const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
+  Tensor out = detail::map_data(a, [&](const auto& x) { return detail::sum_dim(x, d, out_shape); });
+  const Shape input_shape = a.shape();
+  return record(sum_dim_info, out, {a}, [input_shape, d, keepdim](const Tensor& g) -> Grads {
+    return {broadcast_to(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d)), input_shape)};
+  });
+}
+
+Tensor mean(const Tensor& a) {
+  check_defined("mean", a);
+  return sum(a) / static_cast<double>(a.numel());
+}
+
+Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  check_defined("mean", a);
+  const std::size_t d = normalize_dim("mean", dim, a.dim());
+  return sum(a, dim, keepdim) / static_cast<double>(a.shape()[d]);
+}
+
+// Index of the first extremum along dim, for each position of the other dims.
+template <class T, class Better>
+static xt::xarray<std::size_t> arg_extremum(std::string_view op, const xt::xarray<T>& x,
+                                            std::size_t dim, bool keepdim, Better better) {
+  const auto [outer, n, inner] = detail::split_at(x.shape(), dim);
+  if (n == 0) fail<ShapeError>("{}: cannot reduce over dim {} of size 0", op, dim);
+  auto out = xt::xarray<std::size_t>::from_shape(detail::reduced_shape(x.shape(), dim, keepdim));
+  for (std::size_t o = 0; o < outer; ++o) {
+    for (std::size_t i = 0; i < inner; ++i) {
+      const T* p = x.data() + o * n * inner + i;
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < n; ++k) {
+        if (better(p[k * inner], p[best * inner])) best = k;
+      }
+      out.data()[o * inner + i] = best;
+    }
+  }
+  return out;
+}
+
+template <class Better>
+static xt::xarray<std::size_t> arg_extremum(std::string_view op, const Tensor& a,
+                                            std::ptrdiff_t dim, bool keepdim, Better better) {
+  check_defined(op, a);
+  const std::size_t d = normalize_dim(op, dim, a.dim());
+  return a.visit([&](const auto& x) { return arg_extremum(op, x, d, keepdim, better); });
+}
+
+// NaN counts as the extremum, as in PyTorch.
+static constexpr auto greater = [](auto u, auto v) { return u > v || (u != u && v == v); };
+static constexpr auto less = [](auto u, auto v) { return u < v || (u != u && v == v); };
+
+xt::xarray<std::size_t> argmax(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  return arg_extremum("argmax", a, dim, keepdim, greater);
+}
+xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  return arg_extremum("argmin", a, dim, keepdim, less);
+}
+
+// C = A[.., argmax, ..];  dC = dA[.., argmax, ..]  =>  gA = gC at the arg-extremum, 0 elsewhere
+static constexpr OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
+                                 "gA = gC ⊙ onehot(argmax)"};
+static constexpr OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
+                                 "gA = gC ⊙ onehot(argmin)"};
+
+template <class Better>
+static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, bool keepdim,
+                       Better better) {
+  const auto index = arg_extremum(info.name, a, dim, true, better);
+  const std::size_t d = normalize_dim(info.name, dim, a.dim());
+  const auto [outer, n, inner] = detail::split_at(a.shape(), d);
+  Tensor mask = zeros_like(a);
+  Tensor out = detail::map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto values = detail::empty_array<T>(detail::reduced_shape(x.shape(), d, keepdim));
+    T* m = const_cast<T*>(mask.data<T>().data());
+    for (std::size_t o = 0; o < outer; ++o) {
+      for (std::size_t i = 0; i < inner; ++i) {
+        const std::size_t at = (o * n + index.data()[o * inner + i]) * inner + i;
+        values.data()[o * inner + i] = x.data()[at];
+        m[at] = T(1);
+      }
+    }
+    return values;
+  });
+  return record(info, out, {a}, [mask, d, keepdim](const Tensor& g) -> Grads {
+    return {(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d))) * mask};
+  });
+}
+
+Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  return extremum(max_info, a, dim, keepdim, greater);
+}
+Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  return extremum(min_info, a, dim, keepdim, less);
+}
+
+}  // namespace matgrad

@@ -1,0 +1,143 @@
+// Ops that move or repeat elements without arithmetic: reshape, transpose, broadcast.
+#include "common.hpp"
+
+#include <xtensor/xbroadcast.hpp>
+#include <xtensor/xmanipulation.hpp>
+
+#include <numeric>
+
+namespace matgrad {
+
+using detail::check_defined;
+using detail::map_data;
+using detail::normalize_dim;
+
+static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))"};
+Tensor reshape(const Tensor& a, const ShapeArg& shape_arg) {
+  check_defined("reshape", a);
+  const Shape shape = shape_arg.resolve("reshape", a.numel());
+  if (detail::dims_product(shape, 0, shape.size()) != a.numel()) {
+    fail<ShapeError>("reshape: cannot reshape {} ({} elements) to {} ({} elements)",
+                     to_string(a.shape()), a.numel(), to_string(shape),
+                     detail::dims_product(shape, 0, shape.size()));
+  }
+  Tensor out = map_data(a, [&](const auto& x) { return detail::reshaped(x, shape); });
+  const Shape input_shape = a.shape();
+  return record(reshape_info, out, {a},
+                [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; });
+}
+
+Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim) {
+  check_defined("flatten", a);
+  if (a.dim() == 0) return reshape(a, {1});
+  const std::size_t start = normalize_dim("flatten", start_dim, a.dim());
+  const std::size_t end = normalize_dim("flatten", end_dim, a.dim());
+  if (start > end) {
+    fail<IndexError>("flatten: start_dim {} comes after end_dim {}", start_dim, end_dim);
+  }
+  const Shape& s = a.shape();
+  Shape shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(start));
+  shape.push_back(detail::dims_product(s, start, end + 1));
+  shape.insert(shape.end(), s.begin() + static_cast<std::ptrdiff_t>(end) + 1, s.end());
+  return reshape(a, shape);
+}
+
+Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim) {
+  check_defined("unsqueeze", a);
+  const std::size_t d = normalize_dim("unsqueeze", dim, a.dim() + 1);
+  Shape shape = a.shape();
+  shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(d), 1);
+  return reshape(a, shape);
+}
+
+Tensor squeeze(const Tensor& a, std::ptrdiff_t dim) {
+  check_defined("squeeze", a);
+  const std::size_t d = normalize_dim("squeeze", dim, a.dim());
+  if (a.shape()[d] != 1) {
+    fail<ShapeError>("squeeze: dim {} of shape {} has size {}, not 1", dim, to_string(a.shape()),
+                     a.shape()[d]);
+  }
+  Shape shape = a.shape();
+  shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(d));
+  return reshape(a, shape);
+}
+
+static constexpr OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)"};
+Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1) {
+  check_defined("transpose", a);
+  const std::size_t d0 = normalize_dim("transpose", dim0, a.dim());
+  const std::size_t d1 = normalize_dim("transpose", dim1, a.dim());
+  Tensor out = map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    std::vector<std::size_t> permutation(x.dimension());
+    std::iota(permutation.begin(), permutation.end(), std::size_t{0});
+    std::swap(permutation[d0], permutation[d1]);
+    return xt::xarray<T>(xt::transpose(x, permutation));
+  });
+  return record(transpose_info, out, {a},
+                [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; });
+}
+
+Tensor t(const Tensor& a) {
+  check_defined("t", a);
+  if (a.dim() > 2) {
+    fail<ShapeError>("t: expects a tensor of rank <= 2, got shape {} (use transpose)",
+                     to_string(a.shape()));
+  }
+  return a.dim() < 2 ? a : transpose(a, 0, 1);
+}
+
+static constexpr OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)",
+                                          "gA = sum_to_size(gC, shape(A))"};
+Tensor broadcast_to(const Tensor& a, const Shape& shape) {
+  check_defined("broadcast_to", a);
+  if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
+    fail<ShapeError>("broadcast_to: shape {} cannot be broadcast to {}", to_string(a.shape()),
+                     to_string(shape));
+  }
+  Tensor out = map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    return xt::xarray<T>(xt::broadcast(x, shape));
+  });
+  const Shape input_shape = a.shape();
+  return record(broadcast_to_info, out, {a}, [input_shape](const Tensor& g) -> Grads {
+    return {sum_to_size(g, input_shape)};
+  });
+}
+
+static constexpr OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)",
+                                         "gA = broadcast_to(gC, shape(A))"};
+Tensor sum_to_size(const Tensor& a, const Shape& shape) {
+  check_defined("sum_to_size", a);
+  const Shape& from = a.shape();
+  if (shape.size() > from.size() || detail::broadcast_shapes("sum_to_size", shape, from) != from) {
+    fail<ShapeError>("sum_to_size: shape {} cannot be summed to {} (it must broadcast back to it)",
+                     to_string(from), to_string(shape));
+  }
+  if (from == shape) return a;
+  Tensor out = map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    const std::size_t lead = from.size() - shape.size();
+    // Sum the leading dims away, then every dim that the target holds at size 1.
+    Shape rest(from.begin() + static_cast<std::ptrdiff_t>(lead), from.end());
+    xt::xarray<T> y = lead == 0 ? x : detail::sum_dim(detail::reshaped(x, [&] {
+      Shape s{detail::dims_product(from, 0, lead)};
+      s.insert(s.end(), rest.begin(), rest.end());
+      return s;
+    }()), 0, rest);
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == 1 && y.shape()[d] != 1) {
+        Shape reduced = y.shape();
+        reduced[d] = 1;
+        y = detail::sum_dim(y, d, reduced);
+      }
+    }
+    return y;
+  });
+  const Shape input_shape = a.shape();
+  return record(sum_to_size_info, out, {a}, [input_shape](const Tensor& g) -> Grads {
+    return {broadcast_to(g, input_shape)};
+  });
+}
+
+}  // namespace matgrad

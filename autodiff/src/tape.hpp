@@ -1,0 +1,52 @@
+// The tape: a flat, per-thread list of op records in the order they ran. Private to the engine.
+#pragma once
+
+#include "matgrad/autograd.hpp"
+
+#include <memory>
+#include <source_location>
+#include <vector>
+
+namespace matgrad::detail {
+
+// Where a gradient for one input of a record goes.
+struct Edge {
+  std::shared_ptr<TensorImpl> leaf;  // a leaf that requires grad: accumulate into it
+  Node* node = nullptr;              // an earlier record's output: flow on through it
+  Shape shape;                       // the input's shape, which its gradient must have
+  DType dtype = DType::float32;
+};
+
+struct Tape;
+
+struct Node {
+  const OpInfo* op = nullptr;
+  Tape* tape = nullptr;
+  std::size_t index = 0;  // position on the tape, kept current when the tape is compacted
+  std::weak_ptr<TensorImpl> output;
+  std::shared_ptr<TensorImpl> saved_output;  // only when op->saves_output, until released
+  std::vector<Edge> inputs;
+  Vjp vjp;
+  bool released = false;  // backward ran through it without retain_graph
+  std::source_location where;
+
+  // A record stays on the tape while its output is alive outside the record itself, or while
+  // a later live record feeds a gradient into it.
+  bool output_alive() const { return output.use_count() > (saved_output ? 1 : 0); }
+  void release();
+};
+
+struct Tape {
+  std::vector<std::unique_ptr<Node>> nodes;
+  std::size_t collect_at = kMinCollect;  // size at which the next push first compacts
+  int backward_depth = 0;                // no compaction while a backward pass runs
+
+  static constexpr std::size_t kMinCollect = 1024;
+
+  Node& push();
+  void collect();  // drops records that can no longer receive a gradient
+};
+
+Tape& current_tape();
+
+}  // namespace matgrad::detail

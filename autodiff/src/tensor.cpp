@@ -1,0 +1,367 @@
+// Tensor handles, factories, in-place updates and printing.
+#include "ops/common.hpp"
+#include "tape.hpp"
+
+#include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+
+#include <cmath>
+#include <ostream>
+
+namespace matgrad {
+
+using detail::TensorImpl;
+
+std::string_view dtype_name(DType dtype) {
+  return dtype == DType::float32 ? "float32" : "float64";
+}
+
+std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
+  Shape shape(dims_.size());
+  std::size_t known = 1;
+  std::ptrdiff_t infer = -1;
+  for (std::size_t i = 0; i < dims_.size(); ++i) {
+    if (dims_[i] == -1 && infer < 0) {
+      infer = static_cast<std::ptrdiff_t>(i);
+    } else if (dims_[i] < 0) {
+      fail<ShapeError>("{}: invalid shape [{}]: only one -1 is allowed and no other negative size",
+                       op, fmt::join(dims_, ", "));
+    } else {
+      shape[i] = static_cast<std::size_t>(dims_[i]);
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel % known != 0) {
+      fail<ShapeError>("{}: shape [{}] is invalid for input of size {}", op,
+                       fmt::join(dims_, ", "), numel);
+    }
+    shape[static_cast<std::size_t>(infer)] = numel / known;
+  }
+  return shape;
+}
+
+// ---- Tensor ----
+
+template <class T>
+static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires_grad) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->data = std::move(data);
+  impl->requires_grad = requires_grad;
+  return impl;
+}
+
+Tensor::Tensor(xt::xarray<float> data, bool requires_grad)
+    : impl_(make_impl(std::move(data), requires_grad)) {}
+Tensor::Tensor(xt::xarray<double> data, bool requires_grad)
+    : impl_(make_impl(std::move(data), requires_grad)) {}
+
+void Tensor::check_defined(std::string_view what) const {
+  if (!impl_) fail<Error>("{}: the tensor is undefined (default-constructed)", what);
+}
+
+DType Tensor::dtype() const {
+  check_defined("dtype");
+  return impl_->data.index() == 0 ? DType::float32 : DType::float64;
+}
+
+const Shape& Tensor::shape() const {
+  check_defined("shape");
+  return std::visit([](const auto& x) -> const Shape& { return x.shape(); }, impl_->data);
+}
+
+std::size_t Tensor::size(std::ptrdiff_t d) const {
+  return shape()[detail::normalize_dim("size", d, dim())];
+}
+
+std::size_t Tensor::numel() const {
+  check_defined("numel");
+  return std::visit([](const auto& x) { return x.size(); }, impl_->data);
+}
+
+double Tensor::item() const {
+  if (numel() != 1) {
+    fail<ShapeError>("item: only a one-element tensor has an item; this one has shape {}",
+                     to_string(shape()));
+  }
+  return visit([](const auto& x) { return static_cast<double>(x.data()[0]); });
+}
+
+bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool requires_grad) {
+  check_defined("requires_grad_");
+  if (impl_->node && !requires_grad) {
+    fail<AutogradError>(
+        "requires_grad_: only leaf tensors can change requires_grad; use detach() to get a "
+        "tensor without history");
+  }
+  impl_->requires_grad = requires_grad;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return impl_ && impl_->node == nullptr; }
+
+Tensor Tensor::grad() const {
+  check_defined("grad");
+  return impl_->grad;
+}
+
+void Tensor::zero_grad() {
+  check_defined("zero_grad");
+  impl_->grad = Tensor();
+}
+
+void Tensor::retain_grad() {
+  check_defined("retain_grad");
+  if (!impl_->requires_grad) {
+    fail<AutogradError>("retain_grad: the tensor does not require grad");
+  }
+  if (impl_->node) impl_->retains_grad = true;  // leaves keep their grad anyway
+}
+
+void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) const {
+  matgrad::backward({*this}, {seed}, retain_graph, create_graph);
+}
+
+Tensor Tensor::detach() const {
+  check_defined("detach");
+  return Tensor(std::make_shared<TensorImpl>(TensorImpl{impl_->data}));
+}
+
+std::uint64_t Tensor::version() const {
+  check_defined("version");
+  return impl_->version;
+}
+
+static void check_in_place(std::string_view op, const Tensor& t) {
+  if (t.requires_grad() && is_grad_enabled()) {
+    fail<AutogradError>(
+        "{}: an in-place update of a tensor that requires grad would corrupt its gradient; do "
+        "it under NoGradGuard (as optimisers do)",
+        op);
+  }
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_defined("add_");
+  check_in_place("add_", *this);
+  detail::check_same_dtype("add_", *this, other);
+  if (detail::broadcast_shapes("add_", shape(), other.shape()) != shape()) {
+    fail<ShapeError>("add_: shape {} does not broadcast to {}", to_string(other.shape()),
+                     to_string(shape()));
+  }
+  visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto& self = const_cast<xt::xarray<T>&>(x);
+    const auto& y = other.data<T>();
+    const T a = static_cast<T>(alpha);
+    if (y.shape() == self.shape()) {
+      for (std::size_t i = 0; i < self.size(); ++i) self.data()[i] += a * y.data()[i];
+    } else {
+      self += a * xt::broadcast(y, self.shape());
+    }
+  });
+  ++impl_->version;
+  return *this;
+}
+
+Tensor& Tensor::mul_(double factor) {
+  check_defined("mul_");
+  check_in_place("mul_", *this);
+  visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto& self = const_cast<xt::xarray<T>&>(x);
+    for (auto& v : self) v *= static_cast<T>(factor);
+  });
+  ++impl_->version;
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& other) {
+  check_defined("copy_");
+  check_in_place("copy_", *this);
+  detail::check_same_dtype("copy_", *this, other);
+  if (other.shape() != shape()) {
+    fail<ShapeError>("copy_: shape {} into shape {}", to_string(other.shape()), to_string(shape()));
+  }
+  impl_->data = other.impl()->data;
+  ++impl_->version;
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_defined("fill_");
+  check_in_place("fill_", *this);
+  visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    std::fill(const_cast<xt::xarray<T>&>(x).begin(), const_cast<xt::xarray<T>&>(x).end(),
+              static_cast<T>(value));
+  });
+  ++impl_->version;
+  return *this;
+}
+
+Tensor Tensor::t() const { return matgrad::t(*this); }
+Tensor Tensor::reshape(const ShapeArg& shape) const { return matgrad::reshape(*this, shape); }
+Tensor Tensor::sum() const { return matgrad::sum(*this); }
+Tensor Tensor::mean() const { return matgrad::mean(*this); }
+
+// ---- conversions: differentiable ----
+
+// C = A in another dtype;  dC = dA  =>  gA = gC in A's dtype
+static constexpr OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype"};
+Tensor Tensor::to(DType target) const {
+  check_defined("to");
+  if (dtype() == target) return *this;
+  Tensor out = visit([&](const auto& x) {
+    if (target == DType::float32) return Tensor(xt::xarray<float>(xt::cast<float>(x)));
+    return Tensor(xt::xarray<double>(xt::cast<double>(x)));
+  });
+  const DType source = dtype();
+  return record(to_info, out, {*this}, [source](const Tensor& g) -> Grads { return {g.to(source)}; });
+}
+
+// C = A;  dC = dA  =>  gA = gC
+static constexpr OpInfo clone_info{"clone", "dC = dA", "gA = gC"};
+Tensor Tensor::clone() const {
+  check_defined("clone");
+  Tensor out(std::make_shared<TensorImpl>(TensorImpl{impl_->data}));
+  return record(clone_info, out, {*this}, [](const Tensor& g) -> Grads { return {g}; });
+}
+
+// ---- factories ----
+
+template <class Make>
+static Tensor make(TensorOptions options, Make&& make_array) {
+  Tensor t = options.dtype == DType::float32 ? Tensor(make_array(float{}))
+                                             : Tensor(make_array(double{}));
+  t.requires_grad_(options.requires_grad);
+  return t;
+}
+
+template <class List>
+static Tensor from_list(List values, TensorOptions options) {
+  return make(options, [&](auto zero) {
+    using T = decltype(zero);
+    xt::xarray<double> d(values);
+    return xt::xarray<T>(xt::cast<T>(d));
+  });
+}
+
+Tensor tensor(double value, TensorOptions options) {
+  return make(options, [&](auto zero) {
+    using T = decltype(zero);
+    return xt::xarray<T>(static_cast<T>(value));
+  });
+}
+Tensor tensor(xt::nested_initializer_list_t<double, 1> v, TensorOptions o) { return from_list(v, o); }
+Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o) { return from_list(v, o); }
+Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o) { return from_list(v, o); }
+Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o) { return from_list(v, o); }
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  return make(options, [&](auto zero) {
+    using T = decltype(zero);
+    auto a = xt::xarray<T>::from_shape(shape);
+    std::fill(a.begin(), a.end(), static_cast<T>(value));
+    return a;
+  });
+}
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor full_like(const Tensor& like, double value) {
+  return full(like.shape(), value, {.dtype = like.dtype()});
+}
+Tensor zeros_like(const Tensor& like) { return full_like(like, 0.0); }
+Tensor ones_like(const Tensor& like) { return full_like(like, 1.0); }
+Tensor scalar_like(const Tensor& like, double value) {
+  return tensor(value, {.dtype = like.dtype()});
+}
+
+template <class Dist>
+static Tensor random(const Shape& shape, Generator& gen, TensorOptions options, Dist dist) {
+  return make(options, [&](auto zero) {
+    using T = decltype(zero);
+    auto a = xt::xarray<T>::from_shape(shape);
+    for (auto& v : a) v = static_cast<T>(dist(gen.engine()));
+    return a;
+  });
+}
+Tensor randn(const Shape& shape, Generator& gen, TensorOptions options) {
+  return random(shape, gen, options, std::normal_distribution<double>(0.0, 1.0));
+}
+Tensor rand(const Shape& shape, Generator& gen, TensorOptions options) {
+  return random(shape, gen, options, std::uniform_real_distribution<double>(0.0, 1.0));
+}
+
+Tensor eye(std::size_t rows, std::size_t cols, TensorOptions options) {
+  Tensor t = zeros({rows, cols}, {.dtype = options.dtype});
+  t.visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto& a = const_cast<xt::xarray<T>&>(x);
+    for (std::size_t i = 0; i < std::min(rows, cols); ++i) a(i, i) = T(1);
+  });
+  return t.requires_grad_(options.requires_grad);
+}
+Tensor eye(std::size_t n, TensorOptions options) { return eye(n, n, options); }
+
+Tensor arange(double start, double end, double step, TensorOptions options) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step)) {
+    fail<ValueError>("arange: start {}, end {}, step {}: the step must be non-zero and all finite",
+                     start, end, step);
+  }
+  const double count = std::ceil((end - start) / step);
+  const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
+  return make(options, [&](auto zero) {
+    using T = decltype(zero);
+    auto a = xt::xarray<T>::from_shape({n});
+    for (std::size_t i = 0; i < n; ++i) a(i) = static_cast<T>(start + static_cast<double>(i) * step);
+    return a;
+  });
+}
+Tensor arange(double end, TensorOptions options) { return arange(0.0, end, 1.0, options); }
+
+// ---- printing ----
+
+std::string to_string(const Tensor& tensor) {
+  if (!tensor.defined()) return "tensor(undefined)";
+  std::string out = "tensor(";
+  tensor.visit([&](const auto& x) {
+    const Shape& s = x.shape();
+    const std::size_t rank = s.size();
+    if (rank == 0) {
+      out += fmt::format("{:.4f}", static_cast<double>(x.data()[0]));
+      return;
+    }
+    const std::size_t n = x.size();
+    const std::string indent(7, ' ');
+    out.append(rank, '[');
+    for (std::size_t i = 0; i < n; ++i) {
+      out += fmt::format("{:.4f}", static_cast<double>(x.data()[i]));
+      // How many dimensions close after element i.
+      std::size_t closing = 0;
+      for (std::size_t stride = 1, d = rank; d-- > 0;) {
+        stride *= s[d];
+        if ((i + 1) % stride == 0) ++closing;
+      }
+      out.append(closing, ']');
+      if (i + 1 < n) {
+        out += closing == 0 ? ", " : "," + std::string(closing, '\n') + indent +
+                                         std::string(rank - closing, ' ') +
+                                         std::string(closing, '[');
+      }
+    }
+    if (n == 0) out.append(rank, ']');
+  });
+  if (tensor.dtype() != DType::float32) out += fmt::format(", dtype={}", dtype_name(tensor.dtype()));
+  if (tensor.requires_grad()) out += tensor.is_leaf() ? ", requires_grad=true" : ", grad_fn";
+  if (!tensor.is_leaf()) out.insert(out.size(), fmt::format("=<{}>", tensor.impl()->node->op->name));
+  return out + ")";
+}
+
+std::ostream& operator<<(std::ostream& out, const Tensor& tensor) { return out << to_string(tensor); }
+
+}  // namespace matgrad
