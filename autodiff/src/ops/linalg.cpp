@@ -85,6 +85,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (ka != kb) {
     fail<ShapeError>("matmul: inner dimensions differ: {} @ {}", to_string(sa), to_string(sb));
   }
+  if (sa.size() == 1 && sb.size() == 1) return reshape(gemm(unsqueeze(a, 0), unsqueeze(b, 1)), Shape{});
   if (sa.size() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);  // vector · (batched) matrix
   if (sb.size() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);  // (batched) matrix · vector
   if (sa.size() == 2 && sb.size() == 2) return gemm(a, b);
