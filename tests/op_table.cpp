@@ -64,12 +64,129 @@ const std::vector<OpRow>& op_table() {
        [](In x) { return min(x[0], 0) + min(x[0], -1, true).sum(); }, Domain::distinct},
 
       // ---- elementwise ----
+      {"exp", unary_shapes, [](In x) { return exp(x[0]); }},
+      {"log", unary_shapes, [](In x) { return log(x[0]); }, Domain::positive},
+      {"sqrt", unary_shapes, [](In x) { return sqrt(x[0]); }, Domain::positive},
+      {"pow", unary_shapes, [](In x) { return pow(x[0], 2.5) + pow(x[0], -1.5); }, Domain::positive},
+      // Integer exponents on any sign, and the constant exponents 0 and 1.
+      {"pow integer", unary_shapes,
+       [](In x) { return pow(x[0], 3.0) + pow(x[0], 0.0) * x[0] + pow(x[0], 1.0); }},
+      {"square", unary_shapes, [](In x) { return square(x[0]); }},
+      {"abs", unary_shapes, [](In x) { return abs(x[0]); }, Domain::away_from_zero},
+      {"tanh", unary_shapes, [](In x) { return tanh(x[0]); }},
+      {"sigmoid", unary_shapes, [](In x) { return sigmoid(x[0] * 3.0); }},
+      {"relu", unary_shapes, [](In x) { return relu(x[0]); }, Domain::away_from_zero},
+      {"leaky_relu", unary_shapes, [](In x) { return leaky_relu(x[0], 0.2); }, Domain::away_from_zero},
+      // beta = 1 (log regime) and beta = 2, threshold 1 (linear above x = 0.5).
+      {"softplus", unary_shapes, [](In x) { return softplus(x[0]) + softplus(x[0], 2.0, 1.0); }},
+      {"clamp", unary_shapes,
+       [](In x) {
+         return clamp(x[0], -0.5, 0.8) + clamp(x[0], std::nullopt, 0.3) + clamp(x[0], -0.2, std::nullopt);
+       },
+       Domain::distinct},
+      // The comparisons are constants: only the products with them carry gradient.
+      {"sign", unary_shapes, [](In x) { return x[0] * sign(x[0]); }, Domain::away_from_zero},
+      {"gt le", binary_shapes, [](In x) { return x[0] * gt(x[0], x[1]) + x[1] * le(x[0], x[1]); }},
+      {"ge lt", binary_shapes, [](In x) { return x[0] * ge(x[0], x[1]) + x[1] * lt(x[0], x[1]); }},
+      {"eq", binary_shapes, [](In x) { return x[0] * eq(x[0], x[0]) + x[1] * eq(x[1], x[0]); }},
+      // Condition: a fixed 0/1 pattern of the broadcast shape of a and b.
+      {"where", binary_shapes,
+       [](In x) {
+         Tensor c = zeros_like(x[0]) + zeros_like(x[1]);
+         auto& m = c.mutable_data<double>();
+         for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = i % 3 == 1 ? 0.0 : 1.0;
+         return where(c, x[0], x[1]);
+       }},
+      // A [4] condition that itself broadcasts against a and b.
+      {"where broadcast condition", {{{3, 4}, {3, 1}}, {{2, 3, 4}, {}}, {{4}, {4}}, {{1, 4}, {2, 1}}},
+       [](In x) { return where(tensor({1.0, 0.0, 0.0, 1.0}, {.dtype = DType::float64}), x[0], x[1]); }},
 
       // ---- softmax family ----
+      {"softmax", unary_shapes, [](In x) { return softmax(x[0], -1); }},
+      {"softmax dim 0", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}}, [](In x) { return softmax(x[0], 0); }},
+      {"softmax dim 1", {{{2, 3, 4}}, {{3, 1, 2}}}, [](In x) { return softmax(x[0], 1); }},
+      {"softmax large inputs", {{{3, 4}}, {{2, 3, 4}}}, [](In x) { return softmax(x[0] + 1000.0, -1); }},
+      {"log_softmax", unary_shapes, [](In x) { return log_softmax(x[0], -1); }},
+      {"log_softmax dim 0", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
+       [](In x) { return log_softmax(x[0], 0); }},
+      {"log_softmax dim 1", {{{2, 3, 4}}, {{3, 1, 2}}}, [](In x) { return log_softmax(x[0], 1); }},
+      {"log_softmax large inputs", {{{3, 4}}, {{2, 3, 4}}},
+       [](In x) { return log_softmax(x[0] * 3.0 - 1000.0, -1); }},
+      {"logsumexp", unary_shapes, [](In x) { return logsumexp(x[0], -1); }},
+      {"logsumexp keepdim dim 0", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
+       [](In x) { return logsumexp(x[0], 0, true); }},
+      {"logsumexp dim 1", {{{2, 3, 4}}, {{3, 1, 2}}}, [](In x) { return logsumexp(x[0], 1); }},
+      {"logsumexp large inputs", {{{3, 4}}, {{2, 3, 4}}},
+       [](In x) { return logsumexp(x[0] + 1000.0, -1); }},
 
       // ---- indexing and joining ----
+      // Fixed index lists with repeats; the "dim -1" rows cover 1×N shapes and the last dim.
+      {"index_select", {{{3, 4}}, {{3, 1}}, {{5, 2}}, {{3, 2, 4}}},
+       [idx = std::vector<std::size_t>{2, 0, 2, 1}](In x) { return index_select(x[0], 0, idx); }},
+      {"index_select dim -1", {{{1, 5}}, {{2, 4}}, {{6}}, {{2, 3, 4}}},
+       [idx = std::vector<std::size_t>{3, 0, 3}](In x) { return index_select(x[0], -1, idx); }},
+      {"index_add", {{{3, 4}, {4, 4}}, {{3, 1}, {4, 1}}, {{5, 2}, {4, 2}}, {{3, 2, 2}, {4, 2, 2}}},
+       [idx = std::vector<std::size_t>{1, 2, 1, 0}](In x) { return index_add(x[0], 0, idx, x[1]); }},
+      {"index_add dim -1", {{{1, 5}, {1, 3}}, {{2, 6}, {2, 3}}, {{5}, {3}}},
+       [idx = std::vector<std::size_t>{4, 0, 4}](In x) { return index_add(x[0], -1, idx, x[1]); }},
+      {"slice", {{{5, 3}}, {{4, 1}}, {{6, 2}}, {{3, 2, 2}}},
+       [](In x) { return slice(x[0], 0, 1, 100, 2); }},  // end clipped to the size
+      {"slice dim -1", {{{1, 5}}, {{3, 4}}, {{7}}, {{2, 3, 4}}},
+       [](In x) { return slice(x[0], -1, 1, 4); }},
+      {"slice_scatter",
+       {{{5, 3}, {2, 3}}, {{5, 1}, {2, 1}}, {{4, 2}, {2, 2}}, {{5, 2, 3}, {2, 2, 3}}},
+       [](In x) { return slice_scatter(x[0], x[1], 0, 1, 5, 2); }},
+      {"slice_scatter dim -1", {{{1, 5}, {1, 2}}, {{3, 4}, {3, 2}}, {{6}, {2}}},
+       [](In x) { return slice_scatter(x[0], x[1], -1, 0, 9, 3); }},
+      {"concat",
+       {{{2, 3}, {4, 3}}, {{1, 5}, {1, 5}}, {{5, 1}, {2, 1}, {1, 1}}, {{2, 3, 2}, {1, 3, 2}, {3, 3, 2}}},
+       [](In x) { return concat(x, 0); }},
+      {"concat dim -1", {{{3, 2}, {3, 4}}, {{1, 5}, {1, 2}, {1, 1}}, {{5, 1}, {5, 1}}, {{4}, {3}, {2}}},
+       [](In x) { return concat(x, -1); }},
+      {"stack", {{{2, 3}, {2, 3}}, {{1, 5}, {1, 5}, {1, 5}}, {{5, 1}, {5, 1}}, {{}, {}, {}}},
+       [](In x) { return stack(x, 0); }},
+      {"stack dim -1", {{{3, 4}, {3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{4}, {4}}},
+       [](In x) { return stack(x, -1); }},
 
       // ---- losses ----
+      {"mse_loss", {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}}, {{}, {}}, {{7}, {7}}},
+       [](In x) { return mse_loss(x[0], x[1]); }},
+      {"mse_loss sum", {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{2, 3, 4}, {2, 3, 4}}},
+       [](In x) { return mse_loss(x[0], x[1], Reduction::sum); }},
+      {"mse_loss none", {{{3, 4}, {3, 4}}, {{5, 1}, {5, 1}}, {{}, {}}},
+       [](In x) { return mse_loss(x[0], x[1], Reduction::none); }},
+      // Targets: a fixed list, taken modulo the number of classes of each shape.
+      {"cross_entropy", {{{4, 3}}, {{1, 5}}, {{5, 1}}, {{2, 6}}},
+       [idx = std::vector<std::size_t>{2, 0, 4, 1, 3}](In x) {
+         std::vector<std::size_t> t(x[0].size(0));
+         for (std::size_t i = 0; i < t.size(); ++i) t[i] = idx[i] % x[0].size(1);
+         return cross_entropy(x[0], t);
+       }},
+      {"cross_entropy sum", {{{4, 3}}, {{1, 5}}, {{2, 6}}},
+       [idx = std::vector<std::size_t>{1, 4, 0, 2}](In x) {
+         std::vector<std::size_t> t(x[0].size(0));
+         for (std::size_t i = 0; i < t.size(); ++i) t[i] = idx[i] % x[0].size(1);
+         return cross_entropy(x[0], t, Reduction::sum);
+       }},
+      {"cross_entropy none", {{{4, 3}}, {{1, 5}}, {{2, 6}}},
+       [idx = std::vector<std::size_t>{2, 3, 1, 0}](In x) {
+         std::vector<std::size_t> t(x[0].size(0));
+         for (std::size_t i = 0; i < t.size(); ++i) t[i] = idx[i] % x[0].size(1);
+         return cross_entropy(x[0], t, Reduction::none);
+       }},
+      {"cross_entropy [C]", {{{5}}, {{3}}},
+       [idx = std::vector<std::size_t>{2}](In x) { return cross_entropy(x[0], idx, Reduction::none); }},
+      {"cross_entropy large logits", {{{4, 3}}, {{2, 6}}},
+       [idx = std::vector<std::size_t>{2, 0, 1, 1}](In x) {
+         return cross_entropy(x[0] * 20.0 + 1000.0, std::span(idx).first(x[0].size(0)));
+       }},
+      {"binary_cross_entropy_with_logits",
+       {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}}, {{}, {}}, {{7}, {7}}},
+       [](In x) { return binary_cross_entropy_with_logits(x[0], sigmoid(x[1])); }},
+      {"binary_cross_entropy_with_logits sum", {{{3, 4}, {3, 4}}, {{2, 3, 4}, {2, 3, 4}}},
+       [](In x) { return binary_cross_entropy_with_logits(x[0] * 30.0, x[1], Reduction::sum); }},
+      {"binary_cross_entropy_with_logits none", {{{3, 4}, {3, 4}}, {{5, 1}, {5, 1}}, {{}, {}}},
+       [](In x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::none); }},
   };
   return rows;
 }

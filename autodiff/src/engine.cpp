@@ -23,6 +23,15 @@ Tape& current_tape() {
   return tape;
 }
 
+Tape::~Tape() {
+  for (const auto& node : nodes) {
+    if (auto out = node->output.lock()) {
+      out->node = nullptr;
+      out->requires_grad = false;
+    }
+  }
+}
+
 void Node::release() {
   vjp.reset();
   saved_output.reset();
@@ -66,13 +75,13 @@ void Tape::collect() {
   dead.clear();  // closures may free tensors; the tape is consistent again by now
 }
 
-bool should_record(std::initializer_list<Tensor> inputs) {
+bool should_record(std::span<const Tensor> inputs) {
   if (!grad_enabled) return false;
   return std::any_of(inputs.begin(), inputs.end(),
                      [](const Tensor& t) { return t.defined() && t.requires_grad(); });
 }
 
-Tensor push_record(const OpInfo& op, Tensor output, std::initializer_list<Tensor> inputs, Vjp vjp,
+Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inputs, Vjp vjp,
                    const std::source_location& where) {
   Tape& tape = current_tape();
   for (const Tensor& input : inputs) {
@@ -86,7 +95,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::initializer_list<Tensor
   }
   if (!output.defined()) fail<Error>("{}: internal error: the op produced no output", op.name);
   if (output.impl()->node || output.impl()->requires_grad || output.impl().use_count() > 1) {
-    output = Tensor(std::make_shared<TensorImpl>(TensorImpl{output.impl()->data}));  // own it
+    output = output.detach();  // the record needs an output of its own
   }
   Node& node = tape.push();
   node.op = &op;
@@ -110,6 +119,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::initializer_list<Tensor
   impl.requires_grad = true;
   impl.node = &node;
   node.output = output.impl();
+  node.output_shape = output.shape();
   if (op.saves_output) node.saved_output = output.impl();
   return output;
 }
@@ -146,12 +156,14 @@ Tensor fit_to_input(const Node& node, std::size_t k, Tensor g) {
                      dtype_name(g.dtype()), k, dtype_name(edge.dtype));
   }
   if (g.shape() == edge.shape) return g;
-  try {
-    return sum_to_size(g, edge.shape);
-  } catch (const ShapeError&) {
-    fail<ShapeError>("{}: the VJP returned a gradient of shape {} for input {} of shape {}",
-                     node.op->name, to_string(g.shape()), k, to_string(edge.shape));
+  // A broadcast input gets a gradient of the output's shape; nothing else is acceptable.
+  if (g.shape() != node.output_shape) {
+    fail<ShapeError>(
+        "{}: the VJP returned a gradient of shape {} for input {} of shape {} (output shape {})",
+        node.op->name, to_string(g.shape()), k, to_string(edge.shape),
+        to_string(node.output_shape));
   }
+  return sum_to_size(g, edge.shape);
 }
 
 struct Targets {
@@ -252,10 +264,18 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
   for (auto& [node, g] : root_grads) accumulate(grads[node->index], g, create_graph);
 
   ++tape.backward_depth;
+  std::size_t released = 0;
   struct Exit {
     Tape& tape;
-    ~Exit() { --tape.backward_depth; }
-  } exit{tape};
+    const std::size_t& released;
+    // Released records go at the next compaction: aim it at twice what is left.
+    ~Exit() {
+      if (--tape.backward_depth == 0 && released > 0) {
+        const std::size_t left = tape.nodes.size() - std::min(released, tape.nodes.size());
+        tape.collect_at = std::max(Tape::kMinCollect, std::min(tape.collect_at, 2 * left));
+      }
+    }
+  } exit{tape, released};
 
   for (std::size_t i = top + 1; i-- > 0;) {
     if (!grads[i].defined()) continue;
@@ -277,13 +297,17 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       accumulate(out->grad, create_graph ? g : g.detach(), create_graph);  // a copy: g flows on
     }
 
-    std::uint32_t mask = 0;
-    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+    // Whether input k takes a gradient: the mask tells the VJP for the first Needs::kBits
+    // inputs (later ones count as needed there), the delivery below asks each input.
+    auto takes_grad = [&](std::size_t k) {
       const Edge& e = node.inputs[k];
-      const bool need = targets ? (e.leaf && targets->leaves.count(e.leaf.get())) ||
-                                      (e.node && needed[e.node->index])
-                                : (e.leaf || e.node);
-      if (need) mask |= 1u << k;
+      return targets ? (e.leaf && targets->leaves.count(e.leaf.get())) ||
+                           (e.node && needed[e.node->index])
+                     : (e.leaf || e.node);
+    };
+    std::uint32_t mask = 0;
+    for (std::size_t k = 0; k < std::min(node.inputs.size(), Needs::kBits); ++k) {
+      if (takes_grad(k)) mask |= 1u << k;
     }
     const VjpContext ctx{Tensor(node.saved_output), Needs(mask)};
     Grads input_grads = node.vjp(g, ctx);
@@ -292,7 +316,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
                   input_grads.size(), node.inputs.size());
     }
     for (std::size_t k = 0; k < node.inputs.size(); ++k) {
-      if (!((mask >> k) & 1u) || !input_grads[k].defined()) continue;
+      if (!input_grads[k].defined() || !takes_grad(k)) continue;
       Tensor gk = fit_to_input(node, k, std::move(input_grads[k]));
       const Edge& e = node.inputs[k];
       if (e.leaf) {
@@ -301,7 +325,10 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
         accumulate(grads[e.node->index], std::move(gk), create_graph);
       }
     }
-    if (!retain_graph) node.release();
+    if (!retain_graph) {
+      node.release();
+      ++released;
+    }
   }
 }
 

@@ -24,6 +24,7 @@ struct Node {
   Tape* tape = nullptr;
   std::size_t index = 0;  // position on the tape, kept current when the tape is compacted
   std::weak_ptr<TensorImpl> output;
+  Shape output_shape;
   std::shared_ptr<TensorImpl> saved_output;  // only when op->saves_output, until released
   std::vector<Edge> inputs;
   Vjp vjp;
@@ -42,6 +43,11 @@ struct Tape {
   int backward_depth = 0;                // no compaction while a backward pass runs
 
   static constexpr std::size_t kMinCollect = 1024;
+
+  Tape() = default;
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+  ~Tape();  // tensors still alive keep their values and lose their history
 
   Node& push();
   void collect();  // drops records that can no longer receive a gradient

@@ -128,7 +128,9 @@ void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) 
 
 Tensor Tensor::detach() const {
   check_defined("detach");
-  return Tensor(std::make_shared<TensorImpl>(TensorImpl{impl_->data}));
+  auto copy = std::make_shared<TensorImpl>();
+  copy->data = impl_->data;
+  return Tensor(std::move(copy));
 }
 
 std::uint64_t Tensor::version() const {
@@ -228,7 +230,7 @@ Tensor Tensor::to(DType target) const {
 static constexpr OpInfo clone_info{"clone", "dC = dA", "gA = gC"};
 Tensor Tensor::clone() const {
   check_defined("clone");
-  Tensor out(std::make_shared<TensorImpl>(TensorImpl{impl_->data}));
+  Tensor out = detach();
   return record(clone_info, out, {*this}, [](const Tensor& g) -> Grads { return {g}; });
 }
 
@@ -242,25 +244,40 @@ static Tensor make(TensorOptions options, Make&& make_array) {
   return t;
 }
 
-template <class List>
-static Tensor from_list(List values, TensorOptions options) {
-  return make(options, [&](auto zero) {
-    using T = decltype(zero);
-    xt::xarray<double> d(values);
-    return xt::xarray<T>(xt::cast<T>(d));
-  });
+Shape NestedList::shape() const {
+  if (is_scalar_) return {};
+  Shape shape{items_.size()};
+  if (items_.empty()) return shape;
+  const Shape inner = items_[0].shape();
+  for (std::size_t i = 1; i < items_.size(); ++i) {
+    if (items_[i].shape() != inner) {
+      fail<ShapeError>("tensor: ragged nested list: item 0 has shape {} but item {} has shape {}",
+                       to_string(inner), i, to_string(items_[i].shape()));
+    }
+  }
+  shape.insert(shape.end(), inner.begin(), inner.end());
+  return shape;
 }
 
-Tensor tensor(double value, TensorOptions options) {
+void NestedList::flatten_into(std::vector<double>& out) const {
+  if (is_scalar_) {
+    out.push_back(value_);
+    return;
+  }
+  for (const NestedList& item : items_) item.flatten_into(out);
+}
+
+Tensor tensor(const NestedList& values, TensorOptions options) {
+  const Shape shape = values.shape();
+  std::vector<double> flat;
+  values.flatten_into(flat);
   return make(options, [&](auto zero) {
     using T = decltype(zero);
-    return xt::xarray<T>(static_cast<T>(value));
+    auto a = xt::xarray<T>::from_shape(shape);
+    std::transform(flat.begin(), flat.end(), a.begin(), [](double v) { return static_cast<T>(v); });
+    return a;
   });
 }
-Tensor tensor(xt::nested_initializer_list_t<double, 1> v, TensorOptions o) { return from_list(v, o); }
-Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o) { return from_list(v, o); }
-Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o) { return from_list(v, o); }
-Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o) { return from_list(v, o); }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
   return make(options, [&](auto zero) {
@@ -277,9 +294,7 @@ Tensor full_like(const Tensor& like, double value) {
 }
 Tensor zeros_like(const Tensor& like) { return full_like(like, 0.0); }
 Tensor ones_like(const Tensor& like) { return full_like(like, 1.0); }
-Tensor scalar_like(const Tensor& like, double value) {
-  return tensor(value, {.dtype = like.dtype()});
-}
+Tensor scalar_like(const Tensor& like, double value) { return full({}, value, {.dtype = like.dtype()}); }
 
 template <class Dist>
 static Tensor random(const Shape& shape, Generator& gen, TensorOptions options, Dist dist) {
@@ -337,7 +352,7 @@ std::string to_string(const Tensor& tensor) {
       return;
     }
     const std::size_t n = x.size();
-    const std::string indent(7, ' ');
+    const std::string indent(7, ' ');  // under "tensor("
     out.append(rank, '[');
     for (std::size_t i = 0; i < n; ++i) {
       out += fmt::format("{:.4f}", static_cast<double>(x.data()[i]));
@@ -348,10 +363,13 @@ std::string to_string(const Tensor& tensor) {
         if ((i + 1) % stride == 0) ++closing;
       }
       out.append(closing, ']');
-      if (i + 1 < n) {
-        out += closing == 0 ? ", " : "," + std::string(closing, '\n') + indent +
-                                         std::string(rank - closing, ' ') +
-                                         std::string(closing, '[');
+      if (i + 1 < n && closing == 0) {
+        out += ", ";
+      } else if (i + 1 < n) {
+        out += ',';
+        out.append(closing, '\n');
+        out.append(indent.size() + rank - closing, ' ');
+        out.append(closing, '[');
       }
     }
     if (n == 0) out.append(rank, ']');

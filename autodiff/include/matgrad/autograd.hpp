@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <new>
 #include <source_location>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -54,11 +55,13 @@ struct OpInfo {
 // Gradients returned by a VJP, one per input in order; an undefined Tensor means "none".
 using Grads = std::vector<Tensor>;
 
-// Which inputs need a gradient; a VJP may skip the others (they are discarded anyway).
+// Which inputs need a gradient; a VJP may skip the others (they are discarded anyway). The
+// mask holds the first kBits inputs; any later input (concat of many tensors) counts as needed.
 class Needs {
  public:
+  static constexpr std::size_t kBits = 32;
   explicit Needs(std::uint32_t mask = ~0u) : mask_(mask) {}
-  bool operator[](std::size_t input) const { return (mask_ >> input) & 1u; }
+  bool operator[](std::size_t input) const { return input >= kBits || ((mask_ >> input) & 1u); }
 
  private:
   std::uint32_t mask_;
@@ -151,9 +154,9 @@ class Vjp {
 };
 
 namespace detail {
-Tensor push_record(const OpInfo& op, Tensor output, std::initializer_list<Tensor> inputs, Vjp vjp,
+Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inputs, Vjp vjp,
                    const std::source_location& where);
-bool should_record(std::initializer_list<Tensor> inputs);
+bool should_record(std::span<const Tensor> inputs);
 }  // namespace detail
 
 // Records `output = op(inputs)` on the tape with its VJP, when grad mode is on and an input
@@ -166,6 +169,15 @@ bool should_record(std::initializer_list<Tensor> inputs);
 //   return record(mul_info, out, {a, b}, [a, b](const Tensor& g) -> Grads { return {g * b, g * a}; });
 template <class F>
 Tensor record(const OpInfo& op, Tensor output, std::initializer_list<Tensor> inputs, F&& vjp,
+              const std::source_location& where = std::source_location::current()) {
+  const std::span<const Tensor> list(inputs.begin(), inputs.size());
+  if (!detail::should_record(list)) return output;
+  return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
+}
+
+// The same for an op with a variable number of inputs (concat).
+template <class F>
+Tensor record(const OpInfo& op, Tensor output, const std::vector<Tensor>& inputs, F&& vjp,
               const std::source_location& where = std::source_location::current()) {
   if (!detail::should_record(inputs)) return output;
   return detail::push_record(op, std::move(output), inputs, Vjp(std::forward<F>(vjp)), where);

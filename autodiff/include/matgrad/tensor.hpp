@@ -159,12 +159,24 @@ decltype(auto) Tensor::visit(F&& f) const {
   return std::visit(std::forward<F>(f), std::as_const(impl_->data));
 }
 
-// Factories. Nested initializer lists hold the values: tensor({{1, 2}, {3, 4}}).
-Tensor tensor(double value, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 1> values, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 2> values, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 3> values, TensorOptions options = {});
-Tensor tensor(xt::nested_initializer_list_t<double, 4> values, TensorOptions options = {});
+// Values for tensor(): a number, or a braced list of them nested to any depth. {2.0} is a
+// 1-D tensor of one element and {{1}, {0}} a 2×1 matrix, as in libtorch's torch::tensor.
+class NestedList {
+ public:
+  NestedList(double value) : value_(value), is_scalar_(true) {}  // NOLINT: implicit by design
+  NestedList(std::initializer_list<NestedList> items) : items_(items) {}
+
+  Shape shape() const;  // throws ShapeError for ragged lists
+  void flatten_into(std::vector<double>& out) const;
+
+ private:
+  double value_ = 0;
+  bool is_scalar_ = false;
+  std::vector<NestedList> items_;
+};
+
+// Factories. tensor({{1, 2}, {3, 4}}) is a 2×2 float32 matrix; tensor(2.0) is 0-d.
+Tensor tensor(const NestedList& values, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});

@@ -1,0 +1,235 @@
+// Elementwise functions, the non-differentiable comparisons and where.
+//
+// Every VJP is written with matgrad ops, so it can itself be differentiated. Masks (relu,
+// clamp, ...) come from the comparisons: they are constants of the backward graph, which is
+// right, as their derivative is zero almost everywhere. Values at non-differentiable points
+// follow PyTorch and are noted next to each op.
+#include "common.hpp"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace matgrad {
+
+using detail::check_defined;
+using detail::map_data;
+
+// y = f(x) elementwise, in a's dtype.
+template <class F>
+static Tensor unary(std::string_view op, const Tensor& a, F f) {
+  check_defined(op, a);
+  return map_data(a, [&](const auto& x) { return detail::elementwise(x, f); });
+}
+
+// A 0/1 tensor of a's dtype and shape: 1 where pred(a) holds. Never recorded.
+template <class P>
+static Tensor mask_of(std::string_view op, const Tensor& a, P pred) {
+  return unary(op, a, [&](auto v) { return static_cast<decltype(v)>(pred(v) ? 1 : 0); });
+}
+
+static Tensor zero_like_scalar(const Tensor& like) { return scalar_like(like, 0.0); }
+
+static constexpr OpInfo exp_info{"exp", "dC = C ⊙ dA", "gA = gC ⊙ C", true};
+Tensor exp(const Tensor& a) {
+  Tensor out = unary("exp", a, [](auto v) { return std::exp(v); });
+  return record(exp_info, std::move(out), {a},
+                [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g * ctx.output}; });
+}
+
+static constexpr OpInfo log_info{"log", "dC = dA ⊘ A", "gA = gC ⊘ A"};
+Tensor log(const Tensor& a) {
+  Tensor out = unary("log", a, [](auto v) { return std::log(v); });
+  return record(log_info, std::move(out), {a}, [a](const Tensor& g) -> Grads { return {g / a}; });
+}
+
+// At 0 the gradient is gC / 0 = +inf (for gC > 0), as in PyTorch.
+static constexpr OpInfo sqrt_info{"sqrt", "dC = dA ⊘ (2 C)", "gA = gC ⊘ (2 C)", true};
+Tensor sqrt(const Tensor& a) {
+  Tensor out = unary("sqrt", a, [](auto v) { return std::sqrt(v); });
+  return record(
+      sqrt_info, std::move(out), {a},
+      [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g / (2.0 * ctx.output)}; });
+}
+
+// pow(A, 0) is the constant 1: its gradient is exactly 0, even at A = 0 (as in PyTorch).
+static constexpr OpInfo pow_info{"pow", "dC = p A^(p−1) ⊙ dA", "gA = gC ⊙ p A^(p−1) (0 for p = 0)"};
+Tensor pow(const Tensor& a, double exponent) {
+  Tensor out = unary(
+      "pow", a, [exponent](auto v) { return std::pow(v, static_cast<decltype(v)>(exponent)); });
+  return record(pow_info, std::move(out), {a}, [a, exponent](const Tensor& g) -> Grads {
+    if (exponent == 0.0) return {zeros_like(g)};
+    return {g * (exponent * pow(a, exponent - 1.0))};
+  });
+}
+
+static constexpr OpInfo square_info{"square", "dC = 2 A ⊙ dA", "gA = 2 gC ⊙ A"};
+Tensor square(const Tensor& a) {
+  Tensor out = unary("square", a, [](auto v) { return v * v; });
+  return record(square_info, std::move(out), {a},
+                [a](const Tensor& g) -> Grads { return {2.0 * (g * a)}; });
+}
+
+// abs'(0) = sign(0) = 0, as in PyTorch.
+static constexpr OpInfo abs_info{"abs", "dC = sign(A) ⊙ dA", "gA = gC ⊙ sign(A) (0 at A = 0)"};
+Tensor abs(const Tensor& a) {
+  Tensor out = unary("abs", a, [](auto v) { return std::abs(v); });
+  return record(abs_info, std::move(out), {a},
+                [a](const Tensor& g) -> Grads { return {g * sign(a)}; });
+}
+
+static constexpr OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "gA = gC ⊙ (1 − C²)", true};
+Tensor tanh(const Tensor& a) {
+  Tensor out = unary("tanh", a, [](auto v) { return std::tanh(v); });
+  return record(tanh_info, std::move(out), {a},
+                [](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  return {g * (1.0 - square(ctx.output))};
+                });
+}
+
+// σ(x) = 1 / (1 + e^−x), evaluated without overflow on either side.
+template <class T>
+static T stable_sigmoid(T v) {
+  if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
+  const T e = std::exp(v);
+  return e / (T(1) + e);
+}
+
+static constexpr OpInfo sigmoid_info{"sigmoid", "dC = C ⊙ (1 − C) ⊙ dA", "gA = gC ⊙ C ⊙ (1 − C)",
+                                     true};
+Tensor sigmoid(const Tensor& a) {
+  Tensor out = unary("sigmoid", a, [](auto v) { return stable_sigmoid(v); });
+  return record(sigmoid_info, std::move(out), {a},
+                [](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  const Tensor& c = ctx.output;
+                  return {g * (c * (1.0 - c))};
+                });
+}
+
+// relu'(0) = 0, as in PyTorch (the gradient passes only where A > 0). NaN propagates.
+static constexpr OpInfo relu_info{"relu", "dC = [A > 0] ⊙ dA", "gA = gC ⊙ [A > 0]"};
+Tensor relu(const Tensor& a) {
+  Tensor out = unary("relu", a, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
+  return record(relu_info, std::move(out), {a},
+                [a](const Tensor& g) -> Grads { return {g * gt(a, zero_like_scalar(a))}; });
+}
+
+// leaky_relu'(0) = negative_slope, as in PyTorch (slope 1 only where A > 0).
+static constexpr OpInfo leaky_relu_info{"leaky_relu", "dC = ([A > 0] + s [A ≤ 0]) ⊙ dA",
+                                        "gA = where(A > 0, gC, s gC)"};
+Tensor leaky_relu(const Tensor& a, double negative_slope) {
+  Tensor out = unary("leaky_relu", a, [negative_slope](auto v) {
+    return v > 0 ? v : static_cast<decltype(v)>(negative_slope) * v;
+  });
+  return record(leaky_relu_info, std::move(out), {a},
+                [a, negative_slope](const Tensor& g) -> Grads {
+                  return {where(gt(a, zero_like_scalar(a)), g, g * negative_slope)};
+                });
+}
+
+// softplus(x) = log(1 + e^(βx)) / β, and x itself where βx > threshold (PyTorch's linear
+// regime, gradient exactly 1 there; the threshold itself is still in the log regime).
+static constexpr OpInfo softplus_info{"softplus", "dC = σ(βA) ⊙ dA (dA where βA > threshold)",
+                                      "gA = where(βA > threshold, gC, gC ⊙ σ(βA))"};
+Tensor softplus(const Tensor& a, double beta, double threshold) {
+  Tensor out = unary("softplus", a, [beta, threshold](auto v) {
+    using T = decltype(v);
+    const T bx = v * static_cast<T>(beta);
+    if (bx > static_cast<T>(threshold)) return v;
+    return std::log1p(std::exp(bx)) / static_cast<T>(beta);
+  });
+  return record(softplus_info, std::move(out), {a}, [a, beta, threshold](const Tensor& g) -> Grads {
+    const Tensor linear = mask_of("softplus", a, [&](auto v) {
+      return v * static_cast<decltype(v)>(beta) > static_cast<decltype(v)>(threshold);
+    });
+    return {where(linear, g, g * sigmoid(a * beta))};
+  });
+}
+
+// The gradient passes where min <= A <= max, bounds included (PyTorch); where min > max every
+// element becomes max and no gradient passes. NaN stays NaN with zero gradient.
+static constexpr OpInfo clamp_info{"clamp", "dC = [min ≤ A ≤ max] ⊙ dA",
+                                   "gA = gC ⊙ [min ≤ A ≤ max]"};
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max) {
+  check_defined("clamp", a);
+  if (!min && !max) fail<ValueError>("clamp: at least one of min and max must be given");
+  const double lo = min.value_or(-std::numeric_limits<double>::infinity());
+  const double hi = max.value_or(std::numeric_limits<double>::infinity());
+  Tensor out = unary("clamp", a, [lo, hi](auto v) {
+    using T = decltype(v);
+    if (v < static_cast<T>(lo)) v = static_cast<T>(lo);
+    if (v > static_cast<T>(hi)) v = static_cast<T>(hi);
+    return v;
+  });
+  return record(clamp_info, std::move(out), {a}, [a, lo, hi](const Tensor& g) -> Grads {
+    return {g * mask_of("clamp", a, [lo, hi](auto v) {
+              using T = decltype(v);
+              return v >= static_cast<T>(lo) && v <= static_cast<T>(hi);
+            })};
+  });
+}
+
+// ---- not differentiable: the results are constants, never recorded ----
+
+// -1, 0 or 1 (0 for ±0). NaN gives NaN, as in NumPy (PyTorch gives 0).
+Tensor sign(const Tensor& a) {
+  return unary("sign", a, [](auto v) {
+    using T = decltype(v);
+    return v > 0 ? T(1) : v < 0 ? T(-1) : v == 0 ? T(0) : v;
+  });
+}
+
+template <class F>
+static Tensor compare(std::string_view op, const Tensor& a, const Tensor& b, F f) {
+  return detail::map_data2(op, a, b, [&](const auto& x, const auto& y) {
+    return detail::elementwise(
+        op, x, y, [&](auto u, auto v) { return static_cast<decltype(u)>(f(u, v) ? 1 : 0); });
+  });
+}
+
+Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, std::greater<>()); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, std::greater_equal<>()); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, std::less<>()); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, std::less_equal<>()); }
+Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, std::equal_to<>()); }
+
+// C = where(M, A, B);  dC = where(M, dA, 0) + where(M, 0, dB). The condition is only read
+// (non-zero = take A; it may have either dtype) and never differentiated; A and B share a
+// dtype. All three broadcast.
+static constexpr OpInfo where_info{"where", "dC = where(M, dA, 0) + where(M, 0, dB)",
+                                   "gA = where(M, gC, 0), gB = where(M, 0, gC)"};
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  check_defined("where", condition);
+  detail::check_same_dtype("where", a, b);
+  const Shape shape = detail::broadcast_shapes(
+      "where", detail::broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
+  Tensor out = a.visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    const auto& y = b.data<T>();
+    return condition.visit([&](const auto& m) {
+      auto c = detail::empty_array<T>(shape);
+      T* dst = c.data();
+      const std::size_t n = c.size();
+      if (m.shape() == shape && x.shape() == shape && y.shape() == shape) {
+        for (std::size_t i = 0; i < n; ++i) dst[i] = m.data()[i] != 0 ? x.data()[i] : y.data()[i];
+      } else {
+        auto bm = xt::broadcast(m, shape);
+        auto bx = xt::broadcast(x, shape);
+        auto by = xt::broadcast(y, shape);
+        auto im = bm.cbegin();
+        auto ix = bx.cbegin();
+        auto iy = by.cbegin();
+        for (std::size_t i = 0; i < n; ++i, ++im, ++ix, ++iy) dst[i] = *im != 0 ? *ix : *iy;
+      }
+      return Tensor(std::move(c));
+    });
+  });
+  return record(where_info, std::move(out), {a, b},
+                [condition](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  const Tensor zero = zero_like_scalar(g);
+                  return {ctx.needs[0] ? where(condition, g, zero) : Tensor(),
+                          ctx.needs[1] ? where(condition, zero, g) : Tensor()};
+                });
+}
+
+}  // namespace matgrad

@@ -1,0 +1,261 @@
+// Indexing and joining: index_select / index_add and slice / slice_scatter (each the other's
+// adjoint), concat and stack. Every kernel views a tensor as [outer, n, inner] around the dim
+// and moves rows of `inner` contiguous elements.
+#include "common.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace matgrad {
+
+using detail::check_defined;
+using detail::normalize_dim;
+using detail::split_at;
+
+namespace {
+
+void check_indices(std::string_view op, std::span<const std::size_t> index, std::size_t dim,
+                   std::size_t size) {
+  for (const std::size_t i : index) {
+    if (i >= size) {
+      fail<IndexError>("{}: index {} is out of range for dim {} of size {}", op, i, dim, size);
+    }
+  }
+}
+
+// The positions start, start + step, ... (< end, end clipped to size) of a slice along one dim.
+struct SliceRange {
+  std::size_t start, step, count;
+};
+
+SliceRange slice_range(std::string_view op, const Shape& shape, std::size_t dim,
+                       std::size_t start, std::size_t end, std::size_t step) {
+  const std::size_t size = shape[dim];
+  if (step == 0) fail<ValueError>("{}: step must be positive, got 0 (dim {})", op, dim);
+  if (start > size) {
+    fail<IndexError>("{}: start {} is out of range for dim {} of size {}", op, start, dim, size);
+  }
+  end = std::min(end, size);
+  const std::size_t count = start >= end ? 0 : (end - start + step - 1) / step;
+  return {start, step, count};
+}
+
+Shape with_dim(Shape shape, std::size_t dim, std::size_t size) {
+  shape[dim] = size;
+  return shape;
+}
+
+}  // namespace
+
+static constexpr OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
+                                          "gA = index_add(0, dim, index, gC)"};
+Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index) {
+  check_defined("index_select", a);
+  const std::size_t d = normalize_dim("index_select", dim, a.dim());
+  check_indices("index_select", index, d, a.shape()[d]);
+  const auto [outer, n, inner] = split_at(a.shape(), d);
+  const std::size_t m = index.size();
+  const Shape out_shape = with_dim(a.shape(), d, m);
+  Tensor out = detail::map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto y = detail::empty_array<T>(out_shape);
+    for (std::size_t o = 0; o < outer; ++o) {
+      for (std::size_t j = 0; j < m; ++j) {
+        const T* src = x.data() + (o * n + index[j]) * inner;
+        std::copy(src, src + inner, y.data() + (o * m + j) * inner);
+      }
+    }
+    return y;
+  });
+  return record(index_select_info, out, {a},
+                [shape = a.shape(), d, idx = std::vector<std::size_t>(index.begin(), index.end())](
+                    const Tensor& g) -> Grads {
+                  return {index_add(zeros(shape, {.dtype = g.dtype()}),
+                                    static_cast<std::ptrdiff_t>(d), idx, g)};
+                });
+}
+
+static constexpr OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
+                                       "gA = gC, gS = index_select(gC, dim, index)"};
+Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
+                 const Tensor& source) {
+  detail::check_same_dtype("index_add", a, source);
+  const std::size_t d = normalize_dim("index_add", dim, a.dim());
+  const Shape expected = with_dim(a.shape(), d, index.size());
+  if (source.shape() != expected) {
+    fail<ShapeError>(
+        "index_add: source has shape {} but a of shape {} with {} indices along dim {} needs a "
+        "source of shape {}",
+        to_string(source.shape()), to_string(a.shape()), index.size(), d, to_string(expected));
+  }
+  check_indices("index_add", index, d, a.shape()[d]);
+  const auto [outer, n, inner] = split_at(a.shape(), d);
+  const std::size_t m = index.size();
+  Tensor out = detail::map_data2("index_add", a, source, [&](const auto& x, const auto& s) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto y = detail::empty_array<T>(x.shape());
+    std::copy(x.data(), x.data() + x.size(), y.data());
+    for (std::size_t o = 0; o < outer; ++o) {
+      for (std::size_t j = 0; j < m; ++j) {
+        const T* src = s.data() + (o * m + j) * inner;
+        T* dst = y.data() + (o * n + index[j]) * inner;
+        for (std::size_t i = 0; i < inner; ++i) dst[i] += src[i];
+      }
+    }
+    return y;
+  });
+  return record(index_add_info, out, {a, source},
+                [d, idx = std::vector<std::size_t>(index.begin(), index.end())](
+                    const Tensor& g, const VjpContext& ctx) -> Grads {
+                  return {g, ctx.needs[1] ? index_select(g, static_cast<std::ptrdiff_t>(d), idx)
+                                          : Tensor()};
+                });
+}
+
+static constexpr OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
+                                   "gA = slice_scatter(0, gC, dim, start, end, step)"};
+Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
+             std::size_t step) {
+  check_defined("slice", a);
+  const std::size_t d = normalize_dim("slice", dim, a.dim());
+  const SliceRange r = slice_range("slice", a.shape(), d, start, end, step);
+  const auto [outer, n, inner] = split_at(a.shape(), d);
+  const Shape out_shape = with_dim(a.shape(), d, r.count);
+  Tensor out = detail::map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto y = detail::empty_array<T>(out_shape);
+    for (std::size_t o = 0; o < outer; ++o) {
+      for (std::size_t j = 0; j < r.count; ++j) {
+        const T* src = x.data() + (o * n + r.start + j * r.step) * inner;
+        std::copy(src, src + inner, y.data() + (o * r.count + j) * inner);
+      }
+    }
+    return y;
+  });
+  return record(slice_info, out, {a},
+                [shape = a.shape(), d, start, end, step](const Tensor& g) -> Grads {
+                  return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g,
+                                        static_cast<std::ptrdiff_t>(d), start, end, step)};
+                });
+}
+
+static constexpr OpInfo slice_scatter_info{
+    "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
+    "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)"};
+Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
+                     std::size_t end, std::size_t step) {
+  detail::check_same_dtype("slice_scatter", a, source);
+  const std::size_t d = normalize_dim("slice_scatter", dim, a.dim());
+  const SliceRange r = slice_range("slice_scatter", a.shape(), d, start, end, step);
+  const Shape expected = with_dim(a.shape(), d, r.count);
+  if (source.shape() != expected) {
+    fail<ShapeError>(
+        "slice_scatter: source has shape {} but the slice {}:{}:{} of dim {} of a {} has shape {}",
+        to_string(source.shape()), start, end, step, d, to_string(a.shape()), to_string(expected));
+  }
+  const auto [outer, n, inner] = split_at(a.shape(), d);
+  Tensor out = detail::map_data2("slice_scatter", a, source, [&](const auto& x, const auto& s) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto y = detail::empty_array<T>(x.shape());
+    std::copy(x.data(), x.data() + x.size(), y.data());
+    for (std::size_t o = 0; o < outer; ++o) {
+      for (std::size_t j = 0; j < r.count; ++j) {
+        const T* src = s.data() + (o * r.count + j) * inner;
+        std::copy(src, src + inner, y.data() + (o * n + r.start + j * r.step) * inner);
+      }
+    }
+    return y;
+  });
+  return record(slice_scatter_info, out, {a, source},
+                [source_shape = source.shape(), d, start, end, step](
+                    const Tensor& g, const VjpContext& ctx) -> Grads {
+                  const auto dd = static_cast<std::ptrdiff_t>(d);
+                  Tensor ga, gs;
+                  if (ctx.needs[0]) {
+                    ga = slice_scatter(g, zeros(source_shape, {.dtype = g.dtype()}), dd, start,
+                                       end, step);
+                  }
+                  if (ctx.needs[1]) gs = slice(g, dd, start, end, step);
+                  return {ga, gs};
+                });
+}
+
+static constexpr OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
+                                    "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)"};
+Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim) {
+  if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
+  for (const Tensor& t : tensors) check_defined("concat", t);
+  const Tensor& first = tensors[0];
+  const Shape& s0 = first.shape();
+  if (s0.empty()) {
+    fail<ShapeError>("concat: input 0 is 0-d (shape []); 0-d tensors cannot be concatenated "
+                     "(stack them instead)");
+  }
+  const std::size_t d = normalize_dim("concat", dim, s0.size());
+  std::vector<std::size_t> offsets(tensors.size() + 1, 0);  // input k is [offsets[k], offsets[k+1])
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const Tensor& t = tensors[k];
+    const Shape& s = t.shape();
+    if (t.dtype() != first.dtype()) {
+      fail<DTypeError>("concat: input {} has dtype {} but input 0 has dtype {}", k,
+                       dtype_name(t.dtype()), dtype_name(first.dtype()));
+    }
+    if (s.size() != s0.size()) {
+      fail<ShapeError>("concat: input {} has rank {} (shape {}) but input 0 has rank {} (shape {})",
+                       k, s.size(), to_string(s), s0.size(), to_string(s0));
+    }
+    if (with_dim(s, d, 0) != with_dim(s0, d, 0)) {
+      fail<ShapeError>(
+          "concat: input {} has shape {} but input 0 has shape {}; shapes must match except "
+          "along dim {}",
+          k, to_string(s), to_string(s0), d);
+    }
+    offsets[k + 1] = offsets[k] + s[d];
+  }
+  const std::size_t total = offsets.back();
+  const auto [outer, n0, inner] = split_at(s0, d);
+  Tensor out = first.visit([&](const auto& x0) {
+    using T = typename std::decay_t<decltype(x0)>::value_type;
+    auto y = detail::empty_array<T>(with_dim(s0, d, total));
+    for (std::size_t k = 0; k < tensors.size(); ++k) {
+      const T* src = tensors[k].data<T>().data();
+      const std::size_t block = (offsets[k + 1] - offsets[k]) * inner;
+      for (std::size_t o = 0; o < outer; ++o) {
+        std::copy(src + o * block, src + (o + 1) * block,
+                  y.data() + (o * total + offsets[k]) * inner);
+      }
+    }
+    return Tensor(std::move(y));
+  });
+  return record(concat_info, out, tensors,
+                [d, offsets = std::move(offsets)](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  Grads grads(offsets.size() - 1);
+                  for (std::size_t k = 0; k < grads.size(); ++k) {
+                    if (ctx.needs[k]) {
+                      grads[k] = slice(g, static_cast<std::ptrdiff_t>(d), offsets[k],
+                                       offsets[k + 1]);
+                    }
+                  }
+                  return grads;
+                });
+}
+
+// Not a primitive: unsqueeze each input at dim, then concat along it.
+Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim) {
+  if (tensors.empty()) fail<ValueError>("stack: expects at least one tensor, got none");
+  for (const Tensor& t : tensors) check_defined("stack", t);
+  const Shape& s0 = tensors[0].shape();
+  const std::size_t d = normalize_dim("stack", dim, s0.size() + 1);
+  for (std::size_t k = 1; k < tensors.size(); ++k) {
+    if (tensors[k].shape() != s0) {
+      fail<ShapeError>("stack: input {} has shape {} but input 0 has shape {}; all must be equal",
+                       k, to_string(tensors[k].shape()), to_string(s0));
+    }
+  }
+  std::vector<Tensor> parts;
+  parts.reserve(tensors.size());
+  for (const Tensor& t : tensors) parts.push_back(unsqueeze(t, static_cast<std::ptrdiff_t>(d)));
+  return concat(parts, static_cast<std::ptrdiff_t>(d));
+}
+
+}  // namespace matgrad

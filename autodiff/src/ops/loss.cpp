@@ -1,0 +1,146 @@
+// Losses. mse_loss composes existing ops; cross_entropy and binary_cross_entropy_with_logits
+// are fused, numerically stable kernels whose VJPs are written with matgrad ops (so they can
+// be differentiated again). Input and target shapes must match exactly: PyTorch broadcasts
+// mse_loss with only a warning, which hides the [N] vs [N, 1] mistake, so matgrad refuses it.
+#include "common.hpp"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace matgrad {
+
+using detail::check_defined;
+
+static void check_same_shape(std::string_view op, const Tensor& input, const Tensor& target) {
+  detail::check_same_dtype(op, input, target);
+  if (input.shape() != target.shape()) {
+    fail<ShapeError>("{}: input of shape {} and target of shape {} differ (they must match)", op,
+                     to_string(input.shape()), to_string(target.shape()));
+  }
+}
+
+// mean(L) over all elements, sum(L), or L itself.
+static Tensor reduce(const Tensor& losses, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::none: return losses;
+    case Reduction::sum: return sum(losses);
+    case Reduction::mean: return mean(losses);
+  }
+  fail<ValueError>("loss: unknown reduction {}", static_cast<int>(reduction));
+}
+
+// Composed: square(input − target), then the reduction.
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  check_same_shape("mse_loss", input, target);
+  return reduce(square(input - target), reduction);
+}
+
+// The reduced value of per-element losses computed in the kernel (mean of nothing is NaN,
+// as in PyTorch).
+template <class T>
+static xt::xarray<T> reduce_values(const std::vector<T>& losses, Reduction reduction,
+                                   const Shape& none_shape) {
+  if (reduction == Reduction::none) {
+    auto out = detail::empty_array<T>(none_shape);
+    std::copy(losses.begin(), losses.end(), out.data());
+    return out;
+  }
+  double total = 0;  // accumulated in double, also for float32
+  for (const T v : losses) total += static_cast<double>(v);
+  if (reduction == Reduction::mean) total /= static_cast<double>(losses.size());
+  return xt::xarray<T>(static_cast<T>(total));
+}
+
+// ℓᵢ = logsumexp(Aᵢ) − Aᵢ,ₜᵢ for each row i of A [N, C] (a [C] input is one row, giving a 0-d
+// loss for Reduction::none). dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ.
+static constexpr OpInfo cross_entropy_info{
+    "cross_entropy", "dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ",
+    "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)"};
+Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
+                     Reduction reduction) {
+  check_defined("cross_entropy", logits);
+  const Shape& shape = logits.shape();
+  if (shape.size() != 1 && shape.size() != 2) {
+    fail<ShapeError>("cross_entropy: expects logits of shape [N, C] or [C], got {}",
+                     to_string(shape));
+  }
+  const bool batched = shape.size() == 2;
+  const std::size_t rows = batched ? shape[0] : 1;
+  const std::size_t classes = shape.back();
+  if (targets.size() != rows) {
+    fail<ShapeError>("cross_entropy: {} targets for logits of shape {} (expected {})",
+                     targets.size(), to_string(shape), rows);
+  }
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (targets[i] >= classes) {
+      fail<IndexError>(
+          "cross_entropy: target {} at position {} is out of range for {} classes (logits of "
+          "shape {})",
+          targets[i], i, classes, to_string(shape));
+    }
+  }
+  std::vector<std::size_t> t(targets.begin(), targets.end());  // the span dies with the call
+  const Shape none_shape = batched ? Shape{rows} : Shape{};
+
+  Tensor out = detail::map_data(logits, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    std::vector<T> losses(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* row = x.data() + r * classes;
+      T m = -std::numeric_limits<T>::infinity();
+      for (std::size_t j = 0; j < classes; ++j) {
+        if (row[j] > m) m = row[j];
+      }
+      T z = 0;
+      for (std::size_t j = 0; j < classes; ++j) z += std::exp(row[j] - m);
+      losses[r] = std::log(z) - (row[t[r]] - m);  // logsumexp − picked, both relative to m
+    }
+    return reduce_values(losses, reduction, none_shape);
+  });
+
+  return record(cross_entropy_info, std::move(out), {logits},
+                [logits, t = std::move(t), reduction, batched](const Tensor& g) -> Grads {
+                  Tensor onehot = zeros_like(logits);
+                  onehot.visit([&](const auto& data) {
+                    using T = typename std::decay_t<decltype(data)>::value_type;
+                    T* p = onehot.mutable_data<T>().data();
+                    const std::size_t classes = logits.shape().back();
+                    for (std::size_t r = 0; r < t.size(); ++r) p[r * classes + t[r]] = T(1);
+                  });
+                  Tensor scale = g;
+                  if (reduction == Reduction::none && batched) scale = unsqueeze(g, 1);
+                  if (reduction == Reduction::mean) scale = g / static_cast<double>(t.size());
+                  return {(softmax(logits, -1) - onehot) * scale};
+                });
+}
+
+// ℓ = max(x, 0) − x y + log(1 + e^−|x|), the stable form of −y log σ(x) − (1 − y) log(1 − σ(x)).
+static constexpr OpInfo bce_with_logits_info{
+    "binary_cross_entropy_with_logits", "dℓ = (σ(X) − Y) ⊙ dX − X ⊙ dY",
+    "gX = (σ(X) − Y) ⊙ gC, gY = −X ⊙ gC (gC ÷ numel for mean)"};
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+                                        Reduction reduction) {
+  check_same_shape("binary_cross_entropy_with_logits", logits, targets);
+  const Shape shape = logits.shape();
+  Tensor out = detail::map_data(logits, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    const T* y = targets.data<T>().data();
+    std::vector<T> losses(x.size());
+    for (std::size_t i = 0; i < losses.size(); ++i) {
+      const T v = x.data()[i];
+      losses[i] = std::max(v, T(0)) - v * y[i] + std::log1p(std::exp(-std::abs(v)));
+    }
+    return reduce_values(losses, reduction, shape);
+  });
+  const double count = static_cast<double>(logits.numel());
+  return record(
+      bce_with_logits_info, std::move(out), {logits, targets},
+      [logits, targets, reduction, count](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const Tensor scale = reduction == Reduction::mean ? g / count : g;
+        return {ctx.needs[0] ? (sigmoid(logits) - targets) * scale : Tensor(),
+                ctx.needs[1] ? -(logits * scale) : Tensor()};
+      });
+}
+
+}  // namespace matgrad

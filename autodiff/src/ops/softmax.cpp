@@ -1,0 +1,142 @@
+// The softmax family over one dim: softmax, log_softmax and logsumexp. The forward kernels
+// subtract the maximum along the dim, so large inputs (1000, 1001, ...) neither overflow nor
+// lose the answer. A 0-d tensor accepts dim 0 or -1 and acts as a single element, as in PyTorch.
+#include "common.hpp"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace matgrad {
+
+using detail::check_defined;
+using detail::DimSplit;
+
+namespace {
+
+enum class Kind { softmax, log_softmax, logsumexp };
+
+// The dim as an index; a 0-d tensor is treated as having one dim of size 1.
+std::size_t softmax_dim(std::string_view op, const Tensor& a, std::ptrdiff_t dim) {
+  check_defined(op, a);
+  return detail::normalize_dim(op, dim, std::max<std::size_t>(a.dim(), 1));
+}
+
+DimSplit split(const Shape& s, std::size_t d) {
+  return s.empty() ? DimSplit{1, 1, 1} : detail::split_at(s, d);
+}
+
+// Σ over dim d, kept as size 1; a 0-d tensor is its own sum.
+Tensor sum_keep(const Tensor& t, std::size_t d) {
+  return t.dim() == 0 ? t : sum(t, static_cast<std::ptrdiff_t>(d), true);
+}
+
+// Puts back dim d removed by a reduction with keepdim = false (nothing to do for 0-d inputs).
+Tensor unreduce(const Tensor& g, std::size_t d, bool keepdim, bool scalar_input) {
+  return keepdim || scalar_input ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d));
+}
+
+// With the input viewed as [outer, n, inner]: per (outer, inner) position, the max m along n,
+// then z = Σ exp(x − m), then the output. softmax and log_softmax shift by m itself (a row of
+// all −inf gives NaN, as in PyTorch); logsumexp shifts by 0 when m is ±inf, so that it returns
+// +inf / −inf there (and −inf for an empty dim), as PyTorch does.
+template <class T>
+void kernel(Kind kind, const T* x, T* y, DimSplit s) {
+  const auto [outer, n, inner] = s;
+  std::vector<T> m(inner), z(inner);
+  for (std::size_t o = 0; o < outer; ++o) {
+    const T* xo = x + o * n * inner;
+    std::fill(m.begin(), m.end(), -std::numeric_limits<T>::infinity());
+    std::fill(z.begin(), z.end(), T(0));
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t i = 0; i < inner; ++i) {
+        const T v = xo[k * inner + i];
+        if (v > m[i]) m[i] = v;
+      }
+    }
+    if (kind == Kind::logsumexp) {
+      for (std::size_t i = 0; i < inner; ++i) {
+        if (std::isinf(m[i])) m[i] = T(0);
+      }
+    }
+    if (kind == Kind::softmax) {
+      T* yo = y + o * n * inner;
+      for (std::size_t k = 0; k < n; ++k) {
+        for (std::size_t i = 0; i < inner; ++i) {
+          const T e = std::exp(xo[k * inner + i] - m[i]);
+          yo[k * inner + i] = e;
+          z[i] += e;
+        }
+      }
+      for (std::size_t k = 0; k < n; ++k) {
+        for (std::size_t i = 0; i < inner; ++i) yo[k * inner + i] /= z[i];
+      }
+      continue;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t i = 0; i < inner; ++i) z[i] += std::exp(xo[k * inner + i] - m[i]);
+    }
+    for (std::size_t i = 0; i < inner; ++i) z[i] = std::log(z[i]);  // now log Σ exp(x − m)
+    if (kind == Kind::logsumexp) {
+      for (std::size_t i = 0; i < inner; ++i) y[o * inner + i] = m[i] + z[i];
+    } else {
+      T* yo = y + o * n * inner;
+      for (std::size_t k = 0; k < n; ++k) {
+        for (std::size_t i = 0; i < inner; ++i) {
+          yo[k * inner + i] = (xo[k * inner + i] - m[i]) - z[i];
+        }
+      }
+    }
+  }
+}
+
+Tensor run(Kind kind, const Tensor& a, std::size_t d, const Shape& out_shape) {
+  const DimSplit s = split(a.shape(), d);
+  return detail::map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto y = detail::empty_array<T>(out_shape);
+    kernel(kind, x.data(), y.data(), s);
+    return y;
+  });
+}
+
+}  // namespace
+
+static constexpr OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙ dA))",
+                                     "gA = C ⊙ (gC − Σ_dim(gC ⊙ C))", true};
+Tensor softmax(const Tensor& a, std::ptrdiff_t dim) {
+  const std::size_t d = softmax_dim("softmax", a, dim);
+  Tensor out = run(Kind::softmax, a, d, a.shape());
+  return record(softmax_info, std::move(out), {a},
+                [d](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  const Tensor& c = ctx.output;
+                  return {c * (g - sum_keep(g * c, d))};
+                });
+}
+
+static constexpr OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(C) ⊙ dA)",
+                                         "gA = gC − exp(C) ⊙ Σ_dim gC", true};
+Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim) {
+  const std::size_t d = softmax_dim("log_softmax", a, dim);
+  Tensor out = run(Kind::log_softmax, a, d, a.shape());
+  return record(log_softmax_info, std::move(out), {a},
+                [d](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  return {g - exp(ctx.output) * sum_keep(g, d)};
+                });
+}
+
+static constexpr OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(exp(A − C) ⊙ dA)",
+                                       "gA = gC ⊙ exp(A − C) (gC, C broadcast along dim)", true};
+Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  const std::size_t d = softmax_dim("logsumexp", a, dim);
+  const bool scalar = a.dim() == 0;
+  const Shape out_shape = scalar ? Shape{} : detail::reduced_shape(a.shape(), d, keepdim);
+  Tensor out = run(Kind::logsumexp, a, d, out_shape);
+  return record(logsumexp_info, std::move(out), {a},
+                [a, d, keepdim, scalar](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  return {unreduce(g, d, keepdim, scalar) *
+                          exp(a - unreduce(ctx.output, d, keepdim, scalar))};
+                });
+}
+
+}  // namespace matgrad

@@ -1,0 +1,289 @@
+// The engine: tape, backward, grad mode, functional grad, memory, deep graphs.
+#include <matgrad/matgrad.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <future>
+#include <thread>
+
+using namespace matgrad;
+
+static Tensor leaf(const NestedList& values) {
+  return tensor(values, {.dtype = DType::float64, .requires_grad = true});
+}
+
+static std::vector<double> values(const Tensor& t) {
+  const auto d = t.to(DType::float64).data<double>();
+  return {d.begin(), d.end()};
+}
+
+TEST_CASE("backward of sum(x ⊙ x) is 2x") {
+  Tensor x = leaf({1, -2, 3});
+  sum(x * x).backward();
+  CHECK(values(x.grad()) == std::vector<double>{2, -4, 6});
+  CHECK(x.is_leaf());
+  CHECK(x.grad().dtype() == DType::float64);
+}
+
+TEST_CASE("fan-out accumulates: d(x² + x)/dx = 2x + 1") {
+  Tensor x = leaf({1, 2});
+  Tensor y = x * x + x;
+  sum(y).backward();
+  CHECK(values(x.grad()) == std::vector<double>{3, 5});
+}
+
+TEST_CASE("the same tensor as both inputs of one op") {
+  Tensor x = leaf({3});
+  (x * x).backward();
+  CHECK(x.grad().item() == 6);
+  Tensor z = leaf({2});
+  (z + z).backward();
+  CHECK(z.grad().item() == 2);
+}
+
+TEST_CASE("gradients accumulate across backward calls until zero_grad") {
+  Tensor x = leaf({1, 2});
+  sum(3.0 * x).backward();
+  sum(3.0 * x).backward();
+  CHECK(values(x.grad()) == std::vector<double>{6, 6});
+  x.zero_grad();
+  CHECK_FALSE(x.grad().defined());
+  sum(x).backward();
+  CHECK(values(x.grad()) == std::vector<double>{1, 1});
+}
+
+TEST_CASE("the first .grad does not alias the seed") {
+  Tensor x = leaf({1, 2});
+  Tensor seed = tensor({10, 20}, {.dtype = DType::float64});
+  (x + 0.0).backward(seed);
+  sum(x).backward();  // accumulates into x.grad in place
+  CHECK(values(seed) == std::vector<double>{10, 20});
+  CHECK(values(x.grad()) == std::vector<double>{11, 21});
+}
+
+TEST_CASE("NoGradGuard records nothing") {
+  Tensor x = leaf({1, 2});
+  const std::size_t before = tape_size();
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    CHECK_FALSE(is_grad_enabled());
+    y = x * x;
+  }
+  CHECK(is_grad_enabled());
+  CHECK_FALSE(y.requires_grad());
+  CHECK(y.is_leaf());
+  CHECK(tape_size() == before);
+  CHECK_THROWS_AS(sum(y).backward(), AutogradError);
+}
+
+TEST_CASE("detach cuts the history") {
+  Tensor x = leaf({2});
+  Tensor y = x * x;
+  Tensor d = y.detach();
+  CHECK_FALSE(d.requires_grad());
+  CHECK(d.item() == 4);
+  (d * x).backward();  // d is a constant here
+  CHECK(x.grad().item() == 4);
+}
+
+TEST_CASE("backward with a seed gives the vector-Jacobian product") {
+  Tensor a = tensor({{1, 2}, {3, 4}}, {.dtype = DType::float64, .requires_grad = true});
+  Tensor b = tensor({{5, 6}, {7, 8}}, {.dtype = DType::float64});
+  Tensor c = matmul(a, b);
+  Tensor seed = tensor({{1, 0}, {0, 1}}, {.dtype = DType::float64});
+  c.backward(seed);
+  // gA = gC Bᵀ with gC = I
+  CHECK(values(a.grad()) == std::vector<double>{5, 7, 6, 8});
+}
+
+TEST_CASE("retain_graph allows a second backward; without it the error names retain_graph") {
+  Tensor x = leaf({1, 2});
+  Tensor y = sum(exp(x));
+  y.backward({}, /*retain_graph=*/true);
+  y.backward();
+  CHECK(x.grad().data<double>()(0) == doctest::Approx(2 * std::exp(1.0)));
+  try {
+    y.backward();
+    FAIL("a second backward through a released graph must throw");
+  } catch (const AutogradError& e) {
+    CHECK(std::string(e.what()).find("retain_graph") != std::string::npos);
+  }
+}
+
+TEST_CASE("functional grad leaves .grad untouched and reaches intermediates") {
+  Tensor x = leaf({1, 2, 3});
+  Tensor h = x * x;
+  Tensor y = sum(h * 2.0);
+  auto g = grad({y}, {x, h}, {}, /*retain_graph=*/true);
+  CHECK(values(g[0]) == std::vector<double>{4, 8, 12});
+  CHECK(values(g[1]) == std::vector<double>{2, 2, 2});
+  CHECK_FALSE(x.grad().defined());
+  Tensor unused = leaf({5});
+  CHECK_THROWS_WITH_AS(grad({y}, {unused}, {}, true), doctest::Contains("allow_unused"),
+                       AutogradError);
+  auto g2 = grad({y}, {unused, x}, {}, false, false, /*allow_unused=*/true);
+  CHECK_FALSE(g2[0].defined());
+  CHECK(values(g2[1]) == std::vector<double>{4, 8, 12});
+}
+
+TEST_CASE("grad of several outputs with seeds sums their VJPs") {
+  Tensor x = leaf({1, 2});
+  Tensor y1 = x * 3.0;
+  Tensor y2 = x * x;
+  auto g = grad({y1, y2}, {x}, {ones_like(y1), tensor({1, 10}, {.dtype = DType::float64})});
+  CHECK(values(g[0]) == std::vector<double>{3 + 2, 3 + 40});
+}
+
+TEST_CASE("retain_grad keeps the gradient of a non-leaf") {
+  Tensor x = leaf({1, 2});
+  Tensor h = x * 3.0;
+  h.retain_grad();
+  sum(h * h).backward();
+  CHECK(values(h.grad()) == std::vector<double>{6, 12});
+  CHECK(values(x.grad()) == std::vector<double>{18, 36});
+}
+
+TEST_CASE("records run only when a gradient reaches them") {
+  Tensor x = leaf({1});
+  Tensor unrelated = x * 5.0;  // on the tape, but not on the path to y
+  Tensor y = x * 2.0;
+  y.backward();
+  CHECK(x.grad().item() == 2);
+  unrelated.backward();  // its record was not released by the first backward
+  CHECK(x.grad().item() == 7);
+}
+
+TEST_CASE("to(dtype) is differentiable and gradients come back in the input's dtype") {
+  Tensor x = leaf({1, 2});
+  Tensor y = sum(x.to(DType::float32) * 2.0);
+  CHECK(y.dtype() == DType::float32);
+  y.backward();
+  CHECK(x.grad().dtype() == DType::float64);
+  CHECK(values(x.grad()) == std::vector<double>{2, 2});
+}
+
+TEST_CASE("a chain of 1,000,000 ops builds, backprops and frees without deep recursion") {
+  Tensor x = tensor({1.0}, {.dtype = DType::float64, .requires_grad = true});
+  {
+    Tensor y = x;
+    const double factor = 1.0 + 1e-6;
+    for (int i = 0; i < 1'000'000; ++i) y = y * factor;
+    CHECK(tape_size() >= 1'000'000);
+    y.backward();
+    CHECK(x.grad().item() == doctest::Approx(std::pow(factor, 1e6)).epsilon(1e-9));
+  }
+  // Everything was released by backward and the handles are gone: the next records compact it.
+  x.zero_grad();
+  for (int i = 0; i < 2000; ++i) sum(x * 2.0).backward();
+  CHECK(tape_size() < 5000);
+}
+
+TEST_CASE("a training-style loop of 10,000 steps keeps the tape flat") {
+  Generator gen(1);
+  Tensor w = randn({4, 3}, gen, {.dtype = DType::float64, .requires_grad = true});
+  Tensor xb = randn({8, 4}, gen, {.dtype = DType::float64});
+  std::size_t largest = 0;
+  for (int step = 0; step < 10'000; ++step) {
+    Tensor loss = mean(square(tanh(matmul(xb, w))));
+    loss.backward();
+    {
+      NoGradGuard no_grad;
+      w.add_(w.grad(), -0.01);
+    }
+    w.zero_grad();
+    largest = std::max(largest, tape_size());
+  }
+  // Released records are compacted once the tape doubles past its live size (min 1024).
+  CHECK(largest <= 2048);
+  // Also when graphs are built and dropped without any backward.
+  for (int step = 0; step < 10'000; ++step) {
+    Tensor unused = sum(matmul(xb, w));
+    largest = std::max(largest, tape_size());
+  }
+  CHECK(largest <= 2048);
+}
+
+TEST_CASE("each thread has its own tape and gets the same gradients") {
+  auto run = [] {
+    Tensor x = tensor({{0.5, -1.0}, {2.0, 0.25}}, {.dtype = DType::float64, .requires_grad = true});
+    Tensor y = sum(tanh(matmul(x, x)) * 3.0);
+    y.backward();
+    return values(x.grad());
+  };
+  const auto expected = run();
+  std::vector<std::vector<double>> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 50; ++k) results[i] = run();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) CHECK(r == expected);
+}
+
+TEST_CASE("a non-leaf from another thread is refused while that thread lives") {
+  Tensor x = leaf({1});
+  Tensor y;
+  std::promise<void> made, checked;
+  std::thread other([&] {
+    y = x * 2.0;
+    made.set_value();
+    checked.get_future().wait();
+  });
+  made.get_future().wait();
+  CHECK_THROWS_WITH_AS(y * 3.0, doctest::Contains("another thread"), AutogradError);
+  checked.set_value();
+  other.join();
+  // The thread's tape is gone: y keeps its value but no history.
+  CHECK(y.is_leaf());
+  CHECK_FALSE(y.requires_grad());
+  CHECK(y.item() == 2);
+}
+
+// C = A ⊙ σ(A);  dC = (σ + A σ (1 − σ)) ⊙ dA
+struct Swish {
+  static constexpr OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA",
+                               "gA = gC ⊙ (σ(A) + A σ(A)(1 − σ(A)))"};
+  static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
+  static Grads backward(const Tensor& g, const Tensor& x) {
+    const Tensor s = sigmoid(x);
+    return {g * (s + x * s * (1.0 - s))};
+  }
+};
+
+TEST_CASE("a custom op defined by forward and VJP passes gradcheck and records one record") {
+  Tensor x = leaf({-1.5, 0.0, 2.0});
+  const std::size_t before = tape_size();
+  Tensor y = apply<Swish>(x);
+  CHECK(tape_size() == before + 1);
+  auto result = gradcheck([](const std::vector<Tensor>& in) { return apply<Swish>(in[0]); }, {x});
+  INFO(result.report());
+  CHECK(result.passed);
+}
+
+TEST_CASE("a wrong VJP is caught by gradcheck") {
+  static constexpr OpInfo wrong{"wrong_square", "dC = 2A ⊙ dA", "gA = gC ⊙ A (missing the 2)"};
+  auto f = [](const std::vector<Tensor>& in) {
+    const Tensor& a = in[0];
+    Tensor out = a.detach() * a.detach();
+    return record(wrong, out, {a}, [a](const Tensor& g) -> Grads { return {g * a}; });
+  };
+  auto result = gradcheck(f, {leaf({1, 2, 3})});
+  CHECK_FALSE(result.passed);
+  CHECK(result.report().find("FAIL") != std::string::npos);
+  CHECK(result.inputs[0].analytic == doctest::Approx(result.inputs[0].numeric / 2).epsilon(1e-6));
+}
+
+TEST_CASE("gradcheck refuses float32 unless asked, and numerical_grad is exposed") {
+  Tensor x32 = tensor({1, 2}, {.requires_grad = true});
+  auto f = [](const std::vector<Tensor>& in) { return sum(in[0] * in[0]); };
+  CHECK_THROWS_WITH_AS(gradcheck(f, {x32}), doctest::Contains("float64"), ValueError);
+  auto rough = gradcheck(f, {x32}, {.atol = 1e-2, .rtol = 1e-2, .allow_float32 = true});
+  CHECK_FALSE(rough.warning.empty());
+  auto numeric = numerical_grad(f, {leaf({1, 2})});
+  CHECK(numeric[0].data<double>()(0) == doctest::Approx(2.0).epsilon(1e-8));
+  CHECK(numeric[0].data<double>()(1) == doctest::Approx(4.0).epsilon(1e-8));
+}
