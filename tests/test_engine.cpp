@@ -287,3 +287,16 @@ TEST_CASE("gradcheck refuses float32 unless asked, and numerical_grad is exposed
   CHECK(numeric[0].data<double>()(0) == doctest::Approx(2.0).epsilon(1e-8));
   CHECK(numeric[0].data<double>()(1) == doctest::Approx(4.0).epsilon(1e-8));
 }
+
+TEST_CASE("printing: aligned, with dtype and autograd state, summarised when large") {
+  CHECK(to_string(tensor({{1, -2}, {3, 4}})) ==
+        "tensor([[ 1.0000, -2.0000],\n        [ 3.0000,  4.0000]])");
+  CHECK(to_string(tensor(2.5, {.dtype = DType::float64})) == "tensor(2.5000, dtype=float64)");
+  Tensor x = tensor({1, 2}, {.requires_grad = true});
+  CHECK(fmt::format("{}", x) == "tensor([1.0000, 2.0000], requires_grad=true)");
+  CHECK(to_string(x * x) == "tensor([1.0000, 4.0000], grad_fn=<mul>)");
+  CHECK(to_string(zeros({0, 3})) == "tensor([[]])");
+  const std::string big = to_string(arange(2000.0).reshape({2, 1000}));
+  CHECK(big == "tensor([[   0.0000,    1.0000,    2.0000,       ...,  997.0000,  998.0000,  999.0000],\n"
+               "        [1000.0000, 1001.0000, 1002.0000,       ..., 1997.0000, 1998.0000, 1999.0000]])");
+}

@@ -94,9 +94,12 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inpu
     }
   }
   if (!output.defined()) fail<Error>("{}: internal error: the op produced no output", op.name);
-  if (output.impl()->node || output.impl()->requires_grad || output.impl().use_count() > 1) {
-    output = output.detach();  // the record needs an output of its own
-  }
+  // The record marks its output as part of the graph: an op that handed back an input, or a
+  // tensor already in a graph, gets a copy of its own.
+  const bool is_input = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& input) {
+    return input.impl() == output.impl();
+  });
+  if (is_input || output.impl()->node || output.impl()->requires_grad) output = output.detach();
   Node& node = tape.push();
   node.op = &op;
   node.where = where;

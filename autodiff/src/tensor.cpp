@@ -341,42 +341,86 @@ Tensor arange(double end, TensorOptions options) { return arange(0.0, end, 1.0, 
 
 // ---- printing ----
 
+// Like PyTorch: aligned columns, and past 1000 elements only the first and last three entries
+// of each dimension, with "..." between.
 std::string to_string(const Tensor& tensor) {
   if (!tensor.defined()) return "tensor(undefined)";
-  std::string out = "tensor(";
+  constexpr std::size_t kThreshold = 1000, kEdge = 3;
+  std::string body;
   tensor.visit([&](const auto& x) {
     const Shape& s = x.shape();
     const std::size_t rank = s.size();
+    const bool summarise = x.size() > kThreshold;
+    // The indices shown along each dim; npos stands for "...".
+    std::vector<std::vector<std::size_t>> shown(rank);
+    for (std::size_t d = 0; d < rank; ++d) {
+      for (std::size_t i = 0; i < s[d]; ++i) {
+        if (summarise && s[d] > 2 * kEdge && i == kEdge) {
+          shown[d].push_back(std::string::npos);
+          i = s[d] - kEdge - 1;
+        } else {
+          shown[d].push_back(i);
+        }
+      }
+    }
+    const auto strides = x.strides();
+    std::vector<std::string> cells;
+    std::vector<std::size_t> pos(rank, 0);
+    bool empty = false;
+    for (std::size_t d = 0; d < rank; ++d) empty = empty || shown[d].empty();
+    std::size_t width = 0;
+    if (!empty) {
+      for (;;) {
+        bool ellipsis = false;
+        std::size_t offset = 0;
+        for (std::size_t d = 0; d < rank; ++d) {
+          const std::size_t i = shown[d][pos[d]];
+          ellipsis = ellipsis || i == std::string::npos;
+          if (i != std::string::npos) offset += i * static_cast<std::size_t>(strides[d]);
+        }
+        cells.push_back(ellipsis ? "..." : fmt::format("{:.4f}", static_cast<double>(x.data()[offset])));
+        width = std::max(width, cells.back().size());
+        std::size_t d = rank;
+        while (d > 0 && ++pos[d - 1] == shown[d - 1].size()) pos[--d] = 0;
+        if (d == 0) break;
+      }
+    }
     if (rank == 0) {
-      out += fmt::format("{:.4f}", static_cast<double>(x.data()[0]));
+      body = cells.front();
       return;
     }
-    const std::size_t n = x.size();
-    const std::string indent(7, ' ');  // under "tensor("
-    out.append(rank, '[');
-    for (std::size_t i = 0; i < n; ++i) {
-      out += fmt::format("{:.4f}", static_cast<double>(x.data()[i]));
-      // How many dimensions close after element i.
+    // Lay the cells out with brackets: after each cell, count the dims that close.
+    body.append(rank, '[');
+    std::vector<std::size_t> count(rank, 0);
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      body.append(width - cells[c].size(), ' ');
+      body += cells[c];
       std::size_t closing = 0;
-      for (std::size_t stride = 1, d = rank; d-- > 0;) {
-        stride *= s[d];
-        if ((i + 1) % stride == 0) ++closing;
+      for (std::size_t d = rank; d-- > 0;) {
+        if (++count[d] < shown[d].size()) break;
+        count[d] = 0;
+        ++closing;
       }
-      out.append(closing, ']');
-      if (i + 1 < n && closing == 0) {
-        out += ", ";
-      } else if (i + 1 < n) {
-        out += ',';
-        out.append(closing, '\n');
-        out.append(indent.size() + rank - closing, ' ');
-        out.append(closing, '[');
+      body.append(closing, ']');
+      if (c + 1 == cells.size()) break;
+      body += ',';
+      if (closing == 0) {
+        body += ' ';
+      } else {
+        body.append(closing, '\n');
+        body.append(7 + rank - closing, ' ');  // under "tensor(" and the open brackets
+        body.append(closing, '[');
       }
     }
-    if (n == 0) out.append(rank, ']');
+    if (empty) body.append(rank, ']');
   });
+  std::string out = "tensor(" + body;
   if (tensor.dtype() != DType::float32) out += fmt::format(", dtype={}", dtype_name(tensor.dtype()));
-  if (tensor.requires_grad()) out += tensor.is_leaf() ? ", requires_grad=true" : ", grad_fn";
-  if (!tensor.is_leaf()) out.insert(out.size(), fmt::format("=<{}>", tensor.impl()->node->op->name));
+  if (!tensor.is_leaf()) {
+    out += fmt::format(", grad_fn=<{}>", tensor.impl()->node->op->name);
+  } else if (tensor.requires_grad()) {
+    out += ", requires_grad=true";
+  }
   return out + ")";
 }
 

@@ -101,7 +101,7 @@ class Tensor {
   void zero_grad();     // drops the gradient (PyTorch's set_to_none behaviour)
   void retain_grad();   // keep grad() for a non-leaf tensor too
   void backward(const Tensor& seed = {}, bool retain_graph = false, bool create_graph = false) const;
-  Tensor detach() const;  // same data, no history, requires_grad() false
+  Tensor detach() const;  // a copy of the data, without history; requires_grad() false
   std::uint64_t version() const;  // bumped by every in-place change
 
   // In-place updates, outside the graph (refused on a leaf that requires grad while grad mode
