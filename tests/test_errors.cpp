@@ -2,24 +2,15 @@
 // dtypes or values at fault.
 #include <matgrad/matgrad.hpp>
 
+#include "check_error.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
 using namespace matgrad;
+using namespace matgrad::testing;
 
-// The exception's type and that its message holds every fragment.
-template <class E, class F>
-static void check_error(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-    FAIL("expected an exception");
-  } catch (const E& e) {
-    const std::string message = e.what();
-    INFO(message);
-    for (const auto& fragment : fragments) CHECK(message.find(fragment) != std::string::npos);
-  }
-}
 
 static Tensor f64(const Shape& shape, bool requires_grad = false) {
   return ones(shape, {.dtype = DType::float64, .requires_grad = requires_grad});

@@ -3,6 +3,8 @@
 // through every VJP, and the error messages.
 #include <matgrad/matgrad.hpp>
 
+#include "check_error.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,6 +13,7 @@
 #include <vector>
 
 using namespace matgrad;
+using namespace matgrad::testing;
 
 namespace {
 
@@ -31,16 +34,6 @@ void check_tensor(const Tensor& t, const Shape& shape, const std::vector<double>
   });
 }
 
-// Runs f, expecting an exception of type E, and returns its message.
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 bool has(const std::string& message, const std::string& part) {
   return message.find(part) != std::string::npos;

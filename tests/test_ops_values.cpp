@@ -3,6 +3,8 @@
 // no NaN leaking through where, the error messages, and second-order differentiability.
 #include <matgrad/matgrad.hpp>
 
+#include "check_error.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -12,6 +14,7 @@
 #include <vector>
 
 using namespace matgrad;
+using namespace matgrad::testing;
 
 namespace {
 
@@ -56,18 +59,6 @@ Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& seed = {}) {
   return grad({y}, {x}, {seed.defined() ? seed : ones_like(y)})[0];
 }
 
-// The exception's type and that its message holds every fragment.
-template <class E, class F>
-void check_error(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-    FAIL("expected an exception");
-  } catch (const E& error) {
-    const std::string message = error.what();
-    INFO(message);
-    for (const auto& fragment : fragments) CHECK(message.find(fragment) != std::string::npos);
-  }
-}
 
 const DType dtypes[] = {DType::float32, DType::float64};
 
