@@ -19,9 +19,9 @@ struct Swish {
 };
 
 // The same op with record(), the way matgrad's own ops are written: the VJP reads the output C
-// (saves_output), since gA = gC ⊙ (C + σ(A)(1 − C)).
+// (Saves::inputs_and_output), since gA = gC ⊙ (C + σ(A)(1 − C)).
 static constexpr OpInfo swish_info{"swish", "dC = (C + σ(A)(1 − C)) ⊙ dA",
-                                   "gA = gC ⊙ (C + σ(A)(1 − C))", /*saves_output=*/true};
+                                   "gA = gC ⊙ (C + σ(A)(1 − C))", Saves::inputs_and_output};
 Tensor swish(const Tensor& x) {
   Tensor out;
   {

@@ -4,6 +4,7 @@
 #include "matgrad/ops.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <unordered_map>
 
@@ -11,10 +12,49 @@ namespace matgrad {
 
 namespace {
 thread_local bool grad_enabled = true;
+thread_local bool anomaly_enabled = false;
 }  // namespace
 
 bool is_grad_enabled() { return grad_enabled; }
 void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
+bool is_anomaly_enabled() { return anomaly_enabled; }
+void set_anomaly_enabled(bool enabled) { anomaly_enabled = enabled; }
+
+namespace {
+
+// "shape [3, 4], range [-1.5, 2]" or, with non-finite values, how many there are.
+std::string describe_values(const Tensor& t) {
+  return t.visit([&](const auto& x) {
+    double lo = INFINITY, hi = -INFINITY;
+    std::size_t nan = 0, inf = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double v = x.data()[i];
+      if (std::isnan(v)) {
+        ++nan;
+      } else {
+        inf += std::isinf(v) ? 1 : 0;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    }
+    std::string text = fmt::format("shape {}", to_string(t.shape()));
+    if (nan + inf < x.size()) text += fmt::format(", range [{:.6g}, {:.6g}]", lo, hi);
+    if (nan) text += fmt::format(", {} NaN", nan);
+    if (inf) text += fmt::format(", {} ±Inf", inf);
+    return text;
+  });
+}
+
+bool all_finite(const Tensor& t) {
+  return t.visit([](const auto& x) {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!std::isfinite(x.data()[i])) return false;
+    }
+    return true;
+  });
+}
+
+}  // namespace
 
 namespace detail {
 
@@ -100,6 +140,15 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inpu
     return input.impl() == output.impl();
   });
   if (is_input || output.impl()->node || output.impl()->requires_grad) output = output.detach();
+  if (anomaly_enabled && !all_finite(output)) {
+    std::string inputs_text;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      if (inputs[k].defined()) inputs_text += fmt::format("\n  input {}: {}", k, describe_values(inputs[k]));
+    }
+    fail<AutogradError>("anomaly: '{}' produced a non-finite output ({}){}\n  recorded at {}:{}",
+                        op.name, describe_values(output), inputs_text, where.file_name(),
+                        where.line());
+  }
   Node& node = tape.push();
   node.op = &op;
   node.where = where;
@@ -113,8 +162,16 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inpu
       } else {
         edge.leaf = input.impl();
       }
+    } else if (input.defined()) {
+      edge.constant = input.impl().get();
+    }
+    if (input.defined()) {
       edge.shape = input.shape();
       edge.dtype = input.dtype();
+    }
+    if (op.saves_inputs() && input.defined()) {
+      edge.saved = input.impl();
+      edge.saved_version = input.impl()->version;
     }
     node.inputs.push_back(std::move(edge));
   }
@@ -123,7 +180,10 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inpu
   impl.node = &node;
   node.output = output.impl();
   node.output_shape = output.shape();
-  if (op.saves_output) node.saved_output = output.impl();
+  if (op.saves_output()) {
+    node.saved_output = output.impl();
+    node.saved_output_version = output.impl()->version;
+  }
   return output;
 }
 
@@ -167,6 +227,41 @@ Tensor fit_to_input(const Node& node, std::size_t k, Tensor g) {
         to_string(node.output_shape));
   }
   return sum_to_size(g, edge.shape);
+}
+
+// A value a VJP reads must be the one the forward saw.
+void check_saved_versions(const Node& node) {
+  auto fail_modified = [&](const std::string& which, const Shape& shape, std::uint64_t then,
+                           std::uint64_t now) {
+    fail<AutogradError>(
+        "backward: {} of '{}' (shape {}) was modified in place after '{}' saved it for "
+        "backward: it was at version {} then and is at version {} now, so the gradient would "
+        "be wrong. Make in-place changes (optimiser steps, add_, mutable_data) after "
+        "backward(), or change a clone() instead",
+        which, node.op->name, to_string(shape), node.op->name, then, now);
+  };
+  for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+    const Edge& e = node.inputs[k];
+    if (auto input = e.saved.lock(); input && input->version != e.saved_version) {
+      fail_modified(fmt::format("input {}", k), Tensor(input).shape(), e.saved_version,
+                    input->version);
+    }
+  }
+  if (node.saved_output && node.saved_output->version != node.saved_output_version) {
+    fail_modified("the output", node.output_shape, node.saved_output_version,
+                  node.saved_output->version);
+  }
+}
+
+void check_finite_grads(const Node& node, const Tensor& g, const Grads& grads) {
+  for (std::size_t k = 0; k < grads.size(); ++k) {
+    if (!grads[k].defined() || all_finite(grads[k])) continue;
+    fail<AutogradError>(
+        "anomaly: the VJP of '{}' produced a non-finite gradient for input {} ({}) from an "
+        "incoming gradient with {}\n  recorded at {}:{}",
+        node.op->name, k, describe_values(grads[k]), describe_values(g), node.where.file_name(),
+        node.where.line());
+  }
 }
 
 struct Targets {
@@ -291,6 +386,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
           "to the first backward (or grad) call if you need to run backward twice",
           node.op->name, to_string(g.shape()));
     }
+    if (detail::grad_norms_enabled()) node.grad_norm = detail::frobenius_norm(g);
     if (targets) {
       if (auto it = targets->nodes.find(&node); it != targets->nodes.end()) {
         accumulate(targets->results[it->second], g, create_graph);
@@ -312,8 +408,10 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     for (std::size_t k = 0; k < std::min(node.inputs.size(), Needs::kBits); ++k) {
       if (takes_grad(k)) mask |= 1u << k;
     }
+    check_saved_versions(node);
     const VjpContext ctx{Tensor(node.saved_output), Needs(mask)};
     Grads input_grads = node.vjp(g, ctx);
+    if (anomaly_enabled) check_finite_grads(node, g, input_grads);
     if (input_grads.size() != node.inputs.size()) {
       fail<Error>("{}: internal error: the VJP returned {} gradients for {} inputs", node.op->name,
                   input_grads.size(), node.inputs.size());

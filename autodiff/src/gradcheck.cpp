@@ -2,6 +2,7 @@
 #include "matgrad/gradcheck.hpp"
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/compare.hpp"
 #include "matgrad/ops.hpp"
 
 #include <fmt/format.h>
@@ -49,15 +50,6 @@ Tensor central_differences(const TensorFunction& f, std::vector<Tensor>& x, std:
     }
   });
   return numeric;
-}
-
-Shape unravel(std::size_t flat, const Shape& shape) {
-  Shape index(shape.size());
-  for (std::size_t d = shape.size(); d-- > 0;) {
-    index[d] = shape[d] ? flat % shape[d] : 0;
-    flat = shape[d] ? flat / shape[d] : 0;
-  }
-  return index;
 }
 
 }  // namespace
@@ -123,25 +115,13 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
     Tensor a = analytic[next++];
     a = a.defined() ? a.to(DType::float64) : zeros(x[i].shape(), {.dtype = DType::float64});
     const Tensor numeric = central_differences(f, x, i, r, options.eps);
-    const auto& av = a.data<double>();
-    const auto& nv = numeric.data<double>();
-    double worst_excess = -1;
-    for (std::size_t k = 0; k < nv.size(); ++k) {
-      const double err = std::abs(av.data()[k] - nv.data()[k]);
-      const double rel = err / std::max(std::abs(nv.data()[k]), options.atol);
-      const double allowed = options.atol + options.rtol * std::abs(nv.data()[k]);
-      const bool bad = !(err <= allowed);  // NaN fails
-      check.max_abs_error = std::max(check.max_abs_error, std::isnan(err) ? INFINITY : err);
-      check.max_rel_error = std::max(check.max_rel_error, std::isnan(rel) ? INFINITY : rel);
-      const double excess = std::isnan(err) ? INFINITY : err - allowed;
-      if (excess > worst_excess) {
-        worst_excess = excess;
-        check.worst_index = unravel(k, nv.shape());
-        check.analytic = av.data()[k];
-        check.numeric = nv.data()[k];
-      }
-      if (bad) check.passed = false;
-    }
+    const TensorComparison c = compare_tensors(a, numeric, options.atol, options.rtol);
+    check.passed = c.passed;
+    check.max_abs_error = c.max_abs_error;
+    check.max_rel_error = c.max_rel_error;
+    check.worst_index = c.worst_index;
+    check.analytic = c.actual;
+    check.numeric = c.expected;
     result.passed = result.passed && check.passed;
     result.inputs.push_back(check);
   }

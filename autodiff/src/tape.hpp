@@ -15,6 +15,10 @@ struct Edge {
   Node* node = nullptr;              // an earlier record's output: flow on through it
   Shape shape;                       // the input's shape, which its gradient must have
   DType dtype = DType::float32;
+  const TensorImpl* constant = nullptr;  // an input without grad, by identity, for to_dot only
+  // When the op saves its inputs: the input and its version then, to catch in-place changes.
+  std::weak_ptr<TensorImpl> saved;
+  std::uint64_t saved_version = 0;
 };
 
 struct Tape;
@@ -25,10 +29,12 @@ struct Node {
   std::size_t index = 0;  // position on the tape, kept current when the tape is compacted
   std::weak_ptr<TensorImpl> output;
   Shape output_shape;
-  std::shared_ptr<TensorImpl> saved_output;  // only when op->saves_output, until released
+  std::shared_ptr<TensorImpl> saved_output;  // only when op->saves_output(), until released
+  std::uint64_t saved_output_version = 0;
   std::vector<Edge> inputs;
   Vjp vjp;
   bool released = false;  // backward ran through it without retain_graph
+  double grad_norm = -1;  // ‖gC‖ at the last backward under RecordGradNorms (graph.hpp)
   std::source_location where;
 
   // A record stays on the tape while its output is alive outside the record itself, or while
@@ -54,5 +60,9 @@ struct Tape {
 };
 
 Tape& current_tape();
+
+// RecordGradNorms (graph.cpp): whether backward stores ‖gC‖ on the records, and the norm.
+bool grad_norms_enabled();
+double frobenius_norm(const Tensor& t);
 
 }  // namespace matgrad::detail

@@ -106,6 +106,13 @@ bool Tensor::is_leaf() const { return impl_ && impl_->node == nullptr; }
 
 Tensor Tensor::grad() const {
   check_defined("grad");
+  if (impl_->node && !impl_->retains_grad) {
+    fail<AutogradError>(
+        "grad: this tensor (shape {}) is not a leaf: it was computed by '{}', and backward() "
+        "keeps gradients only for leaves. Call retain_grad() on it before backward(), or get "
+        "its gradient with matgrad::grad(outputs, {{tensor}})",
+        to_string(shape()), impl_->node->op->name);
+  }
   return impl_->grad;
 }
 
@@ -214,7 +221,7 @@ Tensor Tensor::mean() const { return matgrad::mean(*this); }
 // ---- conversions: differentiable ----
 
 // C = A in another dtype;  dC = dA  =>  gA = gC in A's dtype
-static constexpr OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype"};
+static constexpr OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype", Saves::nothing};
 Tensor Tensor::to(DType target) const {
   check_defined("to");
   if (dtype() == target) return *this;
@@ -227,7 +234,7 @@ Tensor Tensor::to(DType target) const {
 }
 
 // C = A;  dC = dA  =>  gA = gC
-static constexpr OpInfo clone_info{"clone", "dC = dA", "gA = gC"};
+static constexpr OpInfo clone_info{"clone", "dC = dA", "gA = gC", Saves::nothing};
 Tensor Tensor::clone() const {
   check_defined("clone");
   Tensor out = detach();

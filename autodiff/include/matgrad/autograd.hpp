@@ -44,12 +44,42 @@ class NoGradGuard : public AutoGradMode {
   NoGradGuard() : AutoGradMode(false) {}
 };
 
+// ---- anomaly detection (per thread, off by default) ----
+// While on, the first op whose output, or whose VJP's gradient, holds NaN or ±Inf raises an
+// AutogradError naming the op and the shapes and ranges of its inputs and outputs.
+bool is_anomaly_enabled();
+void set_anomaly_enabled(bool enabled);
+
+class DetectAnomalyGuard {
+ public:
+  DetectAnomalyGuard() : previous_(is_anomaly_enabled()) { set_anomaly_enabled(true); }
+  ~DetectAnomalyGuard() { set_anomaly_enabled(previous_); }
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // ---- the description of an op, one line of the derivative table ----
+
+// What an op's VJP reads besides gC. Saved inputs are checked at backward for in-place changes
+// made after the op ran (their version counters); a saved output is handed to the VJP as
+// VjpContext::output.
+enum class Saves { inputs, output, inputs_and_output, nothing };
+
 struct OpInfo {
   std::string_view name;          // "matmul"
   std::string_view differential;  // "dC = dA B + A dB"
   std::string_view vjp;           // "gA = gC Bᵀ, gB = Aᵀ gC"
-  bool saves_output = false;      // the VJP reads the op's output C (VjpContext::output)
+  Saves saves = Saves::inputs;
+
+  constexpr bool saves_inputs() const {
+    return saves == Saves::inputs || saves == Saves::inputs_and_output;
+  }
+  constexpr bool saves_output() const {
+    return saves == Saves::output || saves == Saves::inputs_and_output;
+  }
 };
 
 // Gradients returned by a VJP, one per input in order; an undefined Tensor means "none".
@@ -68,7 +98,7 @@ class Needs {
 };
 
 struct VjpContext {
-  Tensor output;  // the op's output C, defined when OpInfo::saves_output
+  Tensor output;  // the op's output C, defined when the op's OpInfo saves it
   Needs needs;
 };
 

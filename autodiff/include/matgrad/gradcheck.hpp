@@ -23,6 +23,7 @@ struct GradcheckOptions {
 // One input's comparison.
 struct InputGradcheck {
   std::size_t input = 0;
+  std::string label;     // shown instead of the input's number when set (gradgradcheck's "v")
   bool checked = false;  // false when the input does not require grad
   bool passed = true;
   double max_abs_error = 0;
@@ -33,6 +34,7 @@ struct InputGradcheck {
 };
 
 struct GradcheckResult {
+  std::string check = "gradcheck";  // the report's title
   bool passed = true;
   std::vector<InputGradcheck> inputs;
   std::string warning;   // e.g. float32 inputs
@@ -45,6 +47,16 @@ struct GradcheckResult {
 // cotangent (all ones for a one-element output), so every entry of the VJP is exercised.
 GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
+
+// The second-order check (PyTorch's gradgradcheck). With v a random cotangent of f's output
+// and u a random vector, φ(x, v) = Σᵢ ⟨uᵢ, ∂⟨v, f(x)⟩/∂xᵢ⟩ is the projected first-order
+// gradient; its gradient is computed by double backward (the first gradient taken with
+// create_graph) and compared with central differences of φ, each φ a first-order backward.
+// The gradient in x is u's side of the Hessian bilinear form d²⟨v, f⟩(u, ·); the gradient in
+// v is J u, which checks that the VJPs are recorded as functions of gC as well. The report
+// lists the inputs, then v. Piecewise-linear ops pass with a zero second derivative.
+GradcheckResult gradgradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs,
+                              const GradcheckOptions& options = {});
 
 // The central-difference gradient (f(x + eps eᵢ) − f(x − eps eᵢ)) / 2eps of a function with a
 // one-element output, for each input (undefined for inputs that do not require grad).

@@ -2,7 +2,9 @@
 #pragma once
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/compare.hpp"
 #include "matgrad/error.hpp"
 #include "matgrad/gradcheck.hpp"
+#include "matgrad/graph.hpp"
 #include "matgrad/ops.hpp"
 #include "matgrad/tensor.hpp"

@@ -50,6 +50,26 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool tra
 // PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// ---- matrix functions (the Matrix Cookbook), for 2-D matrices ----
+// LU-based ops refuse non-square matrices (ShapeError) and matrices that are singular or
+// singular to working precision (ValueError); det of a singular matrix is 0, but its backward
+// refuses it.
+Tensor trace(const Tensor& a);    // Σᵢ Aᵢᵢ; any m×n matrix, as torch.trace
+Tensor inverse(const Tensor& a);  // A⁻¹ (torch.linalg.inv)
+Tensor det(const Tensor& a);      // 0-d (torch.linalg.det)
+Tensor logdet(const Tensor& a);   // log det A; refuses det ≤ 0 (use slogdet for log|det|)
+struct SlogdetResult {
+  Tensor sign;       // ±1, 0-d, never requires grad
+  Tensor logabsdet;  // log|det A|, 0-d, differentiable
+};
+SlogdetResult slogdet(const Tensor& a);  // torch.linalg.slogdet; refuses singular matrices
+// X with A X = B, for B of shape [n] or [n, k] (torch.linalg.solve), without forming A⁻¹.
+Tensor solve(const Tensor& a, const Tensor& b);
+Tensor outer(const Tensor& a, const Tensor& b);  // a bᵀ for vectors a, b
+// torch.diag: a vector gives the square matrix with it on diagonal `diagonal` (> 0 above the
+// main one, < 0 below); a matrix gives that diagonal as a vector.
+Tensor diag(const Tensor& a, std::ptrdiff_t diagonal = 0);
+
 // ---- reductions ----
 Tensor sum(const Tensor& a);
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);

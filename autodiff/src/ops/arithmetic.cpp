@@ -25,13 +25,13 @@ static Tensor binary(std::string_view op, const Tensor& a, const Tensor& b, F f)
                            [&](const auto& x, const auto& y) { return detail::elementwise(op, x, y, f); });
 }
 
-static constexpr OpInfo add_info{"add", "dC = dA + dB", "gA = gC, gB = gC"};
+static constexpr OpInfo add_info{"add", "dC = dA + dB", "gA = gC, gB = gC", Saves::nothing};
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
   return record(add_info, out, {a, b}, [](const Tensor& g) -> Grads { return {g, g}; });
 }
 
-static constexpr OpInfo sub_info{"sub", "dC = dA − dB", "gA = gC, gB = −gC"};
+static constexpr OpInfo sub_info{"sub", "dC = dA − dB", "gA = gC, gB = −gC", Saves::nothing};
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
   return record(sub_info, out, {a, b}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
@@ -56,7 +56,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   });
 }
 
-static constexpr OpInfo neg_info{"neg", "dC = −dA", "gA = −gC"};
+static constexpr OpInfo neg_info{"neg", "dC = −dA", "gA = −gC", Saves::nothing};
 Tensor neg(const Tensor& a) {
   detail::check_defined("neg", a);
   Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise(x, [](auto v) { return -v; }); });

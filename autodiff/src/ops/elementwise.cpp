@@ -30,7 +30,7 @@ static Tensor mask_of(std::string_view op, const Tensor& a, P pred) {
 
 static Tensor zero_like_scalar(const Tensor& like) { return scalar_like(like, 0.0); }
 
-static constexpr OpInfo exp_info{"exp", "dC = C ⊙ dA", "gA = gC ⊙ C", true};
+static constexpr OpInfo exp_info{"exp", "dC = C ⊙ dA", "gA = gC ⊙ C", Saves::output};
 Tensor exp(const Tensor& a) {
   Tensor out = unary("exp", a, [](auto v) { return std::exp(v); });
   return record(exp_info, std::move(out), {a},
@@ -44,7 +44,7 @@ Tensor log(const Tensor& a) {
 }
 
 // At 0 the gradient is gC / 0 = +inf (for gC > 0), as in PyTorch.
-static constexpr OpInfo sqrt_info{"sqrt", "dC = dA ⊘ (2 C)", "gA = gC ⊘ (2 C)", true};
+static constexpr OpInfo sqrt_info{"sqrt", "dC = dA ⊘ (2 C)", "gA = gC ⊘ (2 C)", Saves::output};
 Tensor sqrt(const Tensor& a) {
   Tensor out = unary("sqrt", a, [](auto v) { return std::sqrt(v); });
   return record(
@@ -78,7 +78,7 @@ Tensor abs(const Tensor& a) {
                 [a](const Tensor& g) -> Grads { return {g * sign(a)}; });
 }
 
-static constexpr OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "gA = gC ⊙ (1 − C²)", true};
+static constexpr OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "gA = gC ⊙ (1 − C²)", Saves::output};
 Tensor tanh(const Tensor& a) {
   Tensor out = unary("tanh", a, [](auto v) { return std::tanh(v); });
   return record(tanh_info, std::move(out), {a},
@@ -95,8 +95,7 @@ static T stable_sigmoid(T v) {
   return e / (T(1) + e);
 }
 
-static constexpr OpInfo sigmoid_info{"sigmoid", "dC = C ⊙ (1 − C) ⊙ dA", "gA = gC ⊙ C ⊙ (1 − C)",
-                                     true};
+static constexpr OpInfo sigmoid_info{"sigmoid", "dC = C ⊙ (1 − C) ⊙ dA", "gA = gC ⊙ C ⊙ (1 − C)", Saves::output};
 Tensor sigmoid(const Tensor& a) {
   Tensor out = unary("sigmoid", a, [](auto v) { return stable_sigmoid(v); });
   return record(sigmoid_info, std::move(out), {a},

@@ -48,7 +48,7 @@ Shape with_dim(Shape shape, std::size_t dim, std::size_t size) {
 }  // namespace
 
 static constexpr OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
-                                          "gA = index_add(0, dim, index, gC)"};
+                                          "gA = index_add(0, dim, index, gC)", Saves::nothing};
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index) {
   check_defined("index_select", a);
   const std::size_t d = normalize_dim("index_select", dim, a.dim());
@@ -76,7 +76,7 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
 }
 
 static constexpr OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
-                                       "gA = gC, gS = index_select(gC, dim, index)"};
+                                       "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source) {
   detail::check_same_dtype("index_add", a, source);
@@ -113,7 +113,7 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
 }
 
 static constexpr OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
-                                   "gA = slice_scatter(0, gC, dim, start, end, step)"};
+                                   "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step) {
   check_defined("slice", a);
@@ -141,7 +141,7 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
 
 static constexpr OpInfo slice_scatter_info{
     "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
-    "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)"};
+    "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)", Saves::nothing};
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
                      std::size_t end, std::size_t step) {
   detail::check_same_dtype("slice_scatter", a, source);
@@ -181,7 +181,7 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
 }
 
 static constexpr OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
-                                    "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)"};
+                                    "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
 Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim) {
   if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("concat", t);

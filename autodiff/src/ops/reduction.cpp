@@ -8,7 +8,7 @@ namespace matgrad {
 using detail::check_defined;
 using detail::normalize_dim;
 
-static constexpr OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)"};
+static constexpr OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)", Saves::nothing};
 Tensor sum(const Tensor& a) {
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
@@ -24,7 +24,7 @@ Tensor sum(const Tensor& a) {
 }
 
 static constexpr OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
-                                     "gA = gC broadcast along dim"};
+                                     "gA = gC broadcast along dim", Saves::nothing};
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
   check_defined("sum", a);
   const std::size_t d = normalize_dim("sum", dim, a.dim());
@@ -88,9 +88,9 @@ xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim
 
 // C = A[.., argmax, ..];  dC = dA[.., argmax, ..]  =>  gA = gC at the arg-extremum, 0 elsewhere
 static constexpr OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
-                                 "gA = gC ⊙ onehot(argmax)"};
+                                 "gA = gC ⊙ onehot(argmax)", Saves::nothing};
 static constexpr OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
-                                 "gA = gC ⊙ onehot(argmin)"};
+                                 "gA = gC ⊙ onehot(argmin)", Saves::nothing};
 
 template <class Better>
 static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, bool keepdim,

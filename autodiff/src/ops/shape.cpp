@@ -12,7 +12,7 @@ using detail::check_defined;
 using detail::map_data;
 using detail::normalize_dim;
 
-static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))"};
+static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
 Tensor reshape(const Tensor& a, const ShapeArg& shape_arg) {
   check_defined("reshape", a);
   const Shape shape = shape_arg.resolve("reshape", a.numel());
@@ -62,7 +62,7 @@ Tensor squeeze(const Tensor& a, std::ptrdiff_t dim) {
   return reshape(a, shape);
 }
 
-static constexpr OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)"};
+static constexpr OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)", Saves::nothing};
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1) {
   check_defined("transpose", a);
   const std::size_t d0 = normalize_dim("transpose", dim0, a.dim());
@@ -88,7 +88,7 @@ Tensor t(const Tensor& a) {
 }
 
 static constexpr OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)",
-                                          "gA = sum_to_size(gC, shape(A))"};
+                                          "gA = sum_to_size(gC, shape(A))", Saves::nothing};
 Tensor broadcast_to(const Tensor& a, const Shape& shape) {
   check_defined("broadcast_to", a);
   if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
@@ -106,7 +106,7 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape) {
 }
 
 static constexpr OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)",
-                                         "gA = broadcast_to(gC, shape(A))"};
+                                         "gA = broadcast_to(gC, shape(A))", Saves::nothing};
 Tensor sum_to_size(const Tensor& a, const Shape& shape) {
   check_defined("sum_to_size", a);
   const Shape& from = a.shape();

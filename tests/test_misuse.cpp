@@ -1,0 +1,94 @@
+// Misuse that other engines get wrong: in-place changes to saved tensors, non-finite values,
+// .grad() of a non-leaf.
+#include "check_error.hpp"
+
+#include <matgrad/matgrad.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+using namespace matgrad;
+using namespace matgrad::testing;
+
+static Tensor f64(const NestedList& values, bool requires_grad = false) {
+  return tensor(values, {.dtype = DType::float64, .requires_grad = requires_grad});
+}
+
+TEST_CASE("an in-place change to a saved input after the forward makes backward fail") {
+  Tensor w = f64({{1, 2}, {3, 4}}, true);
+  Tensor x = f64({{1, 0}, {0, 1}});
+  Tensor loss = sum(matmul(x, w));
+  {
+    NoGradGuard no_grad;
+    x.add_(ones_like(x));  // x is at version 1; gemm saved it at version 0
+  }
+  const std::string message = error_of<AutogradError>([&] { loss.backward(); });
+  CHECK(message.find("input 0 of 'gemm' (shape [2, 2]) was modified in place") != std::string::npos);
+  CHECK(message.find("version 0 then and is at version 1 now") != std::string::npos);
+  CHECK(message.find("after backward()") != std::string::npos);
+}
+
+TEST_CASE("an optimiser step before backward is caught; after backward it is fine") {
+  Tensor w = f64({1, 2}, true);
+  Tensor loss = sum(w * w);
+  {
+    NoGradGuard no_grad;
+    w.add_(ones_like(w), -0.1);
+  }
+  check_error<AutogradError>([&] { loss.backward(); }, {"'mul'", "modified in place"});
+
+  Tensor w2 = f64({1, 2}, true);
+  Tensor loss2 = sum(w2 * w2);
+  loss2.backward();
+  {
+    NoGradGuard no_grad;
+    w2.add_(w2.grad(), -0.1);
+  }
+  CHECK(w2.version() == 1);
+  CHECK(w2.data<double>()(0) == doctest::Approx(0.8));
+}
+
+TEST_CASE("a saved output modified in place is caught too") {
+  Tensor x = f64({0.5}, true);
+  Tensor y = exp(x);  // exp's VJP reads its output
+  Tensor z = sum(y);  // sum saves nothing, so exp is the first to notice
+  y.mutable_data<double>()(0) = 7;
+  check_error<AutogradError>([&] { z.backward(); }, {"the output of 'exp'", "version 0", "version 1"});
+}
+
+TEST_CASE("ops that save nothing do not mind later changes to their inputs") {
+  Tensor x = f64({1, 2}, true);
+  Tensor c = f64({5, 5});
+  Tensor y = sum(x + c);
+  {
+    NoGradGuard no_grad;
+    c.add_(ones_like(c));
+  }
+  y.backward();
+  CHECK(x.grad().data<double>()(0) == 1);
+}
+
+TEST_CASE("anomaly mode names the first op that makes a NaN or Inf, forward and backward") {
+  Tensor x = f64({-1.0, 4.0}, true);
+  {
+    DetectAnomalyGuard anomaly;
+    check_error<AutogradError>([&] { log(x); },
+                               {"anomaly: 'log' produced a non-finite output", "shape [2]", "1 NaN",
+                                "input 0: shape [2], range [-1, 4]"});
+    Tensor z = f64({0.0, 4.0}, true);
+    Tensor r = sqrt(z);  // finite forward, infinite gradient at 0
+    check_error<AutogradError>([&] { sum(r).backward(); },
+                               {"anomaly: the VJP of 'sqrt'", "non-finite gradient for input 0",
+                                "1 ±Inf"});
+  }
+  CHECK_FALSE(is_anomaly_enabled());
+  CHECK(std::isnan(log(x).data<double>()(0)));  // off again: no error
+}
+
+TEST_CASE(".grad() of a non-leaf explains retain_grad") {
+  Tensor x = f64({1, 2}, true);
+  Tensor h = x * 2.0;
+  sum(h).backward();
+  check_error<AutogradError>([&] { h.grad(); }, {"not a leaf", "'mul'", "retain_grad()"});
+}
