@@ -92,3 +92,11 @@ TEST_CASE(".grad() of a non-leaf explains retain_grad") {
   sum(h).backward();
   check_error<AutogradError>([&] { h.grad(); }, {"not a leaf", "'mul'", "retain_grad()"});
 }
+
+TEST_CASE("huge or overflowing shapes raise clear errors") {
+  const std::size_t huge = std::size_t{1} << 62;
+  check_error<ShapeError>([&] { zeros({huge, 8}); }, {"full", "more elements than memory can address"});
+  check_error<ShapeError>([&] { broadcast_to(ones({1}), {huge, 16}); }, {"broadcast_to", "memory"});
+  check_error<ShapeError>([&] { randn({huge, huge}, *std::make_unique<Generator>(0)); }, {"random"});
+  check_error<ValueError>([&] { zeros({std::size_t{1} << 44}); }, {"full", "out of memory"});
+}

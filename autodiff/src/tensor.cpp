@@ -280,7 +280,7 @@ Tensor tensor(const NestedList& values, TensorOptions options) {
   values.flatten_into(flat);
   return make(options, [&](auto zero) {
     using T = decltype(zero);
-    auto a = xt::xarray<T>::from_shape(shape);
+    auto a = detail::empty_array<T>(shape, "tensor");
     std::transform(flat.begin(), flat.end(), a.begin(), [](double v) { return static_cast<T>(v); });
     return a;
   });
@@ -289,7 +289,7 @@ Tensor tensor(const NestedList& values, TensorOptions options) {
 Tensor full(const Shape& shape, double value, TensorOptions options) {
   return make(options, [&](auto zero) {
     using T = decltype(zero);
-    auto a = xt::xarray<T>::from_shape(shape);
+    auto a = detail::empty_array<T>(shape, "full");
     std::fill(a.begin(), a.end(), static_cast<T>(value));
     return a;
   });
@@ -307,7 +307,7 @@ template <class Dist>
 static Tensor random(const Shape& shape, Generator& gen, TensorOptions options, Dist dist) {
   return make(options, [&](auto zero) {
     using T = decltype(zero);
-    auto a = xt::xarray<T>::from_shape(shape);
+    auto a = detail::empty_array<T>(shape, "random");
     for (auto& v : a) v = static_cast<T>(dist(gen.engine()));
     return a;
   });
@@ -339,7 +339,7 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
   return make(options, [&](auto zero) {
     using T = decltype(zero);
-    auto a = xt::xarray<T>::from_shape({n});
+    auto a = detail::empty_array<T>({n}, "arange");
     for (std::size_t i = 0; i < n; ++i) a(i) = static_cast<T>(start + static_cast<double>(i) * step);
     return a;
   });

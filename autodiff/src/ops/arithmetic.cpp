@@ -4,6 +4,21 @@
 
 namespace matgrad {
 
+std::size_t detail::checked_numel(std::string_view op, const Shape& shape,
+                                  std::size_t element_size) {
+  std::size_t n = 1;
+  bool overflow = false;
+  for (std::size_t d : shape) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  std::size_t bytes = 0;
+  overflow = overflow || __builtin_mul_overflow(n, element_size, &bytes) ||
+             bytes > static_cast<std::size_t>(PTRDIFF_MAX);
+  if (overflow) {
+    fail<ShapeError>("{}: shape {} has more elements than memory can address", op,
+                     to_string(shape));
+  }
+  return n;
+}
+
 Shape detail::broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
   const std::size_t rank = std::max(a.size(), b.size());
   Shape out(rank);

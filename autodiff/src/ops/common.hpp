@@ -65,9 +65,20 @@ inline Shape reduced_shape(const Shape& s, std::size_t dim, bool keepdim) {
   return out;
 }
 
+// The element count of a shape, or a ShapeError when it overflows what memory could hold.
+std::size_t checked_numel(std::string_view op, const Shape& shape, std::size_t element_size);
+
+// An uninitialised array; every kernel and factory allocates through here, so that huge or
+// overflowing shapes fail cleanly instead of wrapping around.
 template <class T>
-xt::xarray<T> empty_array(const Shape& shape) {
-  return xt::xarray<T>::from_shape(shape);
+xt::xarray<T> empty_array(const Shape& shape, std::string_view op = "allocate") {
+  const std::size_t n = checked_numel(op, shape, sizeof(T));
+  try {
+    return xt::xarray<T>::from_shape(shape);
+  } catch (const std::bad_alloc&) {
+    fail<ValueError>("{}: out of memory allocating shape {} ({} elements, {:.3g} GiB)", op,
+                     to_string(shape), n, static_cast<double>(n) * sizeof(T) / (1u << 30));
+  }
 }
 
 // Calls f(const xt::xarray<T>&) on a's data and wraps the array it returns.

@@ -90,7 +90,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (sb.size() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);  // (batched) matrix · vector
   if (sa.size() == 2 && sb.size() == 2) return gemm(a, b);
   if (sb.size() == 2) {  // [B, m, k] @ [k, n]: one gemm over the stacked rows
-    return reshape(gemm(reshape(a, {-1, static_cast<std::ptrdiff_t>(ka)}), b),
+    return reshape(gemm(reshape(a, Shape{sa[0] * sa[1], ka}), b),
                    {static_cast<std::ptrdiff_t>(sa[0]), static_cast<std::ptrdiff_t>(sa[1]),
                     static_cast<std::ptrdiff_t>(sb[1])});
   }

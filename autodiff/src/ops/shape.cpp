@@ -97,7 +97,9 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape) {
   }
   Tensor out = map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    return xt::xarray<T>(xt::broadcast(x, shape));
+    auto y = detail::empty_array<T>(shape, "broadcast_to");
+    y = xt::broadcast(x, shape);
+    return y;
   });
   const Shape input_shape = a.shape();
   return record(broadcast_to_info, out, {a}, [input_shape](const Tensor& g) -> Grads {
