@@ -14,6 +14,11 @@ static const Shapes binary_shapes = {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{5, 1}
                                      {{2, 3, 4}, {3, 1}}};
 static const Shapes matrix_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{4, 4}}};
 
+// x + n I for an n×n draw: far enough from singular for the matrix-function rows.
+static Tensor shifted(const Tensor& x) {
+  return x + static_cast<double>(x.size(0)) * eye(x.size(0), {.dtype = x.dtype()});
+}
+
 const std::vector<OpRow>& op_table() {
   static const std::vector<OpRow> rows = {
       // ---- arithmetic ----
@@ -52,12 +57,36 @@ const std::vector<OpRow>& op_table() {
         {{2, 3, 4}, {4, 5}}, {{3, 4}, {2, 4, 5}}, {{2, 3, 4}, {2, 4, 5}}, {{1, 3, 4}, {2, 4, 5}}},
        [](In x) { return matmul(x[0], x[1]); }},
 
+      // ---- matrix cookbook ----
+      // Scalar results are squared (or scaled) so the incoming gradient is not just 1. Inputs
+      // are made well conditioned inside the row: x + n I, or x xᵀ + I (symmetric positive
+      // definite, so log det is real).
+      {"trace", {{{3, 4}}, {{4, 4}}, {{1, 5}}, {{5, 1}}}, [](In x) { return square(trace(x[0])); }},
+      {"inverse", {{{3, 3}}, {{1, 1}}, {{4, 4}}}, [](In x) { return inverse(shifted(x[0])); }},
+      {"det", {{{3, 3}}, {{1, 1}}, {{4, 4}}}, [](In x) { return square(det(shifted(x[0]))); }},
+      {"logdet", {{{3, 3}}, {{3, 5}}, {{1, 1}}, {{4, 2}}},
+       [](In x) { return square(logdet(matmul(x[0], t(x[0])) + eye(x[0].size(0), {.dtype = x[0].dtype()}))); }},
+      // −(x + n I) has a negative determinant for odd n: the sign is a constant factor.
+      {"slogdet", {{{3, 3}}, {{4, 4}}, {{1, 1}}},
+       [](In x) {
+         const SlogdetResult r = slogdet(-shifted(x[0]));
+         return square(r.logabsdet) * r.sign;
+       }},
+      {"solve", {{{3, 3}, {3, 2}}, {{3, 3}, {3}}, {{1, 1}, {1, 4}}, {{4, 4}, {4, 1}}},
+       [](In x) { return solve(shifted(x[0]), x[1]); }},
+      {"outer", {{{3}, {4}}, {{1}, {5}}, {{4}, {1}}}, [](In x) { return outer(x[0], x[1]); }},
+      {"diag", {{{4}}, {{3, 4}}, {{4, 3}}, {{1, 5}}, {{5, 1}}}, [](In x) { return diag(x[0]); }},
+      {"diag off the main diagonal", {{{4}}, {{3, 4}}, {{4, 3}}, {{1, 5}}},
+       [](In x) { return concat({flatten(diag(x[0], 1)), flatten(diag(x[0], -2))}); }},
+
       // ---- reductions ----
       {"sum", unary_shapes, [](In x) { return sum(x[0]); }},
       {"sum_dim", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
        [](In x) { return sum(x[0], 0) + sum(x[0], -1, true).sum(); }},
       {"mean", unary_shapes, [](In x) { return mean(x[0]); }},
       {"mean_dim", {{{3, 4}}, {{1, 5}}, {{2, 3, 4}}}, [](In x) { return mean(x[0], -1, true); }},
+      {"norm", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}, {{7}}},
+       [](In x) { return norm(x[0]) + (x[0].dim() ? norm(x[0], -1, true).sum() : norm(x[0])); }},
       {"max", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
        [](In x) { return max(x[0], 0) + max(x[0], -1, true).sum(); }, Domain::distinct},
       {"min", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},

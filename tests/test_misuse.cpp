@@ -100,3 +100,22 @@ TEST_CASE("huge or overflowing shapes raise clear errors") {
   check_error<ShapeError>([&] { randn({huge, huge}, *std::make_unique<Generator>(0)); }, {"random"});
   check_error<ValueError>([&] { zeros({std::size_t{1} << 44}); }, {"full", "out of memory"});
 }
+
+TEST_CASE("norm at zero has gradient 0, as in PyTorch; elsewhere A / ‖A‖") {
+  Tensor zero = f64({0.0, 0.0}, true);
+  norm(zero).backward();
+  CHECK(zero.grad().data<double>()(0) == 0);
+  CHECK(zero.grad().data<double>()(1) == 0);
+  Tensor rows = f64({{3, 4}, {0, 0}}, true);
+  sum(norm(rows, 1)).backward();
+  CHECK(rows.grad().data<double>()(0, 0) == doctest::Approx(0.6));
+  CHECK(rows.grad().data<double>()(0, 1) == doctest::Approx(0.8));
+  CHECK(rows.grad().data<double>()(1, 0) == 0);
+  CHECK(norm(rows).item() == doctest::Approx(5.0));
+}
+
+TEST_CASE("max over a dim sends the gradient to the first of tied maxima") {
+  Tensor x = f64({{2, 5, 5}, {7, 7, 1}}, true);
+  sum(max(x, 1)).backward();
+  CHECK(x.grad().data<double>() == xt::xarray<double>{{0, 1, 0}, {1, 0, 0}});
+}

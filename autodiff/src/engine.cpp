@@ -122,7 +122,7 @@ bool should_record(std::span<const Tensor> inputs) {
 }
 
 Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inputs, Vjp vjp,
-                   const std::source_location& where) {
+                   const SourceLocation& where) {
   Tape& tape = current_tape();
   for (const Tensor& input : inputs) {
     const Node* producer = input.defined() ? input.impl()->node : nullptr;
@@ -146,8 +146,8 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inpu
       if (inputs[k].defined()) inputs_text += fmt::format("\n  input {}: {}", k, describe_values(inputs[k]));
     }
     fail<AutogradError>("anomaly: '{}' produced a non-finite output ({}){}\n  recorded at {}:{}",
-                        op.name, describe_values(output), inputs_text, where.file_name(),
-                        where.line());
+                        op.name, describe_values(output), inputs_text, where.file,
+                        where.line);
   }
   Node& node = tape.push();
   node.op = &op;
@@ -259,8 +259,8 @@ void check_finite_grads(const Node& node, const Tensor& g, const Grads& grads) {
     fail<AutogradError>(
         "anomaly: the VJP of '{}' produced a non-finite gradient for input {} ({}) from an "
         "incoming gradient with {}\n  recorded at {}:{}",
-        node.op->name, k, describe_values(grads[k]), describe_values(g), node.where.file_name(),
-        node.where.line());
+        node.op->name, k, describe_values(grads[k]), describe_values(g), node.where.file,
+        node.where.line);
   }
 }
 

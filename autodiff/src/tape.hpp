@@ -4,7 +4,6 @@
 #include "matgrad/autograd.hpp"
 
 #include <memory>
-#include <source_location>
 #include <vector>
 
 namespace matgrad::detail {
@@ -35,7 +34,7 @@ struct Node {
   Vjp vjp;
   bool released = false;  // backward ran through it without retain_graph
   double grad_norm = -1;  // ‖gC‖ at the last backward under RecordGradNorms (graph.hpp)
-  std::source_location where;
+  SourceLocation where;
 
   // A record stays on the tape while its output is alive outside the record itself, or while
   // a later live record feeds a gradient into it.

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <initializer_list>
 #include <new>
-#include <source_location>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -21,6 +20,21 @@
 #include <vector>
 
 namespace matgrad {
+
+// Where a call was made: file, line and function, filled in at the caller by default
+// arguments like std::source_location (built on the same compiler builtins, which clang 14
+// also has, so the library builds with clang for fuzzing).
+struct SourceLocation {
+  const char* file = "";
+  unsigned line = 0;
+  const char* function = "";
+
+  static constexpr SourceLocation current(const char* file = __builtin_FILE(),
+                                          unsigned line = __builtin_LINE(),
+                                          const char* function = __builtin_FUNCTION()) noexcept {
+    return {file, line, function};
+  }
+};
 
 // ---- grad mode (per thread) ----
 bool is_grad_enabled();
@@ -185,7 +199,7 @@ class Vjp {
 
 namespace detail {
 Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inputs, Vjp vjp,
-                   const std::source_location& where);
+                   const SourceLocation& where);
 bool should_record(std::span<const Tensor> inputs);
 }  // namespace detail
 
@@ -199,7 +213,7 @@ bool should_record(std::span<const Tensor> inputs);
 //   return record(mul_info, out, {a, b}, [a, b](const Tensor& g) -> Grads { return {g * b, g * a}; });
 template <class F>
 Tensor record(const OpInfo& op, Tensor output, std::initializer_list<Tensor> inputs, F&& vjp,
-              const std::source_location& where = std::source_location::current()) {
+              const SourceLocation& where = SourceLocation::current()) {
   const std::span<const Tensor> list(inputs.begin(), inputs.size());
   if (!detail::should_record(list)) return output;
   return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
@@ -208,7 +222,7 @@ Tensor record(const OpInfo& op, Tensor output, std::initializer_list<Tensor> inp
 // The same for an op with a variable number of inputs (concat).
 template <class F>
 Tensor record(const OpInfo& op, Tensor output, const std::vector<Tensor>& inputs, F&& vjp,
-              const std::source_location& where = std::source_location::current()) {
+              const SourceLocation& where = SourceLocation::current()) {
   if (!detail::should_record(inputs)) return output;
   return detail::push_record(op, std::move(output), inputs, Vjp(std::forward<F>(vjp)), where);
 }

@@ -75,6 +75,10 @@ Tensor sum(const Tensor& a);
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
 Tensor mean(const Tensor& a);
 Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+// The 2-norm (Frobenius norm) of all elements, or of each slice along a dim. Its gradient
+// A / ‖A‖ is taken as 0 where the norm is 0, as in PyTorch.
+Tensor norm(const Tensor& a);
+Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
 // Max/min over a dim; the gradient goes to the first arg-extremum (ties: lowest index).
 Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
 Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);

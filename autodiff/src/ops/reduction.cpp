@@ -1,6 +1,7 @@
 // Reductions: sum and mean (all elements or one dim), max and min over a dim.
 #include "common.hpp"
 
+#include <cmath>
 #include <limits>
 
 namespace matgrad {
@@ -45,6 +46,54 @@ Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
   check_defined("mean", a);
   const std::size_t d = normalize_dim("mean", dim, a.dim());
   return sum(a, dim, keepdim) / static_cast<double>(a.shape()[d]);
+}
+
+// c = ‖A‖ = sqrt(Σ A²);  dc = tr(Aᵀ dA) / c  =>  gA = gc A / c  (0 where c = 0)
+static constexpr OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "gA = gc A / c (0 where c = 0)",
+                                  Saves::inputs_and_output};
+
+template <class T>
+static void sqrt_in_place(xt::xarray<T>& x) {
+  for (auto& v : x) v = std::sqrt(v);
+}
+
+static Tensor norm_vjp(const Tensor& g, const Tensor& a, const Tensor& c) {
+  const Tensor zero = scalar_like(c, 0.0);
+  // g / c where c > 0, else 0: `where` keeps the 0/0 of the other branch out of the result.
+  const Tensor scale = where(gt(c, zero), g / where(gt(c, zero), c, ones_like(c)), zero);
+  return a * scale;
+}
+
+Tensor norm(const Tensor& a) {
+  check_defined("norm", a);
+  Tensor out = detail::map_data(a, [](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    T total = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i] * x.data()[i];
+    return xt::xarray<T>(std::sqrt(total));
+  });
+  return record(norm_info, out, {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
+    return {norm_vjp(g, a, ctx.output)};
+  });
+}
+
+Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+  check_defined("norm", a);
+  const std::size_t d = normalize_dim("norm", dim, a.dim());
+  const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
+  Tensor out = detail::map_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    auto squares = detail::elementwise(x, [](T v) { return v * v; });
+    auto y = detail::sum_dim(squares, d, out_shape);
+    sqrt_in_place(y);
+    return y;
+  });
+  return record(norm_info, out, {a}, [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
+    const auto expand = [&](const Tensor& t) {
+      return keepdim ? t : unsqueeze(t, static_cast<std::ptrdiff_t>(d));
+    };
+    return {norm_vjp(expand(g), a, expand(ctx.output))};
+  });
 }
 
 // Index of the first extremum along dim, for each position of the other dims.
