@@ -124,7 +124,7 @@ Options parse_args(int argc, char** argv) {
       o.batch_size = positive(parse_number<std::size_t>(flag, next()));
     } else if (flag == "--lr") {
       o.lr = parse_number<double>(flag, next());
-      if (!(o.lr > 0)) throw UsageError{"--lr must be positive"};
+      if (!(o.lr > 0)) throw UsageError{fmt::format("--lr must be positive, got {}", o.lr)};
     } else if (flag == "--optimizer") {
       o.optimizer = next();
       if (o.optimizer != "adamw" && o.optimizer != "adam" && o.optimizer != "sgd") {
@@ -152,12 +152,14 @@ Options parse_args(int argc, char** argv) {
       }
     } else if (flag == "--dropout") {
       o.dropout = parse_number<double>(flag, next());
-      if (!(o.dropout >= 0 && o.dropout < 1)) throw UsageError{"--dropout must be in [0, 1)"};
+      if (!(o.dropout >= 0 && o.dropout < 1)) {
+        throw UsageError{fmt::format("--dropout must be in [0, 1), got {}", o.dropout)};
+      }
     } else if (flag == "--seed") {
       o.seed = parse_number<std::uint64_t>(flag, next());
     } else if (flag == "--threads") {
       o.threads = parse_number<int>(flag, next());
-      if (o.threads < 0) throw UsageError{"--threads must be >= 0"};
+      if (o.threads < 0) throw UsageError{fmt::format("--threads must be >= 0, got {}", o.threads)};
     } else if (flag == "--no-standardize") {
       no_value();
       o.standardize = false;
@@ -320,9 +322,9 @@ std::optional<fs::path> plot_history(const fs::path& csv, const fs::path& dir) {
        << "set datafile separator ','\n"
        << "set key autotitle columnhead\n"
        << "set xlabel 'epoch'\nset grid\nset multiplot layout 1,2 title 'Fashion-MNIST MLP'\n"
-       << "set title 'loss'\n"
+       << "set title 'loss'\nset key top right\n"
        << "plot '" << csv.string() << "' using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'test'\n"
-       << "set title 'accuracy'\n"
+       << "set title 'accuracy'\nset key bottom right\n"
        << "plot '" << csv.string() << "' using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'test'\n"
        << "unset multiplot\n";
     gp.close();

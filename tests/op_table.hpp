@@ -3,6 +3,7 @@
 
 #include <matgrad/matgrad.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,22 @@ struct OpRow {
 };
 
 const std::vector<OpRow>& op_table();
+
+// A float64 input of the given shape drawn from the domain, requiring grad.
+inline Tensor draw_input(const Shape& shape, Domain domain, Generator& gen) {
+  Tensor x = randn(shape, gen, {.dtype = DType::float64});
+  auto& v = x.mutable_data<double>();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    double& e = v.data()[i];
+    switch (domain) {
+      case Domain::real: break;
+      case Domain::positive: e = std::abs(e) + 0.5; break;
+      case Domain::away_from_zero: e = std::copysign(std::abs(e) + 0.2, e); break;
+      case Domain::distinct: e = e * 0.1 + 0.37 * static_cast<double>((i * 7) % 11) - 2.0; break;
+      case Domain::float32_grid: e = std::round(e * 1024) / 1024; break;
+    }
+  }
+  return x.requires_grad_(true);
+}
 
 }  // namespace matgrad::testing

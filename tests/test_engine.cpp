@@ -300,3 +300,28 @@ TEST_CASE("printing: aligned, with dtype and autograd state, summarised when lar
   CHECK(big == "tensor([[   0.0000,    1.0000,    2.0000,       ...,  997.0000,  998.0000,  999.0000],\n"
                "        [1000.0000, 1001.0000, 1002.0000,       ..., 1997.0000, 1998.0000, 1999.0000]])");
 }
+
+TEST_CASE("grad with respect to an intermediate alone") {
+  Tensor x = leaf({1, 2});
+  Tensor h = x * x;
+  auto g = grad({sum(h * 3.0)}, {h});
+  CHECK(values(g[0]) == std::vector<double>{3, 3});
+}
+
+TEST_CASE("grad through records released by an earlier grad raises the retain_graph error") {
+  Tensor a = leaf({-0.8});
+  Tensor b = leaf({0.9});
+  auto g = grad({sum(exp(a * b))}, {a, b}, {}, false, /*create_graph=*/true);
+  grad({sum(g[0])}, {b});  // without retain_graph: frees the records g[1] also depends on
+  CHECK_THROWS_WITH_AS(grad({sum(g[1])}, {a}), doctest::Contains("retain_graph"), AutogradError);
+}
+
+TEST_CASE("records released earlier do not matter to a grad that does not pass through them") {
+  Tensor x = leaf({2});
+  Tensor w = leaf({3});
+  Tensor part = exp(w);
+  Tensor total = sum(x * x) + sum(part);
+  grad({sum(part)}, {w});  // releases exp's record
+  CHECK(grad({total}, {x})[0].item() == 4);
+  CHECK_THROWS_WITH_AS(grad({total}, {w}), doctest::Contains("retain_graph"), AutogradError);
+}

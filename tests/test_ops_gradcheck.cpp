@@ -9,22 +9,6 @@
 using namespace matgrad;
 using namespace matgrad::testing;
 
-static Tensor draw(const Shape& shape, Domain domain, Generator& gen) {
-  Tensor x = randn(shape, gen, {.dtype = DType::float64});
-  auto& v = x.mutable_data<double>();
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    double& e = v.data()[i];
-    switch (domain) {
-      case Domain::real: break;
-      case Domain::positive: e = std::abs(e) + 0.5; break;
-      case Domain::away_from_zero: e = std::copysign(std::abs(e) + 0.2, e); break;
-      case Domain::distinct: e = e * 0.1 + 0.37 * static_cast<double>((i * 7) % 11) - 2.0; break;
-      case Domain::float32_grid: e = std::round(e * 1024) / 1024; break;
-    }
-  }
-  return x.requires_grad_(true);
-}
-
 TEST_CASE("every op passes gradcheck in float64 on several shapes") {
   Generator gen(2024);
   std::size_t checks = 0;
@@ -33,7 +17,7 @@ TEST_CASE("every op passes gradcheck in float64 on several shapes") {
       std::vector<Tensor> inputs;
       std::string shape_list;
       for (const Shape& s : shapes) {
-        inputs.push_back(draw(s, row.domain, gen));
+        inputs.push_back(draw_input(s, row.domain, gen));
         shape_list += to_string(s) + " ";
       }
       INFO(row.op, " on ", shape_list);

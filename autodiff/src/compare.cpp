@@ -56,16 +56,18 @@ TensorComparison compare_tensors(const Tensor& actual, const Tensor& expected, d
   const auto& av = a.data<double>();
   const auto& ev = e.data<double>();
   TensorComparison c;
-  double worst_excess = -INFINITY;
+  // The worst element uses the largest share of its allowance (ties: the larger error).
+  double worst_share = -1, worst_err = -1;
   for (std::size_t k = 0; k < ev.size(); ++k) {
     const double err = std::abs(av.data()[k] - ev.data()[k]);
     const double allowed = atol + rtol * std::abs(ev.data()[k]);
     const double rel = err == 0 ? 0 : err / std::max(std::abs(ev.data()[k]), atol);
     c.max_abs_error = std::max(c.max_abs_error, std::isnan(err) ? INFINITY : err);
     c.max_rel_error = std::max(c.max_rel_error, std::isnan(rel) ? INFINITY : rel);
-    const double excess = std::isnan(err) ? INFINITY : err - allowed;
-    if (excess > worst_excess) {
-      worst_excess = excess;
+    const double share = err == 0 ? 0 : std::isnan(err) ? INFINITY : err / allowed;
+    if (share > worst_share || (share == worst_share && err > worst_err)) {
+      worst_share = share;
+      worst_err = err;
       c.worst_index = unravel(k, ev.shape());
       c.actual = av.data()[k];
       c.expected = ev.data()[k];
@@ -157,7 +159,7 @@ GradientComparison compare_gradients(const NamedTensors& hand, const NamedTensor
 }
 
 std::string GradientComparison::report() const {
-  const std::vector<std::string> titles = {"tensor", "shape", "max abs err", "max rel err",
+  const std::vector<std::string> titles = {options.name_label, "shape", "max abs err", "max rel err",
                                            "worst at", options.hand_label, options.autodiff_label};
   std::vector<std::vector<std::string>> cells;
   for (const GradientComparisonRow& r : rows) {

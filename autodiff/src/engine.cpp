@@ -72,10 +72,10 @@ Tape::~Tape() {
   }
 }
 
+// The edges stay: grad() needs them to tell whether a later pass would run through here.
 void Node::release() {
   vjp.reset();
   saved_output.reset();
-  inputs.clear();
   released = true;
 }
 
@@ -163,7 +163,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inpu
         edge.leaf = input.impl();
       }
     } else if (input.defined()) {
-      edge.constant = input.impl().get();
+      edge.constant = input.impl();
     }
     if (input.defined()) {
       edge.shape = input.shape();
@@ -342,19 +342,22 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
   }
   if (!any_node) return;
 
-  // For grad(): records that can carry a gradient to a requested input (inputs precede
-  // their consumers, so one forward pass decides).
-  std::vector<char> needed;
+  // For grad(), one forward pass (inputs precede their consumers) decides which records run
+  // their VJP (needed: an input leads to a requested tensor) and which outputs must receive a
+  // gradient (wanted: needed, or itself requested).
+  std::vector<char> needed, wanted;
   if (targets) {
     needed.assign(top + 1, 0);
+    wanted.assign(top + 1, 0);
     for (std::size_t i = 0; i <= top; ++i) {
       const Node& node = *tape.nodes[i];
       bool hit = false;
       for (const Edge& e : node.inputs) {
         hit = hit || (e.leaf && targets->leaves.count(e.leaf.get())) ||
-              (e.node && needed[e.node->index]);
+              (e.node && wanted[e.node->index]);
       }
       needed[i] = hit;
+      wanted[i] = hit || targets->nodes.count(&node);
     }
   }
 
@@ -401,7 +404,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     auto takes_grad = [&](std::size_t k) {
       const Edge& e = node.inputs[k];
       return targets ? (e.leaf && targets->leaves.count(e.leaf.get())) ||
-                           (e.node && needed[e.node->index])
+                           (e.node && wanted[e.node->index])
                      : (e.leaf || e.node);
     };
     std::uint32_t mask = 0;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <unordered_map>
 #include <vector>
@@ -55,6 +56,12 @@ Names name_map(const NamedTensors& names) {
 std::string name_of(const Names& names, const TensorImpl* impl) {
   const auto it = names.find(impl);
   return it == names.end() ? std::string() : it->second;
+}
+
+// Whether a constant input was recorded (it may have been freed since).
+bool has_constant(const Edge& e) {
+  const std::weak_ptr<TensorImpl> none;
+  return e.constant.owner_before(none) || none.owner_before(e.constant);
 }
 
 std::string output_name(const Names& names, const Node& node) {
@@ -108,6 +115,11 @@ std::vector<std::string> vjp_parts(std::string_view rule, std::size_t inputs) {
     if (const auto colon = current.find(": g"); colon != std::string::npos) {
       current = current.substr(colon + 2);  // "C = A B: gA = ..." -> "gA = ..."
     }
+    // A closing remark such as "(transposed cases likewise, by gemm flags)" stays in the docs.
+    if (const auto note = current.rfind(" ("); note != std::string::npos &&
+        current.back() == ')' && std::islower(static_cast<unsigned char>(current[note + 2]))) {
+      current.erase(note);
+    }
     if (!current.empty()) parts.push_back(current);
     current.clear();
   };
@@ -148,7 +160,7 @@ std::string fmt_norm(double norm) { return norm < 0 ? "-" : fmt::format("{:.4e}"
 std::string to_dot(const Tensor& output, const DotOptions& options) {
   const std::vector<const Node*> nodes = records_behind("to_dot", output);
   const Names names = name_map(options.names);
-  std::string out = "digraph matgrad {\n  rankdir=TB;\n";
+  std::string out = "digraph matgrad {\n  rankdir=TB;\n  graph [fontname=\"Helvetica\"];\n";
   out += "  node [fontname=\"Helvetica\", fontsize=11];\n";
   out += "  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n";
   if (!options.title.empty()) {
@@ -179,10 +191,9 @@ std::string to_dot(const Tensor& output, const DotOptions& options) {
   const Node* root = output.impl()->node;
   for (const Node* node : nodes) {
     const std::string name = output_name(names, *node);
-    std::string label = name.empty() ? std::string(node->op->name)
-                                     : fmt::format("{} = {}", name, node->op->name);
-    label += "\n" + to_string(node->output_shape);
-    if (options.differentials) label += "\n" + std::string(node->op->differential);
+    std::string label = fmt::format("{}{}\n{}", name.empty() ? "" : name + " = ", node->op->name,
+                                    to_string(node->output_shape));
+    if (options.differentials) label = fmt::format("{}\n{}", label, node->op->differential);
     out += fmt::format("  r{} [label=\"{}\", shape=ellipse{}];\n", node->index, escape(label),
                        node == root ? ", peripheries=2, style=bold" : "");
   }
@@ -195,8 +206,11 @@ std::string to_dot(const Tensor& output, const DotOptions& options) {
         target = fmt::format("r{}", e.node->index);
       } else if (e.leaf) {
         target = leaf_node(e.leaf.get(), true, name_of(names, e.leaf.get()), e.shape);
-      } else if (e.constant) {
-        target = leaf_node(e.constant, false, name_of(names, e.constant), e.shape);
+      } else if (has_constant(e)) {
+        // A constant freed since is drawn on its own, unnamed.
+        const auto constant = e.constant.lock();
+        target = leaf_node(constant ? static_cast<const void*>(constant.get()) : &e, false,
+                           name_of(names, constant.get()), e.shape);
       } else {
         continue;  // an undefined optional input
       }
@@ -228,8 +242,8 @@ std::string listing(const std::vector<const Node*>& nodes, const TapeListingOpti
         const std::string input_name = output_name(names, *e.node);
         inputs.push_back(fmt::format("{} {}", input_name.empty() ? fmt::format("#{}", e.node->index) : input_name,
                                      to_string(e.shape)));
-      } else if (e.leaf || e.constant) {
-        const TensorImpl* impl = e.leaf ? e.leaf.get() : e.constant;
+      } else if (e.leaf || has_constant(e)) {
+        const TensorImpl* impl = e.leaf ? e.leaf.get() : e.constant.lock().get();
         const std::string input_name = name_of(names, impl);
         inputs.push_back(fmt::format(
             "{} {}", input_name.empty() ? (e.leaf ? "param" : "const") : input_name,

@@ -14,7 +14,7 @@ struct Edge {
   Node* node = nullptr;              // an earlier record's output: flow on through it
   Shape shape;                       // the input's shape, which its gradient must have
   DType dtype = DType::float32;
-  const TensorImpl* constant = nullptr;  // an input without grad, by identity, for to_dot only
+  std::weak_ptr<TensorImpl> constant;  // an input without grad, for to_dot and tape_listing
   // When the op saves its inputs: the input and its version then, to catch in-place changes.
   std::weak_ptr<TensorImpl> saved;
   std::uint64_t saved_version = 0;

@@ -25,7 +25,8 @@ struct TensorComparison {
   bool passed = true;
   double max_abs_error = 0;
   double max_rel_error = 0;  // |actual − expected| / max(|expected|, atol); 0 where they agree
-  Shape worst_index;         // the element furthest beyond its allowance (empty for no elements)
+  Shape worst_index;         // the element using the largest share of its allowance
+                             // atol + rtol |expected| (empty when there are no elements)
   double actual = 0;         // both values at the worst element
   double expected = 0;
 };
@@ -39,6 +40,7 @@ struct GradientComparisonOptions {
   double rtol = 1e-7;  // float32 gradients
   std::string hand_label = "hand-derived";  // column titles in the report
   std::string autodiff_label = "autodiff";
+  std::string name_label = "tensor";
 };
 
 // One tensor's comparison; autodiff's gradient is the reference for the relative error.

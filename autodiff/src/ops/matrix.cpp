@@ -226,8 +226,8 @@ Tensor logdet(const Tensor& a) {
 }
 
 // c = log|det A|;  dc = tr(A⁻¹ dA) as for logdet (the sign is locally constant)  =>  gA = gc A⁻ᵀ
-static constexpr OpInfo slogdet_info{"slogdet", "d log|det A| = tr(A⁻¹ dA)",
-                                     "gA = g A⁻ᵀ (the sign has no gradient)"};
+static constexpr OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det A|",
+                                     "gA = gc A⁻ᵀ (the sign has no gradient)"};
 SlogdetResult slogdet(const Tensor& a) {
   check_square("slogdet", a);
   Tensor sign;
@@ -247,7 +247,7 @@ SlogdetResult slogdet(const Tensor& a) {
 // X = A⁻¹ B;  A X = B  =>  dA X + A dX = dB  =>  dX = A⁻¹ (dB − dA X)
 // tr(gXᵀ A⁻¹ dB) gives gB = A⁻ᵀ gX = solve(Aᵀ, gX); tr(−gXᵀ A⁻¹ dA X) gives gA = −gB Xᵀ
 static constexpr OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)",
-                                   "gB = A⁻ᵀ gX, gA = −gB Xᵀ", Saves::inputs_and_output};
+                                   "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output};
 Tensor solve(const Tensor& a, const Tensor& b) {
   check_square("solve", a);
   detail::check_same_dtype("solve", a, b);

@@ -1,0 +1,120 @@
+// Data: the IDX format of MNIST and Fashion-MNIST (plain or gzip), the Fashion-MNIST files
+// of Debian's dataset-fashion-mnist package, and a batch iterator with seeded shuffling.
+// Files are untrusted: every malformed one raises matgrad::Error naming the file and the
+// values at fault, and nothing is read beyond what the file holds.
+#pragma once
+
+#include "matgrad/tensor.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <iterator>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace matgrad::data {
+
+// Raised for a malformed or missing data file.
+struct DataError : Error {
+  using Error::Error;
+};
+
+// An IDX file's contents: dims from the header, then the unsigned bytes in row-major order.
+struct IdxArray {
+  Shape shape;
+  std::vector<std::uint8_t> data;
+};
+
+// Reads an IDX file of unsigned bytes (type code 0x08), gzip-compressed or plain.
+IdxArray read_idx(const std::filesystem::path& path);
+
+// Inputs [N, ...] (any dtype) with one class index per row.
+struct Dataset {
+  Tensor inputs;
+  std::vector<std::size_t> targets;
+  std::size_t size() const { return targets.size(); }
+};
+
+// Images [N, rows, cols] as float32 in [0, 1] (byte / 255) and labels < num_classes, from an
+// IDX3 image file and an IDX1 label file that must agree on N.
+Dataset read_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels,
+                         std::size_t num_classes = 10);
+
+enum class Split { train, test };
+
+inline const std::filesystem::path fashion_mnist_dir = "/usr/share/datasets/fashion-mnist";
+// The class names in label order.
+const std::vector<std::string>& fashion_mnist_classes();
+// {train,t10k}-{images-idx3,labels-idx1}-ubyte(.gz) from `dir`; a missing file raises a
+// DataError that says to `apt-get install dataset-fashion-mnist`.
+Dataset load_fashion_mnist(Split split, const std::filesystem::path& dir = fashion_mnist_dir);
+bool fashion_mnist_available(const std::filesystem::path& dir = fashion_mnist_dir);
+
+// The first n examples (all when n ≥ size), copied.
+Dataset head(const Dataset& dataset, std::size_t n);
+
+// Mean and (population) standard deviation over all elements.
+std::pair<double, double> mean_std(const Tensor& inputs);
+// inputs ← (inputs − mean) / std, in place; std must be positive.
+void standardize_(Tensor& inputs, double mean, double std);
+
+struct Batch {
+  Tensor inputs;                        // rows of the dataset's inputs, copied
+  std::vector<std::size_t> targets;
+};
+
+struct DataLoaderOptions {
+  std::size_t batch_size = 64;
+  bool shuffle = false;
+  bool drop_last = false;
+  std::uint64_t seed = 0;  // the shuffling generator's seed
+};
+
+// Batches of a Dataset. Each begin() starts an epoch; with shuffle, epoch k uses the k-th
+// permutation drawn from the seeded generator, so runs are reproducible.
+class DataLoader {
+ public:
+  DataLoader(Dataset dataset, DataLoaderOptions options = {});
+
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Batch*;
+    using reference = const Batch&;
+
+    iterator() = default;
+    const Batch& operator*() const { return batch_; }
+    const Batch* operator->() const { return &batch_; }
+    iterator& operator++();
+    bool operator==(const iterator& other) const { return position_ == other.position_; }
+
+   private:
+    friend class DataLoader;
+    iterator(const DataLoader* loader, std::size_t position);
+    void load();
+    const DataLoader* loader_ = nullptr;
+    std::size_t position_ = 0;  // index of the batch's first row in the epoch's order
+    Batch batch_;
+  };
+
+  iterator begin();
+  iterator end() const;
+  std::size_t size() const;  // batches per epoch
+  const Dataset& dataset() const { return dataset_; }
+  const DataLoaderOptions& options() const { return options_; }
+  // Rows [first, first + count) of the current epoch's order, gathered into one batch.
+  Batch batch(std::size_t first, std::size_t count) const;
+
+ private:
+  std::size_t end_position() const;
+  Dataset dataset_;
+  DataLoaderOptions options_;
+  Generator generator_;
+  std::vector<std::size_t> order_;
+};
+
+}  // namespace matgrad::data

@@ -1,0 +1,135 @@
+// The Module concept: anything with forward(), named_parameters(), train()/eval() and
+// zero_grad() is a module. Layers are plain structs that satisfy it through the ModuleBase
+// mix-in (static dispatch); AnyModule erases the type where a container needs one element type.
+#pragma once
+
+#include "matgrad/autograd.hpp"
+#include "matgrad/tensor.hpp"
+
+#include <concepts>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace matgrad::nn {
+
+// Parameters in a stable order, named as in PyTorch's state_dict ("0.weight", "2.bias").
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+template <class M>
+concept Module = requires(M& m, const M& cm, const Tensor& x, bool mode) {
+  { m.forward(x) } -> std::same_as<Tensor>;
+  { cm.named_parameters() } -> std::same_as<NamedTensors>;
+  { cm.parameters() } -> std::same_as<std::vector<Tensor>>;
+  m.train(mode);
+  m.eval();
+  { cm.is_training() } -> std::same_as<bool>;
+  m.zero_grad();
+};
+
+namespace detail {
+// Drops repeated tensors (a module used twice), keeping the first name, as PyTorch does.
+NamedTensors unique_parameters(NamedTensors named);
+}  // namespace detail
+
+// What every layer shares, written once. Derived hides named_parameters() and, for
+// containers, train().
+template <class Derived>
+class ModuleBase {
+ public:
+  Tensor operator()(const Tensor& x) { return self().forward(x); }
+
+  NamedTensors named_parameters() const { return {}; }
+  std::vector<Tensor> parameters() const {
+    std::vector<Tensor> out;
+    for (auto& [name, p] : detail::unique_parameters(cself().named_parameters())) {
+      out.push_back(p);
+    }
+    return out;
+  }
+  void train(bool mode = true) { training_ = mode; }
+  void eval() { self().train(false); }
+  bool is_training() const { return training_; }
+  // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
+  void zero_grad() {
+    for (Tensor& p : parameters()) p.zero_grad();
+  }
+
+ protected:
+  bool training_ = true;
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+  const Derived& cself() const { return static_cast<const Derived&>(*this); }
+};
+
+// A module of any type behind one handle. Copies share the module, like Tensor handles share
+// data, so a layer inside a Sequential can still be reached and trained from outside.
+class AnyModule : public ModuleBase<AnyModule> {
+ public:
+  template <class M>
+    requires(!std::same_as<std::decay_t<M>, AnyModule> && Module<M>)
+  AnyModule(M module)  // NOLINT: implicit, so Sequential{Linear(...), ReLU()} reads naturally
+      : impl_(std::make_shared<Model<M>>(std::move(module))) {}
+
+  Tensor forward(const Tensor& x) { return impl_->forward(x); }
+  NamedTensors named_parameters() const { return impl_->named_parameters(); }
+  void train(bool mode = true) { impl_->train(mode); }
+  bool is_training() const { return impl_->is_training(); }
+  std::string repr() const { return impl_->repr(); }
+
+  // The module as its concrete type, or nullptr when it is another type.
+  template <Module M>
+  M* get() {
+    auto* model = dynamic_cast<Model<M>*>(impl_.get());
+    return model ? &model->module : nullptr;
+  }
+  template <Module M>
+  const M* get() const {
+    const auto* model = dynamic_cast<const Model<M>*>(impl_.get());
+    return model ? &model->module : nullptr;
+  }
+
+ private:
+  struct Concept {
+    virtual ~Concept() = default;
+    virtual Tensor forward(const Tensor& x) = 0;
+    virtual NamedTensors named_parameters() const = 0;
+    virtual void train(bool mode) = 0;
+    virtual bool is_training() const = 0;
+    virtual std::string repr() const = 0;
+  };
+  template <class M>
+  struct Model final : Concept {
+    explicit Model(M m) : module(std::move(m)) {}
+    Tensor forward(const Tensor& x) override { return module.forward(x); }
+    NamedTensors named_parameters() const override { return module.named_parameters(); }
+    void train(bool mode) override { module.train(mode); }
+    bool is_training() const override { return module.is_training(); }
+    std::string repr() const override {
+      if constexpr (requires { { module.repr() } -> std::convertible_to<std::string>; }) {
+        return module.repr();
+      } else {
+        return "Module";
+      }
+    }
+    M module;
+  };
+  std::shared_ptr<Concept> impl_;
+};
+
+// Appends a child's parameters under "prefix.", for modules written as plain structs:
+//   NamedTensors named_parameters() const {
+//     NamedTensors out;
+//     append_parameters(out, "fc1", fc1);
+//     append_parameters(out, "fc2", fc2);
+//     return out;
+//   }
+template <Module M>
+void append_parameters(NamedTensors& out, const std::string& prefix, const M& child) {
+  for (auto& [name, p] : child.named_parameters()) out.emplace_back(prefix + "." + name, p);
+}
+
+}  // namespace matgrad::nn

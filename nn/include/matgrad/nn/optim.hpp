@@ -1,0 +1,124 @@
+// Optimisers (torch.optim): SGD, Adam, AdamW with PyTorch's update formulas, one parameter
+// group. Updates run under NoGradGuard and write through Tensor::mutable_data; parameters
+// whose grad() is undefined are skipped, as in PyTorch.
+#pragma once
+
+#include "matgrad/nn/module.hpp"
+#include "matgrad/tensor.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace matgrad::optim {
+
+using nn::NamedTensors;
+
+// The one interface the schedules and checkpoints need; SGD, Adam and AdamW implement it.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;
+  // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
+  void zero_grad();
+
+  double lr() const { return lr_; }
+  void set_lr(double lr);
+  // The momentum a one-cycle schedule cycles: SGD's momentum, Adam's β1.
+  virtual double momentum() const = 0;
+  virtual void set_momentum(double momentum) = 0;
+
+  const std::vector<Tensor>& params() const { return params_; }
+  virtual std::string name() const = 0;
+
+  // Step counts and buffers ("state.<i>.<key>", i the parameter's index) plus the
+  // hyperparameters a schedule changes ("lr", "momentum"); enough to resume training exactly.
+  virtual NamedTensors state_dict() const = 0;
+  // Checks every entry (names, shapes, dtypes) before changing anything; errors name the
+  // entry at fault and `source` (e.g. the checkpoint's path).
+  virtual void load_state_dict(const NamedTensors& state, const std::string& source = "state") = 0;
+
+ protected:
+  Optimizer(std::string_view name, std::vector<Tensor> params, double lr);
+  std::vector<Tensor> params_;
+  double lr_;
+};
+
+struct SGDOptions {
+  double lr = 1e-3;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;
+  bool nesterov = false;
+  bool maximize = false;
+};
+
+// g ← ∇ + λθ;  b ← μ b + (1 − τ) g (b₁ = g);  g ← g + μ b (Nesterov) or b;  θ ← θ − γ g
+class SGD final : public Optimizer {
+ public:
+  SGD(std::vector<Tensor> params, SGDOptions options = {});
+  void step() override;
+  double momentum() const override { return options_.momentum; }
+  void set_momentum(double momentum) override;
+  std::string name() const override { return "SGD"; }
+  NamedTensors state_dict() const override;
+  void load_state_dict(const NamedTensors& state, const std::string& source = "state") override;
+  const SGDOptions& options() const { return options_; }
+
+ private:
+  SGDOptions options_;
+  std::vector<Tensor> momentum_buffer_;  // undefined until a parameter's first step
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0;  // Adam: L2 added to the gradient; AdamW: decoupled
+  bool amsgrad = false;
+  bool maximize = false;
+};
+
+// Adam (Kingma & Ba) as torch.optim.Adam, step t:
+//   g ← ∇ + λθ;  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  (amsgrad: v̂ ← max(v̂, v))
+//   θ ← θ − (γ / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+// AdamW (Loshchilov & Hutter) as torch.optim.AdamW: θ ← θ(1 − γλ) first, and no L2 term.
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Tensor> params, AdamOptions options = {});
+  void step() final;
+  double momentum() const final { return options_.beta1; }
+  void set_momentum(double beta1) final;
+  std::string name() const final { return decoupled_ ? "AdamW" : "Adam"; }
+  NamedTensors state_dict() const final;
+  void load_state_dict(const NamedTensors& state, const std::string& source = "state") final;
+  const AdamOptions& options() const { return options_; }
+
+ protected:
+  Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled);
+
+ private:
+  AdamOptions options_;
+  bool decoupled_;
+  std::vector<std::uint64_t> steps_;
+  std::vector<Tensor> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
+};
+
+// AdamOptions with PyTorch's AdamW default weight decay.
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 1e-2;
+  bool amsgrad = false;
+  bool maximize = false;
+};
+
+class AdamW final : public Adam {
+ public:
+  AdamW(std::vector<Tensor> params, AdamWOptions options = {});
+};
+
+}  // namespace matgrad::optim

@@ -1,0 +1,118 @@
+#include "matgrad/nn/init.hpp"
+
+#include "matgrad/autograd.hpp"
+
+#include <cmath>
+#include <random>
+
+namespace matgrad::nn::init {
+
+namespace {
+
+void check(std::string_view op, const Tensor& tensor) {
+  if (!tensor.defined()) fail<Error>("{}: the tensor is undefined", op);
+}
+
+// Writes draw() into every element, in storage order, outside autograd.
+template <class Draw>
+Tensor& fill(Tensor& tensor, Draw&& draw) {
+  NoGradGuard no_grad;
+  if (tensor.dtype() == DType::float32) {
+    for (float& v : tensor.mutable_data<float>()) v = static_cast<float>(draw());
+  } else {
+    for (double& v : tensor.mutable_data<double>()) v = draw();
+  }
+  return tensor;
+}
+
+std::size_t fan(std::string_view op, const Tensor& tensor, FanMode mode) {
+  check(op, tensor);
+  const auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(tensor);
+  const std::size_t f = mode == FanMode::fan_in ? fan_in : fan_out;
+  if (f == 0) fail<ValueError>("{}: the fan of a tensor of shape {} is 0", op, to_string(tensor.shape()));
+  return f;
+}
+
+}  // namespace
+
+double calculate_gain(Nonlinearity nonlinearity, double param) {
+  switch (nonlinearity) {
+    case Nonlinearity::linear:
+    case Nonlinearity::sigmoid: return 1.0;
+    case Nonlinearity::tanh: return 5.0 / 3.0;
+    case Nonlinearity::relu: return std::sqrt(2.0);
+    case Nonlinearity::leaky_relu: {
+      const double slope = param < 0 ? 0.01 : param;
+      return std::sqrt(2.0 / (1.0 + slope * slope));
+    }
+    case Nonlinearity::selu: return 0.75;
+  }
+  fail<ValueError>("calculate_gain: unknown nonlinearity {}", static_cast<int>(nonlinearity));
+}
+
+std::pair<std::size_t, std::size_t> calculate_fan_in_and_fan_out(const Tensor& tensor) {
+  check("calculate_fan_in_and_fan_out", tensor);
+  if (tensor.dim() < 2) {
+    fail<ShapeError>(
+        "calculate_fan_in_and_fan_out: fan in and fan out need a tensor of at least 2 dims, got "
+        "shape {}",
+        to_string(tensor.shape()));
+  }
+  std::size_t receptive = 1;
+  for (std::size_t d = 2; d < tensor.dim(); ++d) receptive *= tensor.shape()[d];
+  return {tensor.shape()[1] * receptive, tensor.shape()[0] * receptive};
+}
+
+Tensor& uniform_(Tensor& tensor, Generator& generator, double a, double b) {
+  check("uniform_", tensor);
+  if (!(a <= b)) fail<ValueError>("uniform_: expects a <= b, got a = {}, b = {}", a, b);
+  std::uniform_real_distribution<double> dist(a, b);
+  return fill(tensor, [&] { return dist(generator.engine()); });
+}
+
+Tensor& normal_(Tensor& tensor, Generator& generator, double mean, double std) {
+  check("normal_", tensor);
+  if (!(std >= 0)) fail<ValueError>("normal_: std must be >= 0, got {}", std);
+  if (std == 0) return constant_(tensor, mean);
+  std::normal_distribution<double> dist(mean, std);
+  return fill(tensor, [&] { return dist(generator.engine()); });
+}
+
+Tensor& constant_(Tensor& tensor, double value) {
+  check("constant_", tensor);
+  NoGradGuard no_grad;
+  tensor.fill_(value);
+  return tensor;
+}
+Tensor& zeros_(Tensor& tensor) { return constant_(tensor, 0.0); }
+Tensor& ones_(Tensor& tensor) { return constant_(tensor, 1.0); }
+
+Tensor& xavier_uniform_(Tensor& tensor, Generator& generator, double gain) {
+  const auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(tensor);
+  const double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
+  const double a = std::sqrt(3.0) * std;
+  return uniform_(tensor, generator, -a, a);
+}
+
+Tensor& xavier_normal_(Tensor& tensor, Generator& generator, double gain) {
+  const auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(tensor);
+  const double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
+  return normal_(tensor, generator, 0.0, std);
+}
+
+Tensor& kaiming_uniform_(Tensor& tensor, Generator& generator, double a, FanMode mode,
+                         Nonlinearity nonlinearity) {
+  const double f = static_cast<double>(fan("kaiming_uniform_", tensor, mode));
+  const double std = calculate_gain(nonlinearity, a) / std::sqrt(f);
+  const double bound = std::sqrt(3.0) * std;
+  return uniform_(tensor, generator, -bound, bound);
+}
+
+Tensor& kaiming_normal_(Tensor& tensor, Generator& generator, double a, FanMode mode,
+                        Nonlinearity nonlinearity) {
+  const double f = static_cast<double>(fan("kaiming_normal_", tensor, mode));
+  const double std = calculate_gain(nonlinearity, a) / std::sqrt(f);
+  return normal_(tensor, generator, 0.0, std);
+}
+
+}  // namespace matgrad::nn::init

@@ -1,0 +1,228 @@
+// Optimisers against PyTorch's update formulas, worked by hand for two steps, and the
+// learning-rate schedules against PyTorch's definitions.
+#include <matgrad/nn.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <numbers>
+
+using namespace matgrad;
+using namespace matgrad::optim;
+
+// The tiny problem: L(w) = ½ Σ wᵢ², so ∇L = w.
+static Tensor param(std::initializer_list<double> values, DType dtype = DType::float64) {
+  Tensor p = zeros({values.size()}, {.dtype = dtype});
+  std::size_t i = 0;
+  for (double v : values) {
+    p.visit([&](const auto& x) {
+      using T = typename std::decay_t<decltype(x)>::value_type;
+      p.mutable_data<T>()(i) = static_cast<T>(v);
+    });
+    ++i;
+  }
+  return p.requires_grad_(true);
+}
+
+static void step(Optimizer& opt, Tensor& w) {
+  opt.zero_grad();
+  (0.5 * sum(w * w)).backward();
+  opt.step();
+}
+
+static double at(const Tensor& w, std::size_t i) { return w.to(DType::float64).data<double>()(i); }
+
+TEST_CASE("SGD with momentum and weight decay: two steps by hand") {
+  // lr 0.1, μ 0.9, λ 0.1, w₀ = 1:
+  //   g₁ = 1 + 0.1·1 = 1.1,         b₁ = g₁ = 1.1,                w₁ = 1 − 0.1·1.1 = 0.89
+  //   g₂ = 0.89 + 0.089 = 0.979,    b₂ = 0.9·1.1 + 0.979 = 1.969,  w₂ = 0.89 − 0.1969 = 0.6931
+  Tensor w = param({1.0});
+  SGD opt({w}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1});
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(0.89).epsilon(1e-15));
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(0.6931).epsilon(1e-15));
+}
+
+TEST_CASE("SGD with Nesterov momentum: two steps by hand") {
+  // lr 0.1, μ 0.9, λ 0.1, w₀ = 1:
+  //   g₁ = 1.1, b₁ = 1.1, d₁ = 1.1 + 0.9·1.1 = 2.09,                     w₁ = 1 − 0.209 = 0.791
+  //   g₂ = 1.1·0.791 = 0.8701, b₂ = 0.99 + 0.8701 = 1.8601,
+  //   d₂ = 0.8701 + 0.9·1.8601 = 2.54419,                                w₂ = 0.791 − 0.254419 = 0.536581
+  Tensor w = param({1.0});
+  SGD opt({w}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true});
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(0.791).epsilon(1e-15));
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(0.536581).epsilon(1e-15));
+}
+
+TEST_CASE("SGD: dampening applies from the second step; plain SGD; maximize") {
+  // μ 0.9, τ 0.5: b₁ = g₁ = 1 (no dampening on the first step), w₁ = 0.9;
+  // g₂ = 0.9, b₂ = 0.9·1 + 0.5·0.9 = 1.35, w₂ = 0.9 − 0.135 = 0.765
+  Tensor w = param({1.0, -2.0});
+  SGD opt({w}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(0.9).epsilon(1e-15));
+  CHECK(at(w, 1) == doctest::Approx(-1.8).epsilon(1e-15));
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(0.765).epsilon(1e-15));
+  CHECK(at(w, 1) == doctest::Approx(-1.53).epsilon(1e-15));
+
+  Tensor v = param({2.0});
+  SGD plain({v}, {.lr = 0.25});
+  step(plain, v);
+  step(plain, v);
+  CHECK(at(v, 0) == 2.0 * 0.75 * 0.75);  // exact in binary
+
+  Tensor u = param({2.0});
+  SGD up({u}, {.lr = 0.25, .maximize = true});
+  step(up, u);
+  CHECK(at(u, 0) == 2.5);
+}
+
+TEST_CASE("Adam: two steps by hand") {
+  // lr 0.1, β (0.9, 0.999), ε 1e-8, w₀ = 1. Step 1: g = 1, m = 0.1, v = 0.001,
+  //   w₁ = 1 − (0.1 / (1 − 0.9)) · 0.1 / (√0.001 / √(1 − 0.999) + 1e-8) = 1 − 0.1 / (1 + 1e-8).
+  // Step 2: g = w₁, m = 0.09 + 0.1 w₁, v = 0.000999 + 0.001 w₁²,
+  //   w₂ = w₁ − (0.1 / 0.19) · m / (√v / √0.001999 + 1e-8).
+  Tensor w = param({1.0});
+  Adam opt({w}, {.lr = 0.1});
+  step(opt, w);
+  const double w1 = 1 - 0.1 / (1 + 1e-8);
+  CHECK(at(w, 0) == doctest::Approx(w1).epsilon(1e-15));
+  CHECK(at(w, 0) == doctest::Approx(0.900000001).epsilon(1e-15));
+  step(opt, w);
+  const double m = 0.9 * 0.1 + 0.1 * w1, v = 0.999 * 0.001 + 0.001 * w1 * w1;
+  const double w2 = w1 - (0.1 / (1 - 0.81)) * m / (std::sqrt(v) / std::sqrt(1 - 0.999 * 0.999) + 1e-8);
+  CHECK(at(w, 0) == doctest::Approx(w2).epsilon(1e-14));
+  CHECK(at(w, 0) == doctest::Approx(0.800412229712338).epsilon(1e-14));
+}
+
+TEST_CASE("Adam with L2 weight decay and AdamW with decoupled decay differ as PyTorch's do") {
+  // Adam, λ 0.1: g = 1 + 0.1 = 1.1, m̂ = 1.1, v̂ = 1.21: w₁ = 1 − 0.1 · 1.1 / (1.1 + 1e-8).
+  Tensor a = param({1.0});
+  Adam adam({a}, {.lr = 0.1, .weight_decay = 0.1});
+  step(adam, a);
+  CHECK(at(a, 0) == doctest::Approx(1 - 0.1 * 1.1 / (1.1 + 1e-8)).epsilon(1e-15));
+
+  // AdamW, λ 0.1: w ← w (1 − 0.1·0.1) = 0.99 first, then the Adam step with g = 1 (the
+  // gradient at w₀): w₁ = 0.99 − 0.1 / (1 + 1e-8).
+  // Step 2: g = w₁, w ← w₁ · 0.99, m = 0.09 + 0.1 w₁, v = 0.000999 + 0.001 w₁².
+  Tensor b = param({1.0});
+  AdamW adamw({b}, {.lr = 0.1, .weight_decay = 0.1});
+  step(adamw, b);
+  const double w1 = 0.99 - 0.1 / (1 + 1e-8);
+  CHECK(at(b, 0) == doctest::Approx(w1).epsilon(1e-15));
+  CHECK(at(b, 0) == doctest::Approx(0.890000001).epsilon(1e-15));
+  step(adamw, b);
+  const double m = 0.09 + 0.1 * w1, v = 0.000999 + 0.001 * w1 * w1;
+  const double w2 = w1 * 0.99 - (0.1 / 0.19) * m / (std::sqrt(v) / std::sqrt(1 - 0.999 * 0.999) + 1e-8);
+  CHECK(at(b, 0) == doctest::Approx(w2).epsilon(1e-14));
+  CHECK(at(b, 0) == doctest::Approx(0.781571856954161).epsilon(1e-14));
+  CHECK(AdamWOptions{}.weight_decay == 0.01);  // PyTorch's AdamW default
+  CHECK(adamw.name() == "AdamW");
+}
+
+TEST_CASE("Adam with amsgrad keeps the running maximum of v") {
+  // A gradient that shrinks: L = c·w with c = 1 then 0.1 (v falls below its maximum).
+  Tensor w = param({0.0});
+  Adam opt({w}, {.lr = 0.1, .beta2 = 0.5, .amsgrad = true});
+  double m = 0, v = 0, v_max = 0, ref = 0;
+  int t = 0;
+  for (double c : {1.0, 0.1}) {
+    opt.zero_grad();
+    sum(c * w).backward();
+    opt.step();
+    ++t;
+    m = 0.9 * m + 0.1 * c;
+    v = 0.5 * v + 0.5 * c * c;
+    v_max = std::max(v_max, v);
+    ref -= (0.1 / (1 - std::pow(0.9, t))) * m / (std::sqrt(v_max) / std::sqrt(1 - std::pow(0.5, t)) + 1e-8);
+  }
+  CHECK(v < v_max);  // the case exercises the maximum
+  CHECK(at(w, 0) == doctest::Approx(ref).epsilon(1e-14));
+}
+
+TEST_CASE("float32 parameters follow the same formulas; parameters without grad are skipped") {
+  Tensor w = param({1.0, 3.0}, DType::float32);
+  Tensor frozen = param({5.0}, DType::float32);
+  Adam opt({w, frozen}, {.lr = 0.1});
+  step(opt, w);  // frozen gets no gradient
+  CHECK(at(w, 0) == doctest::Approx(0.9).epsilon(1e-6));
+  CHECK(at(w, 1) == doctest::Approx(2.9).epsilon(1e-6));
+  CHECK(at(frozen, 0) == 5.0);
+  const nn::NamedTensors state = opt.state_dict();
+  for (const auto& [name, t] : state) CHECK(name.find("state.1.") == std::string::npos);
+  CHECK(w.dtype() == DType::float32);
+  CHECK(w.is_leaf());
+}
+
+TEST_CASE("optimisers refuse bad hyperparameters and bad parameters, naming them") {
+  Tensor w = param({1.0});
+  CHECK_THROWS_WITH_AS(SGD({w}, {.lr = -1}), "SGD: invalid learning rate -1: expected a value in [0, inf]", ValueError);
+  CHECK_THROWS_AS(SGD({w}, {.lr = 0.1, .nesterov = true}), ValueError);
+  CHECK_THROWS_AS(Adam({w}, {.beta1 = 1.0}), ValueError);
+  CHECK_THROWS_AS(Adam({w}, {.eps = -1}), ValueError);
+  CHECK_THROWS_WITH_AS(Adam({w, w}), "Adam: parameter 1 is the same tensor as parameter 0", ValueError);
+  CHECK_THROWS_WITH_AS(SGD({zeros({2})}), "SGD: parameter 0 (shape [2]) does not require grad", ValueError);
+  CHECK_THROWS_AS(SGD({w * 2.0}), ValueError);
+}
+
+TEST_CASE("StepLR: lr = base · γ^⌊epoch / step_size⌋") {
+  Tensor w = param({1.0});
+  SGD opt({w}, {.lr = 1.0});
+  StepLR schedule(opt, 2, 0.1);
+  std::vector<double> lrs{opt.lr()};
+  for (int e = 0; e < 5; ++e) {
+    schedule.step();
+    lrs.push_back(opt.lr());
+  }
+  const std::vector<double> expected{1, 1, 0.1, 0.1, 0.01, 0.01};
+  for (std::size_t i = 0; i < lrs.size(); ++i) CHECK(lrs[i] == doctest::Approx(expected[i]).epsilon(1e-15));
+  CHECK(schedule.get_last_lr() == opt.lr());
+}
+
+TEST_CASE("CosineAnnealingLR follows half a cosine from base to eta_min") {
+  Tensor w = param({1.0});
+  Adam opt({w}, {.lr = 0.2});
+  CosineAnnealingLR schedule(opt, 4, 0.0);
+  // 0.2 · (1 + cos(π k / 4)) / 2 for k = 0..4
+  const std::vector<double> expected{0.2, 0.1 * (1 + std::sqrt(0.5)), 0.1, 0.1 * (1 - std::sqrt(0.5)), 0.0};
+  CHECK(opt.lr() == doctest::Approx(expected[0]));
+  for (std::size_t k = 1; k < expected.size(); ++k) {
+    schedule.step();
+    CHECK(opt.lr() == doctest::Approx(expected[k]).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("OneCycleLR: PyTorch's phases for lr and momentum (Adam's β1)") {
+  Tensor w = param({1.0});
+  Adam opt({w}, {.lr = 123});  // the schedule replaces the lr
+  // total 10: phase 1 ends at step 0.3·10 − 1 = 2, phase 2 at step 9.
+  OneCycleLR schedule(opt, 1.0, 10);
+  CHECK(opt.lr() == doctest::Approx(1.0 / 25));  // initial_lr = max_lr / div_factor
+  CHECK(opt.momentum() == doctest::Approx(0.95));  // max_momentum
+  schedule.step();
+  // step 1: pct = ½ in phase 1: 1 + (0.04 − 1)/2 · (cos(π/2) + 1) = 0.52
+  CHECK(opt.lr() == doctest::Approx(0.52).epsilon(1e-12));
+  CHECK(opt.momentum() == doctest::Approx(0.90).epsilon(1e-12));
+  schedule.step();
+  CHECK(opt.lr() == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(opt.momentum() == doctest::Approx(0.85).epsilon(1e-12));
+  for (int s = 3; s <= 9; ++s) schedule.step();
+  // step 9: the end of phase 2: min_lr = initial_lr / final_div_factor
+  CHECK(opt.lr() == doctest::Approx(0.04 / 1e4).epsilon(1e-12));
+  CHECK(opt.momentum() == doctest::Approx(0.95).epsilon(1e-12));
+  // Half-way through phase 2 (step 5.5 is not a step; check lr_at(6): pct = 4/7).
+  const double pct = 4.0 / 7.0;
+  CHECK(schedule.lr_at(6) == doctest::Approx(0.04e-4 + (1 - 0.04e-4) / 2 * (std::cos(std::numbers::pi * pct) + 1)));
+  schedule.step();  // step 10 = total_steps is allowed, as in PyTorch
+  CHECK_THROWS_WITH_AS(schedule.step(), "OneCycleLR: tried to step 11 times; the schedule has total_steps = 10", ValueError);
+
+  SGD sgd({w}, {.lr = 0.1, .momentum = 0.9});
+  OneCycleLR linear(sgd, 2.0, 10, {.cos_anneal = false, .cycle_momentum = false});
+  linear.step();
+  CHECK(sgd.lr() == doctest::Approx(0.08 + (2.0 - 0.08) * 0.5));
+  CHECK(sgd.momentum() == 0.9);
+}
