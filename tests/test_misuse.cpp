@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 using namespace matgrad;
@@ -118,4 +120,23 @@ TEST_CASE("max over a dim sends the gradient to the first of tied maxima") {
   Tensor x = f64({{2, 5, 5}, {7, 7, 1}}, true);
   sum(max(x, 1)).backward();
   CHECK(x.grad().data<double>() == xt::xarray<double>{{0, 1, 0}, {1, 0, 0}});
+}
+
+TEST_CASE("errors raised in backward point at the user's line that recorded the op") {
+  Tensor w = f64({{1, 2}, {3, 4}}, true);
+  Tensor x = f64({{1, 0}, {0, 1}});
+  const std::string here = fmt::format("test_misuse.cpp:{}", __LINE__ + 1);
+  Tensor loss = sum(matmul(x, w));  // matmul → gemm, recorded here
+  const std::string operator_line = fmt::format("test_misuse.cpp:{}", __LINE__ + 1);
+  Tensor product = w * x;  // an operator records its line too
+  Tensor loss2 = sum(product);
+  {
+    NoGradGuard no_grad;
+    x.add_(ones_like(x));
+  }
+  CHECK(error_of<AutogradError>([&] { loss.backward(); }).find(here) != std::string::npos);
+  CHECK(error_of<AutogradError>([&] { loss2.backward(); }).find(operator_line) != std::string::npos);
+  DetectAnomalyGuard anomaly;
+  const std::string log_line = fmt::format("test_misuse.cpp:{}", __LINE__ + 1);
+  CHECK(error_of<AutogradError>([&] { log(-w); }).find(log_line) != std::string::npos);
 }

@@ -140,18 +140,18 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inpu
     return input.impl() == output.impl();
   });
   if (is_input || output.impl()->node || output.impl()->requires_grad) output = output.detach();
+  const SourceLocation& site = detail::CallSite::current() ? *detail::CallSite::current() : where;
   if (anomaly_enabled && !all_finite(output)) {
     std::string inputs_text;
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       if (inputs[k].defined()) inputs_text += fmt::format("\n  input {}: {}", k, describe_values(inputs[k]));
     }
     fail<AutogradError>("anomaly: '{}' produced a non-finite output ({}){}\n  recorded at {}:{}",
-                        op.name, describe_values(output), inputs_text, where.file,
-                        where.line);
+                        op.name, describe_values(output), inputs_text, site.file, site.line);
   }
   Node& node = tape.push();
   node.op = &op;
-  node.where = where;
+  node.where = site;
   node.vjp = std::move(vjp);
   node.inputs.reserve(inputs.size());
   for (const Tensor& input : inputs) {
@@ -235,10 +235,11 @@ void check_saved_versions(const Node& node) {
                            std::uint64_t now) {
     fail<AutogradError>(
         "backward: {} of '{}' (shape {}) was modified in place after '{}' saved it for "
-        "backward: it was at version {} then and is at version {} now, so the gradient would "
-        "be wrong. Make in-place changes (optimiser steps, add_, mutable_data) after "
-        "backward(), or change a clone() instead",
-        which, node.op->name, to_string(shape), node.op->name, then, now);
+        "backward at {}:{}: it was at version {} then and is at version {} now, so the "
+        "gradient would be wrong. Make in-place changes (optimiser steps, add_, mutable_data) "
+        "after backward(), or change a clone() instead",
+        which, node.op->name, to_string(shape), node.op->name, node.where.file, node.where.line,
+        then, now);
   };
   for (std::size_t k = 0; k < node.inputs.size(); ++k) {
     const Edge& e = node.inputs[k];
@@ -413,7 +414,11 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     }
     check_saved_versions(node);
     const VjpContext ctx{Tensor(node.saved_output), Needs(mask)};
-    Grads input_grads = node.vjp(g, ctx);
+    Grads input_grads;
+    {
+      const detail::CallSite site(node.where);  // records of a create_graph pass point there too
+      input_grads = node.vjp(g, ctx);
+    }
     if (anomaly_enabled) check_finite_grads(node, g, input_grads);
     if (input_grads.size() != node.inputs.size()) {
       fail<Error>("{}: internal error: the VJP returned {} gradients for {} inputs", node.op->name,

@@ -213,16 +213,19 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 
-Tensor Tensor::t() const { return matgrad::t(*this); }
-Tensor Tensor::reshape(const ShapeArg& shape) const { return matgrad::reshape(*this, shape); }
-Tensor Tensor::sum() const { return matgrad::sum(*this); }
-Tensor Tensor::mean() const { return matgrad::mean(*this); }
+Tensor Tensor::t(const SourceLocation& caller) const { return matgrad::t(*this, caller); }
+Tensor Tensor::reshape(const ShapeArg& shape, const SourceLocation& caller) const {
+  return matgrad::reshape(*this, shape, caller);
+}
+Tensor Tensor::sum(const SourceLocation& caller) const { return matgrad::sum(*this, caller); }
+Tensor Tensor::mean(const SourceLocation& caller) const { return matgrad::mean(*this, caller); }
 
 // ---- conversions: differentiable ----
 
 // C = A in another dtype;  dC = dA  =>  gA = gC in A's dtype
 static constexpr OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype", Saves::nothing};
-Tensor Tensor::to(DType target) const {
+Tensor Tensor::to(DType target, const SourceLocation& caller) const {
+  const detail::CallSite site(caller);
   check_defined("to");
   if (dtype() == target) return *this;
   Tensor out = visit([&](const auto& x) {
@@ -235,7 +238,8 @@ Tensor Tensor::to(DType target) const {
 
 // C = A;  dC = dA  =>  gA = gC
 static constexpr OpInfo clone_info{"clone", "dC = dA", "gA = gC", Saves::nothing};
-Tensor Tensor::clone() const {
+Tensor Tensor::clone(const SourceLocation& caller) const {
+  const detail::CallSite site(caller);
   check_defined("clone");
   Tensor out = detach();
   return record(clone_info, out, {*this}, [](const Tensor& g) -> Grads { return {g}; });

@@ -7,6 +7,7 @@
 // runs its VJP only when a gradient reaches its output.
 #pragma once
 
+#include "matgrad/call_site.hpp"
 #include "matgrad/tensor.hpp"
 
 #include <cstddef>
@@ -20,21 +21,6 @@
 #include <vector>
 
 namespace matgrad {
-
-// Where a call was made: file, line and function, filled in at the caller by default
-// arguments like std::source_location (built on the same compiler builtins, which clang 14
-// also has, so the library builds with clang for fuzzing).
-struct SourceLocation {
-  const char* file = "";
-  unsigned line = 0;
-  const char* function = "";
-
-  static constexpr SourceLocation current(const char* file = __builtin_FILE(),
-                                          unsigned line = __builtin_LINE(),
-                                          const char* function = __builtin_FUNCTION()) noexcept {
-    return {file, line, function};
-  }
-};
 
 // ---- grad mode (per thread) ----
 bool is_grad_enabled();

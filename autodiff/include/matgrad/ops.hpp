@@ -3,6 +3,7 @@
 // Dimensions may be negative (counted from the end), as in PyTorch.
 #pragma once
 
+#include "matgrad/call_site.hpp"
 #include "matgrad/tensor.hpp"
 
 #include <cstddef>
@@ -13,92 +14,101 @@
 namespace matgrad {
 
 // ---- arithmetic, broadcasting with NumPy rules ----
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
-Tensor neg(const Tensor& a);
+Tensor add(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor sub(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor mul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor div(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor neg(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 
-Tensor operator+(const Tensor& a, const Tensor& b);
-Tensor operator-(const Tensor& a, const Tensor& b);
-Tensor operator*(const Tensor& a, const Tensor& b);
-Tensor operator/(const Tensor& a, const Tensor& b);
-Tensor operator-(const Tensor& a);
-Tensor operator+(const Tensor& a, double b);
-Tensor operator+(double a, const Tensor& b);
-Tensor operator-(const Tensor& a, double b);
-Tensor operator-(double a, const Tensor& b);
-Tensor operator*(const Tensor& a, double b);
-Tensor operator*(double a, const Tensor& b);
-Tensor operator/(const Tensor& a, double b);
-Tensor operator/(double a, const Tensor& b);
+// A tensor operand of an operator, remembering the line the expression was written on (an
+// operator cannot take a defaulted SourceLocation itself; the conversion to Operand can).
+struct Operand {
+  Operand(const Tensor& tensor, SourceLocation where = SourceLocation::current())  // NOLINT
+      : tensor(tensor), where(where) {}
+  const Tensor& tensor;
+  SourceLocation where;
+};
+
+Tensor operator+(const Tensor& a, Operand b);
+Tensor operator-(const Tensor& a, Operand b);
+Tensor operator*(const Tensor& a, Operand b);
+Tensor operator/(const Tensor& a, Operand b);
+Tensor operator-(Operand a);
+Tensor operator+(Operand a, double b);
+Tensor operator+(double a, Operand b);
+Tensor operator-(Operand a, double b);
+Tensor operator-(double a, Operand b);
+Tensor operator*(Operand a, double b);
+Tensor operator*(double a, Operand b);
+Tensor operator/(Operand a, double b);
+Tensor operator/(double a, Operand b);
 
 // ---- shape ----
-Tensor reshape(const Tensor& a, const ShapeArg& shape);
-Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim = 0, std::ptrdiff_t end_dim = -1);
-Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim);
-Tensor squeeze(const Tensor& a, std::ptrdiff_t dim);
-Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1);
-Tensor t(const Tensor& a);  // transpose of a matrix; vectors and scalars unchanged
-Tensor broadcast_to(const Tensor& a, const Shape& shape);
-Tensor sum_to_size(const Tensor& a, const Shape& shape);  // the adjoint of broadcast_to
+Tensor reshape(const Tensor& a, const ShapeArg& shape, const SourceLocation& caller = SourceLocation::current());
+Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim = 0, std::ptrdiff_t end_dim = -1, const SourceLocation& caller = SourceLocation::current());
+Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller = SourceLocation::current());
+Tensor t(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // transpose of a matrix; vectors and scalars unchanged
+Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller = SourceLocation::current());
+Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& caller = SourceLocation::current());  // the adjoint of broadcast_to
 
 // ---- linear algebra ----
 // C = op(A) op(B), op(X) = X or Xᵀ: BLAS gemm with transpose flags, for 2-D matrices or 3-D
 // batches of equal size. matmul and every matmul VJP reduce to it.
-Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false, const SourceLocation& caller = SourceLocation::current());
 // PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
-Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
 // ---- matrix functions (the Matrix Cookbook), for 2-D matrices ----
 // LU-based ops refuse non-square matrices (ShapeError) and matrices that are singular or
 // singular to working precision (ValueError); det of a singular matrix is 0, but its backward
 // refuses it.
-Tensor trace(const Tensor& a);    // Σᵢ Aᵢᵢ; any m×n matrix, as torch.trace
-Tensor inverse(const Tensor& a);  // A⁻¹ (torch.linalg.inv)
-Tensor det(const Tensor& a);      // 0-d (torch.linalg.det)
-Tensor logdet(const Tensor& a);   // log det A; refuses det ≤ 0 (use slogdet for log|det|)
+Tensor trace(const Tensor& a, const SourceLocation& caller = SourceLocation::current());    // Σᵢ Aᵢᵢ; any m×n matrix, as torch.trace
+Tensor inverse(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // A⁻¹ (torch.linalg.inv)
+Tensor det(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // 0-d (torch.linalg.det)
+Tensor logdet(const Tensor& a, const SourceLocation& caller = SourceLocation::current());   // log det A; refuses det ≤ 0 (use slogdet for log|det|)
 struct SlogdetResult {
   Tensor sign;       // ±1, 0-d, never requires grad
   Tensor logabsdet;  // log|det A|, 0-d, differentiable
 };
-SlogdetResult slogdet(const Tensor& a);  // torch.linalg.slogdet; refuses singular matrices
+SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // torch.linalg.slogdet; refuses singular matrices
 // X with A X = B, for B of shape [n] or [n, k] (torch.linalg.solve), without forming A⁻¹.
-Tensor solve(const Tensor& a, const Tensor& b);
-Tensor outer(const Tensor& a, const Tensor& b);  // a bᵀ for vectors a, b
+Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());  // a bᵀ for vectors a, b
 // torch.diag: a vector gives the square matrix with it on diagonal `diagonal` (> 0 above the
 // main one, < 0 below); a matrix gives that diagonal as a vector.
-Tensor diag(const Tensor& a, std::ptrdiff_t diagonal = 0);
+Tensor diag(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
 
 // ---- reductions ----
-Tensor sum(const Tensor& a);
-Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
-Tensor mean(const Tensor& a);
-Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor sum(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor mean(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 // The 2-norm (Frobenius norm) of all elements, or of each slice along a dim. Its gradient
 // A / ‖A‖ is taken as 0 where the norm is 0, as in PyTorch.
-Tensor norm(const Tensor& a);
-Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor norm(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 // Max/min over a dim; the gradient goes to the first arg-extremum (ties: lowest index).
-Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
-Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 xt::xarray<std::size_t> argmax(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
 xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
 
 // ---- elementwise ----
-Tensor exp(const Tensor& a);
-Tensor log(const Tensor& a);
-Tensor sqrt(const Tensor& a);  // gradient at 0 is +inf, as in PyTorch
-Tensor pow(const Tensor& a, double exponent);
-Tensor square(const Tensor& a);
-Tensor abs(const Tensor& a);  // gradient at 0 is 0
-Tensor tanh(const Tensor& a);
-Tensor sigmoid(const Tensor& a);
-Tensor relu(const Tensor& a);  // gradient at 0 is 0
-Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);  // gradient at 0 is the slope
-Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0);
+Tensor exp(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor log(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor sqrt(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is +inf, as in PyTorch
+Tensor pow(const Tensor& a, double exponent, const SourceLocation& caller = SourceLocation::current());
+Tensor square(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor abs(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is 0
+Tensor tanh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor sigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor relu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is 0
+Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is the slope
+Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0, const SourceLocation& caller = SourceLocation::current());
 // Gradient passes where min <= a <= max (bounds included), as in PyTorch.
-Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max);
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max, const SourceLocation& caller = SourceLocation::current());
 
 // Not differentiable (their gradient is zero almost everywhere): results never require grad.
 Tensor sign(const Tensor& a);
@@ -109,34 +119,34 @@ Tensor le(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, const Tensor& b);
 // Picks a where condition is non-zero, else b; differentiable in a and b, and the gradient of
 // the branch not taken is exactly zero (no NaN leaks from it).
-Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
 // ---- softmax family, stable for large inputs ----
-Tensor softmax(const Tensor& a, std::ptrdiff_t dim);
-Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim);
-Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 
 // ---- indexing and joining ----
-Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index);
+Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller = SourceLocation::current());
 // a with source's slices added at `index` along dim (repeated indices accumulate).
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
-                 const Tensor& source);
+                 const Tensor& source, const SourceLocation& caller = SourceLocation::current());
 // Elements start, start + step, ... (< end) along dim; end is clipped to the size.
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
-             std::size_t step = 1);
+             std::size_t step = 1, const SourceLocation& caller = SourceLocation::current());
 // a with that slice replaced by source.
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
-                     std::size_t end, std::size_t step = 1);
-Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0);
-Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0);
+                     std::size_t end, std::size_t step = 1, const SourceLocation& caller = SourceLocation::current());
+Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
 
 // ---- losses ----
 enum class Reduction { none, mean, sum };
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
 // Softmax cross-entropy of logits [N, C] (or [C]) against class indices, fused and stable.
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
-                     Reduction reduction = Reduction::mean);
+                     Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
-                                        Reduction reduction = Reduction::mean);
+                                        Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
 
 }  // namespace matgrad

@@ -2,6 +2,7 @@
 // record the ops applied to it on the autograd tape.
 #pragma once
 
+#include "matgrad/call_site.hpp"
 #include "matgrad/error.hpp"
 
 #include <fmt/format.h>
@@ -90,8 +91,10 @@ class Tensor {
   template <class F>
   decltype(auto) visit(F&& f) const;
 
-  Tensor to(DType dtype) const;  // differentiable; returns *this when the dtype already matches
-  Tensor clone() const;          // a copy of the data, differentiable
+  // Differentiable; returns *this when the dtype already matches.
+  Tensor to(DType dtype, const SourceLocation& caller = SourceLocation::current()) const;
+  // A copy of the data, differentiable.
+  Tensor clone(const SourceLocation& caller = SourceLocation::current()) const;
 
   // Autograd
   bool requires_grad() const;
@@ -113,10 +116,11 @@ class Tensor {
   Tensor& zero_() { return fill_(0.0); }
 
   // Methods mirroring the free functions, for chaining.
-  Tensor t() const;
-  Tensor reshape(const ShapeArg& shape) const;
-  Tensor sum() const;
-  Tensor mean() const;
+  Tensor t(const SourceLocation& caller = SourceLocation::current()) const;
+  Tensor reshape(const ShapeArg& shape,
+                 const SourceLocation& caller = SourceLocation::current()) const;
+  Tensor sum(const SourceLocation& caller = SourceLocation::current()) const;
+  Tensor mean(const SourceLocation& caller = SourceLocation::current()) const;
 
   const std::shared_ptr<detail::TensorImpl>& impl() const { return impl_; }
 

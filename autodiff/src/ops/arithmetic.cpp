@@ -41,13 +41,15 @@ static Tensor binary(std::string_view op, const Tensor& a, const Tensor& b, F f)
 }
 
 static constexpr OpInfo add_info{"add", "dC = dA + dB", "gA = gC, gB = gC", Saves::nothing};
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
   return record(add_info, out, {a, b}, [](const Tensor& g) -> Grads { return {g, g}; });
 }
 
 static constexpr OpInfo sub_info{"sub", "dC = dA − dB", "gA = gC, gB = −gC", Saves::nothing};
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
   return record(sub_info, out, {a, b}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {g, ctx.needs[1] ? -g : Tensor()};
@@ -55,7 +57,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 static constexpr OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "gA = gC ⊙ B, gB = gC ⊙ A"};
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
   return record(mul_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {ctx.needs[0] ? g * b : Tensor(), ctx.needs[1] ? g * a : Tensor()};
@@ -64,7 +67,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 static constexpr OpInfo div_info{"div", "dC = dA ⊘ B − A ⊙ dB ⊘ B²",
                                  "gA = gC ⊘ B, gB = −gC ⊙ A ⊘ B²"};
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor div(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
   return record(div_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {ctx.needs[0] ? g / b : Tensor(), ctx.needs[1] ? -g * a / (b * b) : Tensor()};
@@ -72,24 +76,25 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 static constexpr OpInfo neg_info{"neg", "dC = −dA", "gA = −gC", Saves::nothing};
-Tensor neg(const Tensor& a) {
+Tensor neg(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   detail::check_defined("neg", a);
   Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise(x, [](auto v) { return -v; }); });
   return record(neg_info, out, {a}, [](const Tensor& g) -> Grads { return {-g}; });
 }
 
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator-(const Tensor& a) { return neg(a); }
-Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
-Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
-Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
-Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
-Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
-Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
+Tensor operator+(const Tensor& a, Operand b) { return add(a, b.tensor, b.where); }
+Tensor operator-(const Tensor& a, Operand b) { return sub(a, b.tensor, b.where); }
+Tensor operator*(const Tensor& a, Operand b) { return mul(a, b.tensor, b.where); }
+Tensor operator/(const Tensor& a, Operand b) { return div(a, b.tensor, b.where); }
+Tensor operator-(Operand a) { return neg(a.tensor, a.where); }
+Tensor operator+(Operand a, double b) { return add(a.tensor, scalar_like(a.tensor, b), a.where); }
+Tensor operator+(double a, Operand b) { return add(scalar_like(b.tensor, a), b.tensor, b.where); }
+Tensor operator-(Operand a, double b) { return sub(a.tensor, scalar_like(a.tensor, b), a.where); }
+Tensor operator-(double a, Operand b) { return sub(scalar_like(b.tensor, a), b.tensor, b.where); }
+Tensor operator*(Operand a, double b) { return mul(a.tensor, scalar_like(a.tensor, b), a.where); }
+Tensor operator*(double a, Operand b) { return mul(scalar_like(b.tensor, a), b.tensor, b.where); }
+Tensor operator/(Operand a, double b) { return div(a.tensor, scalar_like(a.tensor, b), a.where); }
+Tensor operator/(double a, Operand b) { return div(scalar_like(b.tensor, a), b.tensor, b.where); }
 
 }  // namespace matgrad

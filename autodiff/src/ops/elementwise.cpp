@@ -31,21 +31,24 @@ static Tensor mask_of(std::string_view op, const Tensor& a, P pred) {
 static Tensor zero_like_scalar(const Tensor& like) { return scalar_like(like, 0.0); }
 
 static constexpr OpInfo exp_info{"exp", "dC = C ⊙ dA", "gA = gC ⊙ C", Saves::output};
-Tensor exp(const Tensor& a) {
+Tensor exp(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("exp", a, [](auto v) { return std::exp(v); });
   return record(exp_info, std::move(out), {a},
                 [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g * ctx.output}; });
 }
 
 static constexpr OpInfo log_info{"log", "dC = dA ⊘ A", "gA = gC ⊘ A"};
-Tensor log(const Tensor& a) {
+Tensor log(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("log", a, [](auto v) { return std::log(v); });
   return record(log_info, std::move(out), {a}, [a](const Tensor& g) -> Grads { return {g / a}; });
 }
 
 // At 0 the gradient is gC / 0 = +inf (for gC > 0), as in PyTorch.
 static constexpr OpInfo sqrt_info{"sqrt", "dC = dA ⊘ (2 C)", "gA = gC ⊘ (2 C)", Saves::output};
-Tensor sqrt(const Tensor& a) {
+Tensor sqrt(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("sqrt", a, [](auto v) { return std::sqrt(v); });
   return record(
       sqrt_info, std::move(out), {a},
@@ -54,7 +57,8 @@ Tensor sqrt(const Tensor& a) {
 
 // pow(A, 0) is the constant 1: its gradient is exactly 0, even at A = 0 (as in PyTorch).
 static constexpr OpInfo pow_info{"pow", "dC = p A^(p−1) ⊙ dA", "gA = gC ⊙ p A^(p−1) (0 for p = 0)"};
-Tensor pow(const Tensor& a, double exponent) {
+Tensor pow(const Tensor& a, double exponent, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary(
       "pow", a, [exponent](auto v) { return std::pow(v, static_cast<decltype(v)>(exponent)); });
   return record(pow_info, std::move(out), {a}, [a, exponent](const Tensor& g) -> Grads {
@@ -64,7 +68,8 @@ Tensor pow(const Tensor& a, double exponent) {
 }
 
 static constexpr OpInfo square_info{"square", "dC = 2 A ⊙ dA", "gA = 2 gC ⊙ A"};
-Tensor square(const Tensor& a) {
+Tensor square(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("square", a, [](auto v) { return v * v; });
   return record(square_info, std::move(out), {a},
                 [a](const Tensor& g) -> Grads { return {2.0 * (g * a)}; });
@@ -72,14 +77,16 @@ Tensor square(const Tensor& a) {
 
 // abs'(0) = sign(0) = 0, as in PyTorch.
 static constexpr OpInfo abs_info{"abs", "dC = sign(A) ⊙ dA", "gA = gC ⊙ sign(A) (0 at A = 0)"};
-Tensor abs(const Tensor& a) {
+Tensor abs(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("abs", a, [](auto v) { return std::abs(v); });
   return record(abs_info, std::move(out), {a},
                 [a](const Tensor& g) -> Grads { return {g * sign(a)}; });
 }
 
 static constexpr OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "gA = gC ⊙ (1 − C²)", Saves::output};
-Tensor tanh(const Tensor& a) {
+Tensor tanh(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("tanh", a, [](auto v) { return std::tanh(v); });
   return record(tanh_info, std::move(out), {a},
                 [](const Tensor& g, const VjpContext& ctx) -> Grads {
@@ -96,7 +103,8 @@ static T stable_sigmoid(T v) {
 }
 
 static constexpr OpInfo sigmoid_info{"sigmoid", "dC = C ⊙ (1 − C) ⊙ dA", "gA = gC ⊙ C ⊙ (1 − C)", Saves::output};
-Tensor sigmoid(const Tensor& a) {
+Tensor sigmoid(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("sigmoid", a, [](auto v) { return stable_sigmoid(v); });
   return record(sigmoid_info, std::move(out), {a},
                 [](const Tensor& g, const VjpContext& ctx) -> Grads {
@@ -107,7 +115,8 @@ Tensor sigmoid(const Tensor& a) {
 
 // relu'(0) = 0, as in PyTorch (the gradient passes only where A > 0). NaN propagates.
 static constexpr OpInfo relu_info{"relu", "dC = [A > 0] ⊙ dA", "gA = gC ⊙ [A > 0]"};
-Tensor relu(const Tensor& a) {
+Tensor relu(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("relu", a, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
   return record(relu_info, std::move(out), {a},
                 [a](const Tensor& g) -> Grads { return {g * gt(a, zero_like_scalar(a))}; });
@@ -116,7 +125,8 @@ Tensor relu(const Tensor& a) {
 // leaky_relu'(0) = negative_slope, as in PyTorch (slope 1 only where A > 0).
 static constexpr OpInfo leaky_relu_info{"leaky_relu", "dC = ([A > 0] + s [A ≤ 0]) ⊙ dA",
                                         "gA = where(A > 0, gC, s gC)"};
-Tensor leaky_relu(const Tensor& a, double negative_slope) {
+Tensor leaky_relu(const Tensor& a, double negative_slope, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("leaky_relu", a, [negative_slope](auto v) {
     return v > 0 ? v : static_cast<decltype(v)>(negative_slope) * v;
   });
@@ -130,7 +140,8 @@ Tensor leaky_relu(const Tensor& a, double negative_slope) {
 // regime, gradient exactly 1 there; the threshold itself is still in the log regime).
 static constexpr OpInfo softplus_info{"softplus", "dC = σ(βA) ⊙ dA (dA where βA > threshold)",
                                       "gA = where(βA > threshold, gC, gC ⊙ σ(βA))"};
-Tensor softplus(const Tensor& a, double beta, double threshold) {
+Tensor softplus(const Tensor& a, double beta, double threshold, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   Tensor out = unary("softplus", a, [beta, threshold](auto v) {
     using T = decltype(v);
     const T bx = v * static_cast<T>(beta);
@@ -149,7 +160,8 @@ Tensor softplus(const Tensor& a, double beta, double threshold) {
 // element becomes max and no gradient passes. NaN stays NaN with zero gradient.
 static constexpr OpInfo clamp_info{"clamp", "dC = [min ≤ A ≤ max] ⊙ dA",
                                    "gA = gC ⊙ [min ≤ A ≤ max]"};
-Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max) {
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("clamp", a);
   if (!min && !max) fail<ValueError>("clamp: at least one of min and max must be given");
   const double lo = min.value_or(-std::numeric_limits<double>::infinity());
@@ -197,7 +209,8 @@ Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, std::eq
 // dtype. All three broadcast.
 static constexpr OpInfo where_info{"where", "dC = where(M, dA, 0) + where(M, 0, dB)",
                                    "gA = where(M, gC, 0), gB = where(M, 0, gC)"};
-Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("where", condition);
   detail::check_same_dtype("where", a, b);
   const Shape shape = detail::broadcast_shapes(

@@ -49,7 +49,8 @@ Shape with_dim(Shape shape, std::size_t dim, std::size_t size) {
 
 static constexpr OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
                                           "gA = index_add(0, dim, index, gC)", Saves::nothing};
-Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index) {
+Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("index_select", a);
   const std::size_t d = normalize_dim("index_select", dim, a.dim());
   check_indices("index_select", index, d, a.shape()[d]);
@@ -78,7 +79,8 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
 static constexpr OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
                                        "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
-                 const Tensor& source) {
+                 const Tensor& source, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   detail::check_same_dtype("index_add", a, source);
   const std::size_t d = normalize_dim("index_add", dim, a.dim());
   const Shape expected = with_dim(a.shape(), d, index.size());
@@ -115,7 +117,8 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
 static constexpr OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
                                    "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
-             std::size_t step) {
+             std::size_t step, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("slice", a);
   const std::size_t d = normalize_dim("slice", dim, a.dim());
   const SliceRange r = slice_range("slice", a.shape(), d, start, end, step);
@@ -143,7 +146,8 @@ static constexpr OpInfo slice_scatter_info{
     "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
     "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)", Saves::nothing};
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
-                     std::size_t end, std::size_t step) {
+                     std::size_t end, std::size_t step, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   detail::check_same_dtype("slice_scatter", a, source);
   const std::size_t d = normalize_dim("slice_scatter", dim, a.dim());
   const SliceRange r = slice_range("slice_scatter", a.shape(), d, start, end, step);
@@ -182,7 +186,8 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
 
 static constexpr OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
                                     "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
-Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim) {
+Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("concat", t);
   const Tensor& first = tensors[0];
@@ -241,7 +246,8 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim) {
 }
 
 // Not a primitive: unsqueeze each input at dim, then concat along it.
-Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim) {
+Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   if (tensors.empty()) fail<ValueError>("stack: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("stack", t);
   const Shape& s0 = tensors[0].shape();

@@ -35,7 +35,8 @@ static constexpr OpInfo gemm_info{
 //   C = Aᵀ B   =>  gA = B gCᵀ,     gB = A gC
 //   C = A Bᵀ   =>  gA = gC B,      gB = gCᵀ A
 //   C = Aᵀ Bᵀ  =>  gA = Bᵀ gCᵀ,    gB = gCᵀ Aᵀ
-Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   detail::check_same_dtype("gemm", a, b);
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
@@ -72,7 +73,8 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   });
 }
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   detail::check_same_dtype("matmul", a, b);
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();

@@ -31,7 +31,8 @@ static Tensor reduce(const Tensor& losses, Reduction reduction) {
 }
 
 // Composed: square(input − target), then the reduction.
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_same_shape("mse_loss", input, target);
   return reduce(square(input - target), reduction);
 }
@@ -58,7 +59,8 @@ static constexpr OpInfo cross_entropy_info{
     "cross_entropy", "dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ",
     "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)"};
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
-                     Reduction reduction) {
+                     Reduction reduction, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("cross_entropy", logits);
   const Shape& shape = logits.shape();
   if (shape.size() != 1 && shape.size() != 2) {
@@ -120,7 +122,8 @@ static constexpr OpInfo bce_with_logits_info{
     "binary_cross_entropy_with_logits", "dℓ = (σ(X) − Y) ⊙ dX − X ⊙ dY",
     "gX = (σ(X) − Y) ⊙ gC, gY = −X ⊙ gC (gC ÷ numel for mean)"};
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
-                                        Reduction reduction) {
+                                        Reduction reduction, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_same_shape("binary_cross_entropy_with_logits", logits, targets);
   const Shape shape = logits.shape();
   Tensor out = detail::map_data(logits, [&](const auto& x) {

@@ -151,7 +151,8 @@ Tensor zero_d(DType dtype, double value) { return full({}, value, {.dtype = dtyp
 
 // c = Σᵢ Aᵢᵢ;  dc = tr(dA) = tr(Iᵀ dA)  =>  gA = gc I
 static constexpr OpInfo trace_info{"trace", "dc = tr(dA)", "gA = gc I", Saves::nothing};
-Tensor trace(const Tensor& a) {
+Tensor trace(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("trace", a);
   if (a.dim() != 2) {
     fail<ShapeError>("trace: expects a matrix, got shape {}", to_string(a.shape()));
@@ -171,7 +172,8 @@ Tensor trace(const Tensor& a) {
 // C = A⁻¹;  A C = I  =>  dA C + A dC = 0  =>  dC = −C dA C
 // tr(gCᵀ dC) = −tr(gCᵀ C dA C) = −tr((Cᵀ gC Cᵀ)ᵀ dA)  =>  gA = −Cᵀ gC Cᵀ
 static constexpr OpInfo inverse_info{"inverse", "dC = −C dA C", "gA = −Cᵀ gC Cᵀ", Saves::output};
-Tensor inverse(const Tensor& a) {
+Tensor inverse(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_square("inverse", a);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -194,7 +196,8 @@ Tensor inverse(const Tensor& a) {
 // c = det A;  dc = det A · tr(A⁻¹ dA) = tr((c A⁻ᵀ)ᵀ dA)  =>  gA = gc c A⁻ᵀ
 static constexpr OpInfo det_info{"det", "dc = c tr(A⁻¹ dA)", "gA = gc c A⁻ᵀ",
                                  Saves::inputs_and_output};
-Tensor det(const Tensor& a) {
+Tensor det(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_square("det", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -213,7 +216,8 @@ Tensor det(const Tensor& a) {
 
 // c = log det A;  dc = tr(A⁻¹ dA)  =>  gA = gc A⁻ᵀ
 static constexpr OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "gA = gc A⁻ᵀ"};
-Tensor logdet(const Tensor& a) {
+Tensor logdet(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_square("logdet", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -228,7 +232,8 @@ Tensor logdet(const Tensor& a) {
 // c = log|det A|;  dc = tr(A⁻¹ dA) as for logdet (the sign is locally constant)  =>  gA = gc A⁻ᵀ
 static constexpr OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det A|",
                                      "gA = gc A⁻ᵀ (the sign has no gradient)"};
-SlogdetResult slogdet(const Tensor& a) {
+SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_square("slogdet", a);
   Tensor sign;
   Tensor logabsdet = detail::map_data(a, [&](const auto& x) {
@@ -248,7 +253,8 @@ SlogdetResult slogdet(const Tensor& a) {
 // tr(gXᵀ A⁻¹ dB) gives gB = A⁻ᵀ gX = solve(Aᵀ, gX); tr(−gXᵀ A⁻¹ dA X) gives gA = −gB Xᵀ
 static constexpr OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)",
                                    "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output};
-Tensor solve(const Tensor& a, const Tensor& b) {
+Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_square("solve", a);
   detail::check_same_dtype("solve", a, b);
   const std::size_t n = a.size(0);
@@ -288,7 +294,8 @@ Tensor solve(const Tensor& a, const Tensor& b) {
 
 // C = a bᵀ;  dC = da bᵀ + a dbᵀ  =>  ga = gC b,  gb = gCᵀ a
 static constexpr OpInfo outer_info{"outer", "dC = da bᵀ + a dbᵀ", "ga = gC b, gb = gCᵀ a"};
-Tensor outer(const Tensor& a, const Tensor& b) {
+Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   detail::check_same_dtype("outer", a, b);
   if (a.dim() != 1 || b.dim() != 1) {
     fail<ShapeError>("outer: expects two vectors, got shapes {} and {}", to_string(a.shape()),
@@ -312,7 +319,8 @@ Tensor outer(const Tensor& a, const Tensor& b) {
 static constexpr OpInfo diag_info{"diag", "C = diag(a): dC = diag(da); c = diag(A): dc = diag(dA)",
                                   "ga = diag(gC); gA = diag(gc) placed in A's shape",
                                   Saves::nothing};
-Tensor diag(const Tensor& a, std::ptrdiff_t diagonal) {
+Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("diag", a);
   if (a.dim() != 1 && a.dim() != 2) {
     fail<ShapeError>("diag: expects a vector or a matrix, got shape {}", to_string(a.shape()));

@@ -10,7 +10,8 @@ using detail::check_defined;
 using detail::normalize_dim;
 
 static constexpr OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)", Saves::nothing};
-Tensor sum(const Tensor& a) {
+Tensor sum(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -26,7 +27,8 @@ Tensor sum(const Tensor& a) {
 
 static constexpr OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
                                      "gA = gC broadcast along dim", Saves::nothing};
-Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("sum", a);
   const std::size_t d = normalize_dim("sum", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
@@ -37,12 +39,14 @@ Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
   });
 }
 
-Tensor mean(const Tensor& a) {
+Tensor mean(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("mean", a);
   return sum(a) / static_cast<double>(a.numel());
 }
 
-Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("mean", a);
   const std::size_t d = normalize_dim("mean", dim, a.dim());
   return sum(a, dim, keepdim) / static_cast<double>(a.shape()[d]);
@@ -64,7 +68,8 @@ static Tensor norm_vjp(const Tensor& g, const Tensor& a, const Tensor& c) {
   return a * scale;
 }
 
-Tensor norm(const Tensor& a) {
+Tensor norm(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("norm", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -77,7 +82,8 @@ Tensor norm(const Tensor& a) {
   });
 }
 
-Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("norm", a);
   const std::size_t d = normalize_dim("norm", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
@@ -166,10 +172,12 @@ static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, 
   });
 }
 
-Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   return extremum(max_info, a, dim, keepdim, greater);
 }
-Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim) {
+Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   return extremum(min_info, a, dim, keepdim, less);
 }
 

@@ -13,7 +13,8 @@ using detail::map_data;
 using detail::normalize_dim;
 
 static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
-Tensor reshape(const Tensor& a, const ShapeArg& shape_arg) {
+Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("reshape", a);
   const Shape shape = shape_arg.resolve("reshape", a.numel());
   if (detail::dims_product(shape, 0, shape.size()) != a.numel()) {
@@ -27,7 +28,8 @@ Tensor reshape(const Tensor& a, const ShapeArg& shape_arg) {
                 [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; });
 }
 
-Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim) {
+Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("flatten", a);
   if (a.dim() == 0) return reshape(a, {1});
   const std::size_t start = normalize_dim("flatten", start_dim, a.dim());
@@ -42,7 +44,8 @@ Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim
   return reshape(a, shape);
 }
 
-Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim) {
+Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("unsqueeze", a);
   const std::size_t d = normalize_dim("unsqueeze", dim, a.dim() + 1);
   Shape shape = a.shape();
@@ -50,7 +53,8 @@ Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim) {
   return reshape(a, shape);
 }
 
-Tensor squeeze(const Tensor& a, std::ptrdiff_t dim) {
+Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("squeeze", a);
   const std::size_t d = normalize_dim("squeeze", dim, a.dim());
   if (a.shape()[d] != 1) {
@@ -63,7 +67,8 @@ Tensor squeeze(const Tensor& a, std::ptrdiff_t dim) {
 }
 
 static constexpr OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)", Saves::nothing};
-Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1) {
+Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("transpose", a);
   const std::size_t d0 = normalize_dim("transpose", dim0, a.dim());
   const std::size_t d1 = normalize_dim("transpose", dim1, a.dim());
@@ -78,7 +83,8 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1) {
                 [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; });
 }
 
-Tensor t(const Tensor& a) {
+Tensor t(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("t", a);
   if (a.dim() > 2) {
     fail<ShapeError>("t: expects a tensor of rank <= 2, got shape {} (use transpose)",
@@ -89,7 +95,8 @@ Tensor t(const Tensor& a) {
 
 static constexpr OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)",
                                           "gA = sum_to_size(gC, shape(A))", Saves::nothing};
-Tensor broadcast_to(const Tensor& a, const Shape& shape) {
+Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("broadcast_to", a);
   if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
     fail<ShapeError>("broadcast_to: shape {} cannot be broadcast to {}", to_string(a.shape()),
@@ -109,7 +116,8 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape) {
 
 static constexpr OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)",
                                          "gA = broadcast_to(gC, shape(A))", Saves::nothing};
-Tensor sum_to_size(const Tensor& a, const Shape& shape) {
+Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
   check_defined("sum_to_size", a);
   const Shape& from = a.shape();
   if (shape.size() > from.size() || detail::broadcast_shapes("sum_to_size", shape, from) != from) {
