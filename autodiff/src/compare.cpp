@@ -151,8 +151,9 @@ GradientComparison compare_gradients(const NamedTensors& hand, const NamedTensor
   GradientComparison result;
   result.options = options;
   for (const auto& [name, h] : hand) {
+    const std::string& key = name;  // clang 14 cannot capture a structured binding
     const auto it = std::find_if(autodiff.begin(), autodiff.end(),
-                                 [&](const auto& entry) { return entry.first == name; });
+                                 [&](const auto& entry) { return entry.first == key; });
     result.rows.push_back(compare_one(name, h, it->second, options));
   }
   return finish(std::move(result));
