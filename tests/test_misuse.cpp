@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <fstream>
+
+#include <unistd.h>
 
 using namespace matgrad;
 using namespace matgrad::testing;
@@ -139,4 +142,40 @@ TEST_CASE("errors raised in backward point at the user's line that recorded the 
   DetectAnomalyGuard anomaly;
   const std::string log_line = fmt::format("test_misuse.cpp:{}", __LINE__ + 1);
   CHECK(error_of<AutogradError>([&] { log(-w); }).find(log_line) != std::string::npos);
+}
+
+// Resident set size now, from /proc/self/statm (pages).
+static std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t total = 0, resident = 0;
+  statm >> total >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+TEST_CASE("a 100,000-step training loop keeps memory and the tape flat") {
+  Generator gen(3);
+  Tensor w1 = randn({8, 16}, gen, {.requires_grad = true});
+  Tensor w2 = randn({16, 1}, gen, {.requires_grad = true});
+  Tensor x = randn({32, 8}, gen);
+  Tensor y = randn({32, 1}, gen);
+  auto step = [&] {
+    Tensor loss = mse_loss(matmul(tanh(matmul(x, w1)), w2), y);
+    loss.backward();
+    NoGradGuard no_grad;
+    for (Tensor* w : {&w1, &w2}) {
+      w->add_(w->grad(), -1e-3);
+      w->zero_grad();
+    }
+  };
+  for (int i = 0; i < 2'000; ++i) step();  // warm up the allocator and the tape
+  const std::size_t before = resident_bytes();
+  std::size_t largest_tape = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    step();
+    largest_tape = std::max(largest_tape, tape_size());
+  }
+  const std::size_t after = resident_bytes();
+  INFO("RSS before ", before / 1024, " KiB, after ", after / 1024, " KiB");
+  CHECK(after <= before + (4u << 20));  // a leak of even 40 bytes a step would show
+  CHECK(largest_tape <= 2048);
 }
