@@ -46,7 +46,9 @@ inline std::size_t dims_product(const Shape& s, std::size_t begin, std::size_t e
   return n;
 }
 
-// A tensor viewed as [outer, n, inner] around dim, for loops over one dimension.
+// A tensor viewed as [outer, n, inner] around dim, for loops over one dimension. Copy the
+// fields into named variables rather than a structured binding: clang 14 (the fuzzing build)
+// cannot capture structured bindings in lambdas.
 struct DimSplit {
   std::size_t outer, n, inner;
 };
@@ -147,7 +149,8 @@ namespace matgrad::detail {
 // Sum over one dim of x viewed as [outer, n, inner]; the result has shape `out_shape`.
 template <class T>
 xt::xarray<T> sum_dim(const xt::xarray<T>& x, std::size_t dim, const Shape& out_shape) {
-  const auto [outer, n, inner] = split_at(x.shape(), dim);
+  const detail::DimSplit split = split_at(x.shape(), dim);
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   auto out = empty_array<T>(out_shape);
   std::fill(out.begin(), out.end(), T(0));
   const T* src = x.data();

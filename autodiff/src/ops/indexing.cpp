@@ -54,7 +54,8 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
   check_defined("index_select", a);
   const std::size_t d = normalize_dim("index_select", dim, a.dim());
   check_indices("index_select", index, d, a.shape()[d]);
-  const auto [outer, n, inner] = split_at(a.shape(), d);
+  const detail::DimSplit split = split_at(a.shape(), d);
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   const std::size_t m = index.size();
   const Shape out_shape = with_dim(a.shape(), d, m);
   Tensor out = detail::map_data(a, [&](const auto& x) {
@@ -91,7 +92,8 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
         to_string(source.shape()), to_string(a.shape()), index.size(), d, to_string(expected));
   }
   check_indices("index_add", index, d, a.shape()[d]);
-  const auto [outer, n, inner] = split_at(a.shape(), d);
+  const detail::DimSplit split = split_at(a.shape(), d);
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   const std::size_t m = index.size();
   Tensor out = detail::map_data2("index_add", a, source, [&](const auto& x, const auto& s) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -122,7 +124,8 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
   check_defined("slice", a);
   const std::size_t d = normalize_dim("slice", dim, a.dim());
   const SliceRange r = slice_range("slice", a.shape(), d, start, end, step);
-  const auto [outer, n, inner] = split_at(a.shape(), d);
+  const detail::DimSplit split = split_at(a.shape(), d);
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   const Shape out_shape = with_dim(a.shape(), d, r.count);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -157,7 +160,8 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
         "slice_scatter: source has shape {} but the slice {}:{}:{} of dim {} of a {} has shape {}",
         to_string(source.shape()), start, end, step, d, to_string(a.shape()), to_string(expected));
   }
-  const auto [outer, n, inner] = split_at(a.shape(), d);
+  const detail::DimSplit split = split_at(a.shape(), d);
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   Tensor out = detail::map_data2("slice_scatter", a, source, [&](const auto& x, const auto& s) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto y = detail::empty_array<T>(x.shape());
@@ -218,7 +222,8 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
     offsets[k + 1] = offsets[k] + s[d];
   }
   const std::size_t total = offsets.back();
-  const auto [outer, n0, inner] = split_at(s0, d);
+  const detail::DimSplit split = split_at(s0, d);
+  const std::size_t outer = split.outer, n0 = split.n, inner = split.inner;
   Tensor out = first.visit([&](const auto& x0) {
     using T = typename std::decay_t<decltype(x0)>::value_type;
     auto y = detail::empty_array<T>(with_dim(s0, d, total));

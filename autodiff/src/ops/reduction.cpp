@@ -106,7 +106,8 @@ Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
 template <class T, class Better>
 static xt::xarray<std::size_t> arg_extremum(std::string_view op, const xt::xarray<T>& x,
                                             std::size_t dim, bool keepdim, Better better) {
-  const auto [outer, n, inner] = detail::split_at(x.shape(), dim);
+  const detail::DimSplit split = detail::split_at(x.shape(), dim);
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   if (n == 0) fail<ShapeError>("{}: cannot reduce over dim {} of size 0", op, dim);
   auto out = xt::xarray<std::size_t>::from_shape(detail::reduced_shape(x.shape(), dim, keepdim));
   for (std::size_t o = 0; o < outer; ++o) {
@@ -152,7 +153,8 @@ static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, 
                        Better better) {
   const auto index = arg_extremum(info.name, a, dim, true, better);
   const std::size_t d = normalize_dim(info.name, dim, a.dim());
-  const auto [outer, n, inner] = detail::split_at(a.shape(), d);
+  const detail::DimSplit split = detail::split_at(a.shape(), d);
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   Tensor mask = zeros_like(a);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;

@@ -42,7 +42,8 @@ Tensor unreduce(const Tensor& g, std::size_t d, bool keepdim, bool scalar_input)
 // +inf / −inf there (and −inf for an empty dim), as PyTorch does.
 template <class T>
 void kernel(Kind kind, const T* x, T* y, DimSplit s) {
-  const auto [outer, n, inner] = s;
+  const detail::DimSplit split = s;
+  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   std::vector<T> m(inner), z(inner);
   for (std::size_t o = 0; o < outer; ++o) {
     const T* xo = x + o * n * inner;
