@@ -3,6 +3,8 @@
 
 #include <matgrad/matgrad.hpp>
 
+#include <doctest/doctest.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -44,6 +46,27 @@ inline Tensor draw_input(const Shape& shape, Domain domain, Generator& gen) {
     }
   }
   return x.requires_grad_(true);
+}
+
+// Calls check(row, inputs) for every row and every shape set of the table, with fresh inputs
+// drawn from the row's domain and the case named in doctest's log; returns the case count.
+template <class Check>
+std::size_t for_each_case(Generator& gen, Check&& check) {
+  std::size_t cases = 0;
+  for (const OpRow& row : op_table()) {
+    for (const auto& shapes : row.shapes) {
+      std::vector<Tensor> inputs;
+      std::string shape_list;
+      for (const Shape& s : shapes) {
+        inputs.push_back(draw_input(s, row.domain, gen));
+        shape_list += to_string(s) + " ";
+      }
+      INFO(row.op, " on ", shape_list);
+      check(row, inputs);
+      ++cases;
+    }
+  }
+  return cases;
 }
 
 }  // namespace matgrad::testing
