@@ -440,7 +440,9 @@ void save_checkpoint(const std::filesystem::path& path, const NamedTensors& para
 
 Checkpoint read_checkpoint(const std::filesystem::path& path) {
   Checkpoint out;
-  for (auto& [name, t] : load_npz(path)) {
+  for (auto& entry : load_npz(path)) {  // not a structured binding: clang 14 lambdas
+    const std::string& name = entry.first;
+    Tensor& t = entry.second;
     auto strip = [&](std::string_view prefix) { return name.substr(prefix.size()); };
     if (name.starts_with(kModel)) {
       out.model.emplace_back(strip(kModel), std::move(t));
