@@ -223,7 +223,7 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
   }
   const std::size_t total = offsets.back();
   const detail::DimSplit split = split_at(s0, d);
-  const std::size_t outer = split.outer, n0 = split.n, inner = split.inner;
+  const std::size_t outer = split.outer, inner = split.inner;
   Tensor out = first.visit([&](const auto& x0) {
     using T = typename std::decay_t<decltype(x0)>::value_type;
     auto y = detail::empty_array<T>(with_dim(s0, d, total));
