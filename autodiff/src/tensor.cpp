@@ -47,8 +47,7 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
 
 template <class T>
 static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires_grad) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->data = std::move(data);
+  auto impl = std::make_shared<TensorImpl>(std::move(data));
   impl->requires_grad = requires_grad;
   return impl;
 }
@@ -58,28 +57,14 @@ Tensor::Tensor(xt::xarray<float> data, bool requires_grad)
 Tensor::Tensor(xt::xarray<double> data, bool requires_grad)
     : impl_(make_impl(std::move(data), requires_grad)) {}
 
-void Tensor::check_defined(std::string_view what) const {
-  if (!impl_) fail<Error>("{}: the tensor is undefined (default-constructed)", what);
-}
-
-DType Tensor::dtype() const {
-  check_defined("dtype");
-  return impl_->data.index() == 0 ? DType::float32 : DType::float64;
-}
-
-const Shape& Tensor::shape() const {
-  check_defined("shape");
-  return std::visit([](const auto& x) -> const Shape& { return x.shape(); }, impl_->data);
+void Tensor::fail_undefined(std::string_view what) {
+  fail<Error>("{}: the tensor is undefined (default-constructed)", what);
 }
 
 std::size_t Tensor::size(std::ptrdiff_t d) const {
   return shape()[detail::normalize_dim("size", d, dim())];
 }
 
-std::size_t Tensor::numel() const {
-  check_defined("numel");
-  return std::visit([](const auto& x) { return x.size(); }, impl_->data);
-}
 
 double Tensor::item() const {
   if (numel() != 1) {
@@ -126,7 +111,10 @@ void Tensor::retain_grad() {
   if (!impl_->requires_grad) {
     fail<AutogradError>("retain_grad: the tensor does not require grad");
   }
-  if (impl_->node) impl_->retains_grad = true;  // leaves keep their grad anyway
+  if (impl_->node) {  // leaves keep their grad anyway
+    impl_->retains_grad = true;
+    impl_->node->retains_grad = true;
+  }
 }
 
 void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) const {
@@ -135,9 +123,7 @@ void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) 
 
 Tensor Tensor::detach() const {
   check_defined("detach");
-  auto copy = std::make_shared<TensorImpl>();
-  copy->data = impl_->data;
-  return Tensor(std::move(copy));
+  return Tensor(std::make_shared<TensorImpl>(impl_->data));
 }
 
 std::uint64_t Tensor::version() const {

@@ -62,19 +62,14 @@ Tensor Linear::forward(const Tensor& x) {
     fail<DTypeError>("Linear({}, {}): the input is {} but the weight is {}", in_features,
                      out_features, dtype_name(x.dtype()), dtype_name(weight.dtype()));
   }
-  // x Wᵀ as one gemm with a transpose flag: no transposed copy of W.
-  Tensor y;
-  if (x.dim() == 2) {
-    y = gemm(x, weight, false, true);
-  } else if (x.dim() == 1) {
-    y = squeeze(gemm(unsqueeze(x, 0), weight, false, true), 0);
-  } else {
-    Shape out_shape = x.shape();
-    out_shape.back() = out_features;
-    y = reshape(gemm(reshape(x, {-1, static_cast<std::ptrdiff_t>(in_features)}), weight, false, true),
-                out_shape);
-  }
-  return bias.defined() ? y + bias : y;
+  // x Wᵀ + b as one linear op: a gemm with a transpose flag (no transposed copy of W) onto
+  // the broadcast bias.
+  if (x.dim() == 2) return linear(x, weight, bias);
+  if (x.dim() == 1) return squeeze(linear(unsqueeze(x, 0), weight, bias), 0);
+  Shape out_shape = x.shape();
+  out_shape.back() = out_features;
+  return reshape(linear(reshape(x, {-1, static_cast<std::ptrdiff_t>(in_features)}), weight, bias),
+                 out_shape);
 }
 
 NamedTensors Linear::named_parameters() const {

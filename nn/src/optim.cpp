@@ -147,6 +147,12 @@ static void sgd_update(T* w, const T* grad, T* buf, bool first, std::size_t n, c
                        double lr) {
   const T wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
   const T one_minus_dampening = static_cast<T>(1 - o.dampening), neg_lr = static_cast<T>(-lr);
+  if (!o.maximize && o.weight_decay == 0 && o.momentum == 0) {
+    // Plain SGD, θ ← θ − γ∇: a loop without branches, which vectorises (the general loop
+    // below tests the options per element and ran ~5× slower).
+    for (std::size_t i = 0; i < n; ++i) w[i] = w[i] + neg_lr * grad[i];
+    return;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     T d = o.maximize ? -grad[i] : grad[i];
     if (o.weight_decay != 0) d = d + wd * w[i];

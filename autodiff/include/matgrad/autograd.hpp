@@ -82,8 +82,52 @@ struct OpInfo {
   }
 };
 
-// Gradients returned by a VJP, one per input in order; an undefined Tensor means "none".
-using Grads = std::vector<Tensor>;
+// Gradients returned by a VJP, one per input in order; an undefined Tensor means "none". A
+// small vector: up to kInline gradients (every op but concat) live inside it, so a VJP's
+// result allocates nothing. Built like a vector: return {g * b, g * a};
+class Grads {
+ public:
+  static constexpr std::size_t kInline = 3;
+
+  Grads() = default;
+  Grads(std::initializer_list<Tensor> grads) {
+    if (grads.size() > kInline) heap_.reserve(grads.size());
+    for (const Tensor& g : grads) push_back(g);
+  }
+  explicit Grads(std::size_t n) {
+    if (n > kInline) heap_.resize(n);
+    size_ = n;
+  }
+  Grads(std::vector<Tensor> grads) : heap_(std::move(grads)), size_(heap_.size()) {}  // NOLINT
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Tensor& operator[](std::size_t i) { return data()[i]; }
+  const Tensor& operator[](std::size_t i) const { return data()[i]; }
+  Tensor* begin() { return data(); }
+  Tensor* end() { return data() + size_; }
+  const Tensor* begin() const { return data(); }
+  const Tensor* end() const { return data() + size_; }
+  void push_back(Tensor g) {
+    if (heap_.empty() && size_ < kInline) {
+      inline_[size_++] = std::move(g);
+      return;
+    }
+    if (heap_.empty()) {
+      heap_.reserve(kInline + 1);
+      for (std::size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
+    }
+    heap_.push_back(std::move(g));
+    ++size_;
+  }
+
+ private:
+  Tensor* data() { return heap_.empty() ? inline_ : heap_.data(); }
+  const Tensor* data() const { return heap_.empty() ? inline_ : heap_.data(); }
+  Tensor inline_[kInline];
+  std::vector<Tensor> heap_;
+  std::size_t size_ = 0;
+};
 
 // Which inputs need a gradient; a VJP may skip the others (they are discarded anyway). The
 // mask holds the first kBits inputs; any later input (concat of many tensors) counts as needed.
@@ -184,9 +228,21 @@ class Vjp {
 };
 
 namespace detail {
-Tensor push_record(const OpInfo& op, Tensor output, std::span<const Tensor> inputs, Vjp vjp,
+// An input listed to record(): a reference, so that listing the inputs copies no tensor handle
+// (each copy would be two atomic reference-count updates).
+class InputRef {
+ public:
+  InputRef(const Tensor& tensor) : tensor_(&tensor) {}  // NOLINT: implicit from any tensor
+  operator const Tensor&() const { return *tensor_; }   // NOLINT
+  const Tensor& get() const { return *tensor_; }
+
+ private:
+  const Tensor* tensor_;
+};
+
+Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> inputs, Vjp vjp,
                    const SourceLocation& where);
-bool should_record(std::span<const Tensor> inputs);
+bool should_record(std::span<const InputRef> inputs);
 }  // namespace detail
 
 // Records `output = op(inputs)` on the tape with its VJP, when grad mode is on and an input
@@ -198,19 +254,22 @@ bool should_record(std::span<const Tensor> inputs);
 //   // C = A ⊙ B;  dC = dA ⊙ B + A ⊙ dB  =>  gA = gC ⊙ B,  gB = gC ⊙ A
 //   return record(mul_info, out, {a, b}, [a, b](const Tensor& g) -> Grads { return {g * b, g * a}; });
 template <class F>
-Tensor record(const OpInfo& op, Tensor output, std::initializer_list<Tensor> inputs, F&& vjp,
-              const SourceLocation& where = SourceLocation::current()) {
-  const std::span<const Tensor> list(inputs.begin(), inputs.size());
+Tensor record(const OpInfo& op, Tensor output, std::initializer_list<detail::InputRef> inputs,
+              F&& vjp, const SourceLocation& where = SourceLocation::current()) {
+  const std::span<const detail::InputRef> list(inputs.begin(), inputs.size());
   if (!detail::should_record(list)) return output;
   return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
 }
 
-// The same for an op with a variable number of inputs (concat).
-template <class F>
-Tensor record(const OpInfo& op, Tensor output, const std::vector<Tensor>& inputs, F&& vjp,
+// The same for an op with a variable number of inputs (concat). A template on the vector type,
+// so that a braced list of tensors picks the overload above.
+template <class F, class V>
+  requires std::is_same_v<V, std::vector<Tensor>>
+Tensor record(const OpInfo& op, Tensor output, const V& inputs, F&& vjp,
               const SourceLocation& where = SourceLocation::current()) {
-  if (!detail::should_record(inputs)) return output;
-  return detail::push_record(op, std::move(output), inputs, Vjp(std::forward<F>(vjp)), where);
+  const std::vector<detail::InputRef> list(inputs.begin(), inputs.end());
+  if (!detail::should_record(list)) return output;
+  return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
 }
 
 // A custom op as a small struct (PyTorch's autograd.Function):

@@ -57,6 +57,9 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
 // C = op(A) op(B), op(X) = X or Xᵀ: BLAS gemm with transpose flags, for 2-D matrices or 3-D
 // batches of equal size. matmul and every matmul VJP reduce to it.
 Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false, const SourceLocation& caller = SourceLocation::current());
+// y = x Wᵀ + b for x [N, in], weight [out, in] and bias [out] (undefined: none), as
+// torch.nn.functional.linear: the bias goes in by the gemm itself, one op on the tape.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const SourceLocation& caller = SourceLocation::current());
 // PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
@@ -104,7 +107,14 @@ Tensor square(const Tensor& a, const SourceLocation& caller = SourceLocation::cu
 Tensor abs(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is 0
 Tensor tanh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor sigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+// The VJPs of tanh and sigmoid as ops of their own, from the gradient G and the forward's
+// output C (same shapes): G ⊙ (1 − C²) and G ⊙ C ⊙ (1 − C) in one pass; differentiable in both.
+Tensor tanh_backward(const Tensor& grad, const Tensor& output, const SourceLocation& caller = SourceLocation::current());
+Tensor sigmoid_backward(const Tensor& grad, const Tensor& output, const SourceLocation& caller = SourceLocation::current());
 Tensor relu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is 0
+// relu's VJP as an op of its own, gC ⊙ [A > 0] in one pass (differentiable: gradient
+// gC ⊙ [A > 0] for the first argument, 0 for A). Shapes must match.
+Tensor relu_backward(const Tensor& grad, const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is the slope
 Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0, const SourceLocation& caller = SourceLocation::current());
 // Gradient passes where min <= a <= max (bounds included), as in PyTorch.

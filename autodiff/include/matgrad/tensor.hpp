@@ -125,7 +125,11 @@ class Tensor {
   const std::shared_ptr<detail::TensorImpl>& impl() const { return impl_; }
 
  private:
-  void check_defined(std::string_view what) const;
+  // Inline (called several times per op): the error path is out of line.
+  void check_defined(std::string_view what) const {
+    if (!impl_) [[unlikely]] fail_undefined(what);
+  }
+  [[noreturn]] static void fail_undefined(std::string_view what);
   std::shared_ptr<detail::TensorImpl> impl_;
 };
 
@@ -133,6 +137,13 @@ namespace detail {
 using Data = std::variant<xt::xarray<float>, xt::xarray<double>>;
 
 struct TensorImpl {
+  TensorImpl() = default;
+  // Takes the array over; constructing `data` in place (rather than assigning to a default
+  // one, whose 0-d array would allocate its one element first) saves an allocation per tensor.
+  template <class T>
+  explicit TensorImpl(xt::xarray<T>&& array) : data(std::in_place_type<xt::xarray<T>>, std::move(array)) {}
+  explicit TensorImpl(const Data& array) : data(array) {}
+
   Data data;
   Tensor grad;
   Node* node = nullptr;  // the tape record that produced this tensor; null for leaves
@@ -141,6 +152,23 @@ struct TensorImpl {
   std::uint64_t version = 0;
 };
 }  // namespace detail
+
+inline DType Tensor::dtype() const {
+  check_defined("dtype");
+  return impl_->data.index() == 0 ? DType::float32 : DType::float64;
+}
+
+inline const Shape& Tensor::shape() const {
+  check_defined("shape");
+  if (const auto* f = std::get_if<xt::xarray<float>>(&impl_->data)) return f->shape();
+  return std::get<xt::xarray<double>>(impl_->data).shape();
+}
+
+inline std::size_t Tensor::numel() const {
+  check_defined("numel");
+  if (const auto* f = std::get_if<xt::xarray<float>>(&impl_->data)) return f->size();
+  return std::get<xt::xarray<double>>(impl_->data).size();
+}
 
 template <class T>
 const xt::xarray<T>& Tensor::data() const {

@@ -44,14 +44,14 @@ static constexpr OpInfo add_info{"add", "dC = dA + dB", "gA = gC, gB = gC", Save
 Tensor add(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
-  return record(add_info, out, {a, b}, [](const Tensor& g) -> Grads { return {g, g}; });
+  return record(add_info, std::move(out), {a, b}, [](const Tensor& g) -> Grads { return {g, g}; });
 }
 
 static constexpr OpInfo sub_info{"sub", "dC = dA − dB", "gA = gC, gB = −gC", Saves::nothing};
 Tensor sub(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
-  return record(sub_info, out, {a, b}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
+  return record(sub_info, std::move(out), {a, b}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {g, ctx.needs[1] ? -g : Tensor()};
   });
 }
@@ -60,7 +60,7 @@ static constexpr OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "gA = gC ⊙
 Tensor mul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
-  return record(mul_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
+  return record(mul_info, std::move(out), {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {ctx.needs[0] ? g * b : Tensor(), ctx.needs[1] ? g * a : Tensor()};
   });
 }
@@ -70,7 +70,7 @@ static constexpr OpInfo div_info{"div", "dC = dA ⊘ B − A ⊙ dB ⊘ B²",
 Tensor div(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
-  return record(div_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
+  return record(div_info, std::move(out), {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {ctx.needs[0] ? g / b : Tensor(), ctx.needs[1] ? -g * a / (b * b) : Tensor()};
   });
 }
@@ -80,7 +80,7 @@ Tensor neg(const Tensor& a, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   detail::check_defined("neg", a);
   Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise(x, [](auto v) { return -v; }); });
-  return record(neg_info, out, {a}, [](const Tensor& g) -> Grads { return {-g}; });
+  return record(neg_info, std::move(out), {a}, [](const Tensor& g) -> Grads { return {-g}; });
 }
 
 Tensor operator+(const Tensor& a, Operand b) { return add(a, b.tensor, b.where); }

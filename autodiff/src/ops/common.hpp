@@ -110,7 +110,28 @@ xt::xarray<T> elementwise(const xt::xarray<T>& x, F f) {
   return out;
 }
 
-// Elementwise z = f(x, y) with NumPy broadcasting; fast paths for equal shapes and scalars.
+// Whether `small`, broadcast to `full`, is one block repeated along full's leading dims: its
+// dims, right-aligned, equal full's trailing dims once its own leading 1s are dropped.
+inline bool repeats_as_row(const Shape& small, const Shape& full) {
+  std::size_t first = 0;
+  while (first < small.size() && small[first] == 1) ++first;
+  const std::size_t rank = small.size() - first;
+  if (rank > full.size()) return false;
+  return std::equal(small.begin() + static_cast<std::ptrdiff_t>(first), small.end(),
+                    full.end() - static_cast<std::ptrdiff_t>(rank));
+}
+
+// Whether `small` is full's leading dims followed by 1s only (each element repeated along the
+// trailing dims), as in [B, 1] against [B, N].
+inline bool repeats_as_column(const Shape& small, const Shape& full) {
+  if (small.size() != full.size()) return false;
+  std::size_t last = small.size();
+  while (last > 0 && small[last - 1] == 1) --last;
+  return std::equal(small.begin(), small.begin() + static_cast<std::ptrdiff_t>(last), full.begin());
+}
+
+// Elementwise z = f(x, y) with NumPy broadcasting; fast paths for equal shapes, scalars, rows
+// and columns.
 template <class T, class F>
 xt::xarray<T> elementwise(std::string_view op, const xt::xarray<T>& x, const xt::xarray<T>& y,
                           F f) {
@@ -134,6 +155,40 @@ xt::xarray<T> elementwise(std::string_view op, const xt::xarray<T>& x, const xt:
     for (std::size_t i = 0; i < n; ++i) dst[i] = f(v, y.data()[i]);
     return out;
   }
+  // A row repeated along the leading dims (a bias [N] added to [B, N]) or a column repeated
+  // along the trailing dims ([B, 1] against [B, N]): plain nested loops, no broadcast iterators.
+  if (n != 0) {
+    if (x.size() == n && repeats_as_row(y.shape(), shape)) {
+      const std::size_t m = y.size();
+      for (std::size_t r = 0; r < n; r += m) {
+        for (std::size_t j = 0; j < m; ++j) dst[r + j] = f(x.data()[r + j], y.data()[j]);
+      }
+      return out;
+    }
+    if (y.size() == n && repeats_as_row(x.shape(), shape)) {
+      const std::size_t m = x.size();
+      for (std::size_t r = 0; r < n; r += m) {
+        for (std::size_t j = 0; j < m; ++j) dst[r + j] = f(x.data()[j], y.data()[r + j]);
+      }
+      return out;
+    }
+    if (x.size() == n && repeats_as_column(y.shape(), shape)) {
+      const std::size_t m = n / y.size();
+      for (std::size_t r = 0; r < y.size(); ++r) {
+        const T v = y.data()[r];
+        for (std::size_t j = 0; j < m; ++j) dst[r * m + j] = f(x.data()[r * m + j], v);
+      }
+      return out;
+    }
+    if (y.size() == n && repeats_as_column(x.shape(), shape)) {
+      const std::size_t m = n / x.size();
+      for (std::size_t r = 0; r < x.size(); ++r) {
+        const T v = x.data()[r];
+        for (std::size_t j = 0; j < m; ++j) dst[r * m + j] = f(v, y.data()[r * m + j]);
+      }
+      return out;
+    }
+  }
   auto bx = xt::broadcast(x, shape);
   auto by = xt::broadcast(y, shape);
   auto ix = bx.cbegin();
@@ -153,14 +208,30 @@ xt::xarray<T> sum_dim(const xt::xarray<T>& x, std::size_t dim, const Shape& out_
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   auto out = empty_array<T>(out_shape);
   std::fill(out.begin(), out.end(), T(0));
-  const T* src = x.data();
-  T* dst = out.data();
+  const T* __restrict src = x.data();
+  T* __restrict dst = out.data();  // a fresh array: no aliasing, so the loops vectorise
   for (std::size_t o = 0; o < outer; ++o) {
     T* row = dst + o * inner;
     for (std::size_t k = 0; k < n; ++k) {
       const T* in = src + (o * n + k) * inner;
       for (std::size_t i = 0; i < inner; ++i) row[i] += in[i];
     }
+  }
+  return out;
+}
+
+// Sum of x viewed as [rows, size / rows] over its rows (the leading dims summed away, as for
+// a bias gradient); the result has shape `out_shape` of size / rows elements.
+template <class T>
+xt::xarray<T> sum_rows(const xt::xarray<T>& x, std::size_t rows, const Shape& out_shape) {
+  auto out = empty_array<T>(out_shape);
+  const std::size_t cols = out.size();
+  T* __restrict dst = out.data();  // a fresh array: no aliasing, so the loop vectorises
+  std::fill(dst, dst + cols, T(0));
+  const T* __restrict src = x.data();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* row = src + r * cols;
+    for (std::size_t j = 0; j < cols; ++j) dst[j] += row[j];
   }
   return out;
 }

@@ -84,13 +84,41 @@ Tensor abs(const Tensor& a, const SourceLocation& caller) {
                 [a](const Tensor& g) -> Grads { return {g * sign(a)}; });
 }
 
+// The VJP of tanh and sigmoid, gC ⊙ f'(A) read off the saved output C, as a two-input op of its
+// own (G, C): one pass and one tensor, where the composed form g * (1.0 - square(c)) made four.
+// It differentiates again in both arguments, so second order through tanh and sigmoid works.
+template <class F>
+static Tensor backward_kernel(std::string_view op, const Tensor& g, const Tensor& c, F f) {
+  detail::check_same_dtype(op, g, c);
+  if (g.shape() != c.shape()) {
+    fail<ShapeError>("{}: gradient of shape {} for an output of shape {}", op, to_string(g.shape()),
+                     to_string(c.shape()));
+  }
+  return detail::map_data2(op, g, c, [&](const auto& x, const auto& y) {
+    return detail::elementwise(op, x, y, f);
+  });
+}
+
 static constexpr OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "gA = gC ⊙ (1 − C²)", Saves::output};
 Tensor tanh(const Tensor& a, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   Tensor out = unary("tanh", a, [](auto v) { return std::tanh(v); });
   return record(tanh_info, std::move(out), {a},
                 [](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {g * (1.0 - square(ctx.output))};
+                  return {tanh_backward(g, ctx.output)};
+                });
+}
+
+// D = G ⊙ (1 − C²);  dD = dG ⊙ (1 − C²) − 2 G ⊙ C ⊙ dC
+static constexpr OpInfo tanh_backward_info{"tanh_backward", "dD = dG ⊙ (1 − C²) − 2 G ⊙ C ⊙ dC",
+                                           "gG = gD ⊙ (1 − C²), gC = −2 gD ⊙ G ⊙ C"};
+Tensor tanh_backward(const Tensor& g, const Tensor& c, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  Tensor out = backward_kernel("tanh_backward", g, c, [](auto u, auto v) { return u * (1 - v * v); });
+  return record(tanh_backward_info, std::move(out), {g, c},
+                [g, c](const Tensor& gd, const VjpContext& ctx) -> Grads {
+                  return {ctx.needs[0] ? tanh_backward(gd, c) : Tensor(),
+                          ctx.needs[1] ? -2.0 * (gd * g * c) : Tensor()};
                 });
 }
 
@@ -108,8 +136,21 @@ Tensor sigmoid(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("sigmoid", a, [](auto v) { return stable_sigmoid(v); });
   return record(sigmoid_info, std::move(out), {a},
                 [](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  const Tensor& c = ctx.output;
-                  return {g * (c * (1.0 - c))};
+                  return {sigmoid_backward(g, ctx.output)};
+                });
+}
+
+// D = G ⊙ C ⊙ (1 − C);  dD = dG ⊙ C ⊙ (1 − C) + G ⊙ (1 − 2C) ⊙ dC
+static constexpr OpInfo sigmoid_backward_info{
+    "sigmoid_backward", "dD = dG ⊙ C ⊙ (1 − C) + G ⊙ (1 − 2C) ⊙ dC",
+    "gG = gD ⊙ C ⊙ (1 − C), gC = gD ⊙ G ⊙ (1 − 2C)"};
+Tensor sigmoid_backward(const Tensor& g, const Tensor& c, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  Tensor out = backward_kernel("sigmoid_backward", g, c, [](auto u, auto v) { return u * (v * (1 - v)); });
+  return record(sigmoid_backward_info, std::move(out), {g, c},
+                [g, c](const Tensor& gd, const VjpContext& ctx) -> Grads {
+                  return {ctx.needs[0] ? sigmoid_backward(gd, c) : Tensor(),
+                          ctx.needs[1] ? gd * g * (1.0 - 2.0 * c) : Tensor()};
                 });
 }
 
@@ -119,7 +160,23 @@ Tensor relu(const Tensor& a, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   Tensor out = unary("relu", a, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
   return record(relu_info, std::move(out), {a},
-                [a](const Tensor& g) -> Grads { return {g * gt(a, zero_like_scalar(a))}; });
+                [a](const Tensor& g) -> Grads { return {relu_backward(g, a)}; });
+}
+
+// relu's VJP in one pass (no mask tensor): C = G ⊙ [A > 0]. The mask is piecewise constant,
+// so A gets no gradient, and G's is the same masking: a second-order pass through relu
+// records this op again.
+static constexpr OpInfo relu_backward_info{"relu_backward", "dC = dG ⊙ [A > 0]",
+                                           "gG = gC ⊙ [A > 0], gA = 0"};
+Tensor relu_backward(const Tensor& g, const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  Tensor out = backward_kernel("relu_backward", g, a,
+                               [](auto u, auto v) { return v > 0 ? u : decltype(u)(0); });
+  return record(relu_backward_info, std::move(out), {g, a},
+                [a](const Tensor& gc, const VjpContext& ctx) -> Grads {
+                  return {ctx.needs[0] ? relu_backward(gc, a) : Tensor(),
+                          ctx.needs[1] ? zeros_like(a) : Tensor()};
+                });
 }
 
 // leaky_relu'(0) = negative_slope, as in PyTorch (slope 1 only where A > 0).

@@ -22,6 +22,21 @@ static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_
               static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
 }
 
+// C = op(A) op(B) + β C, for linear's bias (β = 1 onto the broadcast bias).
+template <class T>
+static void blas_gemm_beta(std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b,
+                           T* c, T beta) {
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+                static_cast<int>(k), 1.0f, a, static_cast<int>(k), b, static_cast<int>(k), beta, c,
+                static_cast<int>(n));
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+                static_cast<int>(k), 1.0, a, static_cast<int>(k), b, static_cast<int>(k), beta, c,
+                static_cast<int>(n));
+  }
+}
+
 static std::string describe(const Shape& s, bool transposed) {
   return to_string(s) + (transposed ? "ᵀ" : "");
 }
@@ -65,12 +80,56 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
     }
     return Tensor(std::move(c));
   });
-  return record(gemm_info, out, {a, b}, [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
+  return record(gemm_info, std::move(out), {a, b}, [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
     Tensor ga, gb;
     if (ctx.needs[0]) ga = !ta ? gemm(g, b, false, !tb) : gemm(b, g, tb, true);
     if (ctx.needs[1]) gb = !tb ? gemm(a, g, !ta, false) : gemm(g, a, true, ta);
     return {ga, gb};
   });
+}
+
+// C = X Wᵀ + 1 bᵀ, X [N, in], W [out, in], b [out]: torch.nn.functional.linear. One record and
+// one pass over C instead of gemm then add: C starts as the broadcast bias and the gemm adds
+// X Wᵀ onto it (β = 1). The VJP is written with gemm and sum, so it differentiates again.
+//   dC = dX Wᵀ + X dWᵀ + 1 dbᵀ  =>  gX = gC W,  gW = gCᵀ X,  gb = 1ᵀ gC (column sums)
+static constexpr OpInfo linear_info{"linear", "dC = dX Wᵀ + X dWᵀ + 1 dbᵀ",
+                                    "gX = gC W, gW = gCᵀ X, gb = 1ᵀ gC"};
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  detail::check_same_dtype("linear", x, w);
+  if (b.defined()) detail::check_same_dtype("linear", x, b);
+  const Shape& sx = x.shape();
+  const Shape& sw = w.shape();
+  if (sx.size() != 2 || sw.size() != 2 || sx[1] != sw[1]) {
+    fail<ShapeError>("linear: expects input [N, in] and weight [out, in], got {} and {}",
+                     to_string(sx), to_string(sw));
+  }
+  const std::size_t rows = sx[0], in = sx[1], out = sw[0];
+  if (b.defined() && b.shape() != Shape{out}) {
+    fail<ShapeError>("linear: the bias must have shape [{}] for weight {}, got {}", out,
+                     to_string(sw), to_string(b.shape()));
+  }
+  Tensor c = x.visit([&](const auto& xa) {
+    using T = typename std::decay_t<decltype(xa)>::value_type;
+    auto y = detail::empty_array<T>({rows, out});
+    T* dst = y.data();
+    if (b.defined()) {
+      const T* bias = b.data<T>().data();
+      for (std::size_t r = 0; r < rows; ++r) std::copy(bias, bias + out, dst + r * out);
+    } else {
+      std::fill(dst, dst + y.size(), T(0));
+    }
+    if (rows != 0 && out != 0 && in != 0) {
+      blas_gemm_beta<T>(rows, out, in, xa.data(), w.data<T>().data(), dst, T(1));
+    }
+    return Tensor(std::move(y));
+  });
+  return record(linear_info, std::move(c), {x, w, b},
+                [x, w](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  return {ctx.needs[0] ? gemm(g, w) : Tensor(),
+                          ctx.needs[1] ? gemm(g, x, true, false) : Tensor(),
+                          ctx.needs[2] ? sum(g, 0) : Tensor()};
+                });
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {

@@ -20,7 +20,7 @@ Tensor sum(const Tensor& a, const SourceLocation& caller) {
     return xt::xarray<T>(total);
   });
   const Shape input_shape = a.shape();
-  return record(sum_info, out, {a}, [input_shape](const Tensor& g) -> Grads {
+  return record(sum_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
     return {broadcast_to(g, input_shape)};
   });
 }
@@ -34,7 +34,7 @@ Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocati
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
   Tensor out = detail::map_data(a, [&](const auto& x) { return detail::sum_dim(x, d, out_shape); });
   const Shape input_shape = a.shape();
-  return record(sum_dim_info, out, {a}, [input_shape, d, keepdim](const Tensor& g) -> Grads {
+  return record(sum_dim_info, std::move(out), {a}, [input_shape, d, keepdim](const Tensor& g) -> Grads {
     return {broadcast_to(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d)), input_shape)};
   });
 }
@@ -77,7 +77,7 @@ Tensor norm(const Tensor& a, const SourceLocation& caller) {
     for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i] * x.data()[i];
     return xt::xarray<T>(std::sqrt(total));
   });
-  return record(norm_info, out, {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
+  return record(norm_info, std::move(out), {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {norm_vjp(g, a, ctx.output)};
   });
 }
@@ -94,7 +94,7 @@ Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
     sqrt_in_place(y);
     return y;
   });
-  return record(norm_info, out, {a}, [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
+  return record(norm_info, std::move(out), {a}, [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
     const auto expand = [&](const Tensor& t) {
       return keepdim ? t : unsqueeze(t, static_cast<std::ptrdiff_t>(d));
     };

@@ -24,7 +24,7 @@ Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation&
   }
   Tensor out = map_data(a, [&](const auto& x) { return detail::reshaped(x, shape); });
   const Shape input_shape = a.shape();
-  return record(reshape_info, out, {a},
+  return record(reshape_info, std::move(out), {a},
                 [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; });
 }
 
@@ -79,7 +79,7 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
     std::swap(permutation[d0], permutation[d1]);
     return xt::xarray<T>(xt::transpose(x, permutation));
   });
-  return record(transpose_info, out, {a},
+  return record(transpose_info, std::move(out), {a},
                 [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; });
 }
 
@@ -105,11 +105,19 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& c
   Tensor out = map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto y = detail::empty_array<T>(shape, "broadcast_to");
-    y = xt::broadcast(x, shape);
+    T* dst = y.data();
+    const std::size_t n = y.size();
+    if (x.size() == 1) {
+      std::fill(dst, dst + n, x.data()[0]);
+    } else if (n != 0 && detail::repeats_as_row(x.shape(), shape)) {
+      for (std::size_t r = 0; r < n; r += x.size()) std::copy(x.data(), x.data() + x.size(), dst + r);
+    } else {
+      y = xt::broadcast(x, shape);
+    }
     return y;
   });
   const Shape input_shape = a.shape();
-  return record(broadcast_to_info, out, {a}, [input_shape](const Tensor& g) -> Grads {
+  return record(broadcast_to_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
     return {sum_to_size(g, input_shape)};
   });
 }
@@ -130,11 +138,7 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
     const std::size_t lead = from.size() - shape.size();
     // Sum the leading dims away, then every dim that the target holds at size 1.
     Shape rest(from.begin() + static_cast<std::ptrdiff_t>(lead), from.end());
-    xt::xarray<T> y = lead == 0 ? x : detail::sum_dim(detail::reshaped(x, [&] {
-      Shape s{detail::dims_product(from, 0, lead)};
-      s.insert(s.end(), rest.begin(), rest.end());
-      return s;
-    }()), 0, rest);
+    xt::xarray<T> y = lead == 0 ? x : detail::sum_rows(x, detail::dims_product(from, 0, lead), rest);
     for (std::size_t d = 0; d < shape.size(); ++d) {
       if (shape[d] == 1 && y.shape()[d] != 1) {
         Shape reduced = y.shape();
@@ -145,7 +149,7 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
     return y;
   });
   const Shape input_shape = a.shape();
-  return record(sum_to_size_info, out, {a}, [input_shape](const Tensor& g) -> Grads {
+  return record(sum_to_size_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
     return {broadcast_to(g, input_shape)};
   });
 }

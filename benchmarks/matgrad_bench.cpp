@@ -1,0 +1,802 @@
+// matgrad against hand-written backprop and libtorch, in one run: prints one Markdown table
+// of absolute times and ratios, headed by the machine, compiler, BLAS and thread settings.
+//
+//   matgrad_bench [--rounds N] [--quick] [--only SECTION[,SECTION...]]
+//   matgrad_bench --profile step|step64|chain|matmul [seconds]   (one workload, for perf)
+//
+// Sections: check (gradients agree), step (MLP training step, float32 and float64), overhead
+// (per-op cost on tiny tensors), scaling (batch size, width, backward/forward, chain length),
+// epoch (Fashion-MNIST epoch time and peak RSS, each run a separate process).
+//
+// Every comparison runs its contenders in interleaved rounds (rotating order) and reports the
+// median over rounds; a ratio is the median over rounds of the ratio measured in that round,
+// so load on a shared machine hits both sides alike.
+#include "bench_util.hpp"
+#include "handcoded.hpp"
+#ifdef MATGRAD_BENCH_TORCH
+#include "torch_peer.hpp"
+#endif
+
+#include <matgrad/nn.hpp>
+
+#include <xtensor/xadapt.hpp>
+
+#include <cblas.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+
+using namespace matgrad;
+using bench::Contender;
+using bench::median;
+using bench::ratio_of;
+
+namespace {
+
+#ifdef MATGRAD_BENCH_TORCH
+constexpr bool kTorch = true;
+#else
+constexpr bool kTorch = false;
+#endif
+
+struct Config {
+  std::size_t rounds = 7;
+  double budget = 0.15;  // seconds of repetitions per timed sample
+  std::set<std::string> only;
+  bool wants(const std::string& section) const { return only.empty() || only.count(section); }
+};
+
+// ---- the table ----
+
+enum class Unit { time, per_op, mib, ratio };
+
+struct Row {
+  std::string name;
+  Unit unit = Unit::time;
+  std::optional<double> matgrad, hand, torch, floor;
+  std::optional<double> vs_hand, vs_torch;  // matgrad / peer, median of per-round ratios
+  std::string goal;                         // e.g. "≤ 1.05× hand, ≤ 0.80× libtorch"
+  std::optional<bool> met;
+};
+
+Row make_row(std::string name, Unit unit = Unit::time) {
+  Row row;
+  row.name = std::move(name);
+  row.unit = unit;
+  return row;
+}
+
+std::vector<Row> table;
+std::vector<std::string> notes;
+
+std::string format_value(std::optional<double> v, Unit unit) {
+  if (!v) return "–";
+  const double x = *v;
+  switch (unit) {
+    case Unit::mib: return fmt::format("{:.0f} MiB", x);
+    case Unit::ratio: return fmt::format("{:.2f}", x);
+    case Unit::per_op:
+      return x < 1e-6 ? fmt::format("{:.0f} ns/op", x * 1e9) : fmt::format("{:.2f} µs/op", x * 1e6);
+    case Unit::time:
+      if (x < 1e-3) return fmt::format("{:.1f} µs", x * 1e6);
+      if (x < 1.0) return fmt::format("{:.3f} ms", x * 1e3);
+      return fmt::format("{:.3f} s", x);
+  }
+  return "?";
+}
+
+std::string format_ratio(std::optional<double> r) { return r ? fmt::format("{:.2f}", *r) : "–"; }
+
+void print_table() {
+  fmt::print("| benchmark | matgrad | hand-coded | libtorch | GEMM floor | matgrad / hand | "
+             "matgrad / libtorch | goal | met |\n");
+  fmt::print("|---|---:|---:|---:|---:|---:|---:|---|---|\n");
+  for (const Row& r : table) {
+    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name,
+               format_value(r.matgrad, r.unit), format_value(r.hand, r.unit),
+               format_value(r.torch, r.unit), format_value(r.floor, r.unit),
+               format_ratio(r.vs_hand), format_ratio(r.vs_torch), r.goal.empty() ? "" : r.goal,
+               !r.met ? "" : *r.met ? "yes" : "**no**");
+  }
+  for (const std::string& n : notes) fmt::print("\n{}", n);
+  fmt::print("\n");
+}
+
+void progress(const std::string& what) {
+  std::fprintf(stderr, "[bench] %s\n", what.c_str());
+  std::fflush(stderr);
+}
+
+// ---- the MLP in matgrad, as a user writes it ----
+
+struct MatgradMlp {
+  nn::Sequential model;
+  std::unique_ptr<optim::SGD> optimizer;
+  Tensor x;
+  std::vector<std::size_t> targets;
+  Tensor loss;
+
+  MatgradMlp(const std::vector<std::size_t>& sizes, DType dtype, Generator& gen, double lr) {
+    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+      model.push_back(nn::Linear(sizes[l], sizes[l + 1], gen, true, dtype));
+      if (l + 2 < sizes.size()) model.push_back(nn::ReLU());
+    }
+    optimizer = std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = lr});
+  }
+
+  double step() {
+    optimizer->zero_grad();
+    Tensor l = cross_entropy(model(x), targets);
+    l.backward();
+    optimizer->step();
+    return l.item();
+  }
+  void forward() { loss = cross_entropy(model(x), targets); }
+  void backward_only() {
+    loss.backward();
+    loss = Tensor();
+    optimizer->zero_grad();
+  }
+};
+
+// A batch of pixel-like inputs in [0, 1) and class targets, as float64 values.
+struct Batch {
+  std::vector<double> x;
+  std::vector<std::size_t> targets;
+};
+
+Batch make_batch(std::size_t batch, std::size_t features, std::size_t classes, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  Batch b;
+  b.x.resize(batch * features);
+  for (double& v : b.x) v = u(gen);
+  b.targets.resize(batch);
+  for (std::size_t i = 0; i < batch; ++i) b.targets[i] = gen() % classes;
+  return b;
+}
+
+template <class T>
+std::vector<T> cast_values(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+template <class T>
+std::vector<double> values_of(const Tensor& t) {
+  const auto& a = t.data<T>();
+  return std::vector<double>(a.data(), a.data() + a.size());
+}
+
+// One MLP configuration with all three implementations on the same weights and batch.
+template <class T>
+struct MlpSet {
+  std::vector<std::size_t> sizes;
+  std::size_t batch;
+  MatgradMlp mg;
+  bench::HandMlp<T> hand;
+  std::vector<T> x_hand;
+  Batch data;
+#ifdef MATGRAD_BENCH_TORCH
+  std::unique_ptr<bench::torch_peer::Mlp> torch;
+#endif
+
+  MlpSet(std::vector<std::size_t> s, std::size_t b, bool with_torch, Generator& gen)
+      : sizes(std::move(s)), batch(b), mg(sizes, dtype_of<T>(), gen, 0.1), hand(sizes, b) {
+    data = make_batch(batch, sizes.front(), sizes.back(), 1);
+    x_hand = cast_values<T>(data.x);
+    mg.x = Tensor(xt::xarray<T>(xt::adapt(x_hand, Shape{batch, sizes.front()})));
+    mg.targets = data.targets;
+    const std::vector<Tensor> params = mg.model.parameters();
+    std::vector<std::vector<double>> w, bias;
+    for (std::size_t l = 0; l < hand.depth(); ++l) {
+      const auto& pw = params[2 * l].data<T>();
+      const auto& pb = params[2 * l + 1].data<T>();
+      std::copy(pw.begin(), pw.end(), hand.layer(l).w.begin());
+      std::copy(pb.begin(), pb.end(), hand.layer(l).b.begin());
+      w.push_back(values_of<T>(params[2 * l]));
+      bias.push_back(values_of<T>(params[2 * l + 1]));
+    }
+#ifdef MATGRAD_BENCH_TORCH
+    if (with_torch) {
+      torch = std::make_unique<bench::torch_peer::Mlp>(sizes, std::is_same_v<T, double>, w, bias, 0.1);
+      torch->set_batch(data.x, data.targets);
+    }
+#else
+    (void)with_torch;
+#endif
+  }
+
+  double hand_step() { return hand.step(x_hand.data(), data.targets.data(), batch, T(0.1)); }
+  void floor() { hand.gemms_only(x_hand.data(), batch); }
+};
+
+// The largest |matgrad − peer| over all parameters' gradients, relative to the largest
+// |peer| of the same parameter.
+double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+// Gradients of one forward/backward on fresh weights: matgrad vs hand-coded (vs libtorch).
+template <class T>
+void check_gradients(double tolerance) {
+  Generator gen(42);
+  MlpSet<T> set({784, 256, 128, 10}, 128, kTorch, gen);
+  set.mg.optimizer->zero_grad();
+  Tensor loss = cross_entropy(set.mg.model(set.mg.x), set.mg.targets);
+  loss.backward();
+  const double hand_loss = set.hand.forward(set.x_hand.data(), set.data.targets.data(), set.batch);
+  set.hand.backward();
+  const std::vector<Tensor> params = set.mg.model.parameters();
+  double worst_hand = std::abs(loss.item() - hand_loss) / std::abs(hand_loss), worst_torch = 0;
+  for (std::size_t l = 0; l < set.hand.depth(); ++l) {
+    const auto& L = set.hand.layer(l);
+    worst_hand = std::max(worst_hand, max_rel_diff(values_of<T>(params[2 * l].grad()),
+                                                   std::vector<double>(L.gw.begin(), L.gw.end())));
+    worst_hand = std::max(worst_hand, max_rel_diff(values_of<T>(params[2 * l + 1].grad()),
+                                                   std::vector<double>(L.gb.begin(), L.gb.end())));
+  }
+#ifdef MATGRAD_BENCH_TORCH
+  set.torch->step();  // zero_grad, forward, backward, update: the gradients stay until the next
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    worst_torch = std::max(worst_torch, max_rel_diff(values_of<T>(params[k].grad()), set.torch->grad(k)));
+  }
+#endif
+  const bool ok = worst_hand <= tolerance && (!kTorch || worst_torch <= tolerance);
+  notes.push_back(fmt::format(
+      "Gradient cross-check ({}, 784-256-128-10, batch 128, same weights and batch): max "
+      "relative difference of matgrad's loss and gradients vs hand-coded {:.1e}{}: {}.",
+      dtype_name(dtype_of<T>()), worst_hand,
+      kTorch ? fmt::format(", vs libtorch {:.1e}", worst_torch) : std::string(),
+      ok ? fmt::format("agree (≤ {:.0e})", tolerance) : "**DISAGREE**"));
+  if (!ok) {
+    print_table();
+    std::fprintf(stderr, "gradient check failed\n");
+    std::exit(1);
+  }
+}
+
+std::string threads_label(int threads) { return fmt::format("{} BLAS thread{}", threads, threads == 1 ? "" : "s"); }
+
+// One MLP step comparison, appended to the table.
+template <class T>
+void step_row(const std::string& name, const Config& cfg, std::vector<std::size_t> sizes,
+              std::size_t batch, bool with_torch, bool with_floor, const std::string& goal,
+              double goal_hand, double goal_torch) {
+  progress(name);
+  Generator gen(7);
+  MlpSet<T> set(std::move(sizes), batch, with_torch && kTorch, gen);
+  std::vector<Contender> c{
+      {"matgrad", [&] { return bench::time_per_call([&] { set.mg.step(); }, cfg.budget, 3); }},
+      {"hand", [&] { return bench::time_per_call([&] { set.hand_step(); }, cfg.budget, 3); }}};
+#ifdef MATGRAD_BENCH_TORCH
+  if (set.torch) {
+    c.push_back({"torch", [&] { return bench::time_per_call([&] { set.torch->step(); }, cfg.budget, 3); }});
+  }
+#endif
+  if (with_floor) c.push_back({"floor", [&] { return bench::time_per_call([&] { set.floor(); }, cfg.budget, 3); }});
+  const auto s = bench::interleave(c, cfg.rounds);
+  Row row = make_row(name);
+  row.matgrad = median(s[0]);
+  row.hand = median(s[1]);
+  row.vs_hand = ratio_of(s[0], s[1]);
+  std::size_t k = 2;
+#ifdef MATGRAD_BENCH_TORCH
+  if (set.torch) {
+    row.torch = median(s[k]);
+    row.vs_torch = ratio_of(s[0], s[k]);
+    ++k;
+  }
+#endif
+  if (with_floor) row.floor = median(s[k]);
+  row.goal = goal;
+  if (!goal.empty()) {
+    bool met = *row.vs_hand <= goal_hand;
+    if (goal_torch > 0) met = met && row.vs_torch && *row.vs_torch <= goal_torch;
+    row.met = met;
+  }
+  table.push_back(row);
+}
+
+void section_step(const Config& cfg, int default_threads) {
+  const std::vector<std::size_t> mlp{784, 256, 128, 10};
+  const std::string goal_both = kTorch ? "≤ 1.05× hand, ≤ 0.80× libtorch" : "≤ 1.05× hand";
+  openblas_set_num_threads(1);
+  step_row<float>("MLP step, float32, batch 128, 1 BLAS thread", cfg, mlp, 128, true, true,
+                  goal_both, 1.05, 0.80);
+  openblas_set_num_threads(default_threads);
+  step_row<float>(fmt::format("MLP step, float32, batch 128, {} (default)", threads_label(default_threads)),
+                  cfg, mlp, 128, true, true, goal_both, 1.05, 0.80);
+  openblas_set_num_threads(1);
+  step_row<double>("MLP step, float64, batch 128, 1 BLAS thread", cfg, mlp, 128, true, true,
+                   "≤ 1.05× hand (float64)", 1.05, 0);
+  openblas_set_num_threads(default_threads);
+  step_row<double>(fmt::format("MLP step, float64, batch 128, {} (default)", threads_label(default_threads)),
+                   cfg, mlp, 128, true, true, "≤ 1.05× hand (float64)", 1.05, 0);
+}
+
+// ---- per-op overhead ----
+
+const Tensor& chain_scale() {
+  static const Tensor t = full({1}, 0.999);
+  return t;
+}
+const Tensor& chain_shift() {
+  static const Tensor t = full({1}, 0.001);
+  return t;
+}
+
+// ops ops alternating mul/add/tanh on one-element float32 tensors, then backward.
+void matgrad_scalar_chain(std::size_t ops) {
+  Tensor x = full({1}, 0.5, {.requires_grad = true});
+  Tensor y = x;
+  for (std::size_t i = 0; i < ops; ++i) {
+    switch (i % 3) {
+      case 0: y = y * chain_scale(); break;
+      case 1: y = y + chain_shift(); break;
+      default: y = tanh(y); break;
+    }
+  }
+  y.backward();
+}
+
+// The same chain by hand: values forward, the derivative product backward.
+float hand_scalar_chain(std::size_t ops, std::vector<float>& v) {
+  v.resize(ops + 1);
+  v[0] = 0.5f;
+  for (std::size_t i = 0; i < ops; ++i) {
+    switch (i % 3) {
+      case 0: v[i + 1] = v[i] * 0.999f; break;
+      case 1: v[i + 1] = v[i] + 0.001f; break;
+      default: v[i + 1] = std::tanh(v[i]); break;
+    }
+  }
+  float g = 1;
+  for (std::size_t i = ops; i-- > 0;) {
+    switch (i % 3) {
+      case 0: g *= 0.999f; break;
+      case 1: break;
+      default: g *= 1 - v[i + 1] * v[i + 1]; break;
+    }
+  }
+  return g;
+}
+
+// A random orthogonal 16×16 matrix (Gram–Schmidt), so that a long product neither blows up
+// nor underflows into denormals.
+std::vector<float> orthogonal16(std::uint64_t seed) {
+  constexpr std::size_t n = 16;
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> normal;
+  std::vector<double> q(n * n);
+  for (double& v : q) v = normal(gen);
+  for (std::size_t i = 0; i < n; ++i) {
+    double* row = &q[i * n];
+    for (std::size_t j = 0; j < i; ++j) {
+      const double* prev = &q[j * n];
+      double dot = 0;
+      for (std::size_t k = 0; k < n; ++k) dot += row[k] * prev[k];
+      for (std::size_t k = 0; k < n; ++k) row[k] -= dot * prev[k];
+    }
+    double norm = 0;
+    for (std::size_t k = 0; k < n; ++k) norm += row[k] * row[k];
+    for (std::size_t k = 0; k < n; ++k) row[k] /= std::sqrt(norm);
+  }
+  return std::vector<float>(q.begin(), q.end());
+}
+
+// Y_{i+1} = Y_i W for 16×16 matrices, then the gradient of sum(Y_n) for W, by hand.
+struct HandMatmulChain {
+  std::vector<float> w, y0, ys, g, g_next, gw;
+  void run(std::size_t ops) {
+    constexpr std::size_t n = 16, nn = n * n;
+    ys.resize((ops + 1) * nn);
+    std::copy(y0.begin(), y0.end(), ys.begin());
+    for (std::size_t i = 0; i < ops; ++i) {
+      bench::gemm(false, false, n, n, n, &ys[i * nn], n, w.data(), n, &ys[(i + 1) * nn], n);
+    }
+    g.assign(nn, 1.0f);
+    g_next.resize(nn);
+    gw.assign(nn, 0.0f);
+    for (std::size_t i = ops; i-- > 0;) {
+      // gW += Y_iᵀ G,  G ← G Wᵀ
+      bench::gemm(true, false, n, n, n, &ys[i * nn], n, g.data(), n, gw.data(), n, 1.0f);
+      bench::gemm(false, true, n, n, n, g.data(), n, w.data(), n, g_next.data(), n);
+      std::swap(g, g_next);
+    }
+  }
+};
+
+void section_overhead(const Config& cfg) {
+  openblas_set_num_threads(1);
+  {
+    constexpr std::size_t ops = 100000;
+    progress("per-op overhead: 1-element chain");
+    std::vector<float> scratch;
+    std::vector<Contender> c{
+        {"matgrad", [&] { return bench::time_per_call([&] { matgrad_scalar_chain(ops); }, cfg.budget, 2) / ops; }},
+        {"hand", [&] { return bench::time_per_call([&] { hand_scalar_chain(ops, scratch); }, cfg.budget, 2) / ops; }}};
+#ifdef MATGRAD_BENCH_TORCH
+    c.push_back({"torch", [&] { return bench::time_per_call([&] { bench::torch_peer::scalar_chain(ops); }, cfg.budget, 2) / ops; }});
+#endif
+    const auto s = bench::interleave(c, cfg.rounds);
+    Row row = make_row("per-op overhead: 100,000 ops mul/add/tanh on 1-element tensors, fwd + bwd", Unit::per_op);
+    row.matgrad = median(s[0]);
+    row.hand = median(s[1]);
+    row.vs_hand = ratio_of(s[0], s[1]);
+    if (kTorch) {
+      row.torch = median(s[2]);
+      row.vs_torch = ratio_of(s[0], s[2]);
+      row.goal = "≤ 0.10× libtorch";
+      row.met = *row.vs_torch <= 0.10;
+    }
+    table.push_back(row);
+  }
+  {
+    constexpr std::size_t ops = 10000;
+    progress("per-op overhead: 16x16 matmul chain");
+    const std::vector<float> w = orthogonal16(3), y0 = orthogonal16(4);
+    HandMatmulChain hand{w, y0, {}, {}, {}, {}};
+    const Tensor wt = Tensor(xt::xarray<float>(xt::adapt(w, Shape{16, 16})), true);
+    const Tensor y0t = Tensor(xt::xarray<float>(xt::adapt(y0, Shape{16, 16})));
+    auto matgrad_chain = [&] {
+      Tensor y = y0t;
+      for (std::size_t i = 0; i < ops; ++i) y = matmul(y, wt);
+      y.backward(ones_like(y));
+      Tensor(wt).zero_grad();
+    };
+#ifdef MATGRAD_BENCH_TORCH
+    bench::torch_peer::MatmulChain torch_chain(w, y0);
+#endif
+    std::vector<Contender> c{
+        {"matgrad", [&] { return bench::time_per_call(matgrad_chain, cfg.budget, 2) / ops; }},
+        {"hand", [&] { return bench::time_per_call([&] { hand.run(ops); }, cfg.budget, 2) / ops; }}};
+#ifdef MATGRAD_BENCH_TORCH
+    c.push_back({"torch", [&] { return bench::time_per_call([&] { torch_chain.run(ops); }, cfg.budget, 2) / ops; }});
+#endif
+    const auto s = bench::interleave(c, cfg.rounds);
+    Row row = make_row("per-op overhead: 10,000 matmuls of 16×16 float32, fwd + bwd", Unit::per_op);
+    row.matgrad = median(s[0]);
+    row.hand = median(s[1]);
+    row.vs_hand = ratio_of(s[0], s[1]);
+    if (kTorch) {
+      row.torch = median(s[2]);
+      row.vs_torch = ratio_of(s[0], s[2]);
+      row.goal = "≤ 0.50× libtorch";
+      row.met = *row.vs_torch <= 0.50;
+    }
+    table.push_back(row);
+  }
+}
+
+// ---- scaling ----
+
+void section_scaling(const Config& cfg) {
+  openblas_set_num_threads(1);
+  Config quick = cfg;
+  quick.rounds = std::max<std::size_t>(5, cfg.rounds - 2);
+  quick.budget = cfg.budget * 0.6;
+  for (std::size_t batch : {32, 64, 128, 256, 512, 1024}) {
+    step_row<float>(fmt::format("scaling: step, batch {}, 784-256-128-10, 1 thread", batch), quick,
+                    {784, 256, 128, 10}, batch, false, true, "", 0, 0);
+  }
+  for (std::size_t width : {64, 128, 256, 512, 1024, 2048}) {
+    step_row<float>(fmt::format("scaling: step, width {}: 784-{}-{}-10, batch 128, 1 thread", width,
+                                width, width / 2),
+                    quick, {784, width, width / 2, 10}, 128, false, true, "", 0, 0);
+  }
+
+  // Backward / forward: each step timed in two parts, forward (with the loss) and backward.
+  {
+    progress("scaling: backward/forward");
+    Generator gen(7);
+    MlpSet<float> set({784, 256, 128, 10}, 128, kTorch, gen);
+    struct Split {
+      std::vector<double> fwd, bwd;
+    };
+    std::vector<Split> parts(3);
+    auto timed = [&](Split& p, auto&& forward, auto&& backward) {
+      double f = 0, b = 0;
+      std::size_t calls = 0;
+      const auto start = bench::Clock::now();
+      do {
+        const auto t0 = bench::Clock::now();
+        forward();
+        const auto t1 = bench::Clock::now();
+        backward();
+        const auto t2 = bench::Clock::now();
+        f += std::chrono::duration<double>(t1 - t0).count();
+        b += std::chrono::duration<double>(t2 - t1).count();
+        ++calls;
+      } while (calls < 3 || bench::seconds_since(start) < cfg.budget);
+      p.fwd.push_back(f / calls);
+      p.bwd.push_back(b / calls);
+      return (f + b) / calls;
+    };
+    std::vector<Contender> c{
+        {"matgrad", [&] { return timed(parts[0], [&] { set.mg.forward(); }, [&] { set.mg.backward_only(); }); }},
+        {"hand", [&] {
+           return timed(parts[1], [&] { set.hand.forward(set.x_hand.data(), set.data.targets.data(), 128); },
+                        [&] { set.hand.backward(); });
+         }}};
+#ifdef MATGRAD_BENCH_TORCH
+    c.push_back({"torch", [&] { return timed(parts[2], [&] { set.torch->forward(); }, [&] { set.torch->backward_only(); }); }});
+#endif
+    for (Split& p : parts) p = {};
+    bench::interleave(c, cfg.rounds);
+    auto bwd_over_fwd = [](const Split& p) { return ratio_of(p.bwd, p.fwd); };
+    Row row = make_row("scaling: backward / forward time, MLP step, float32, batch 128, 1 thread", Unit::ratio);
+    // The warm-up samples were pushed too: drop them.
+    for (Split& p : parts) {
+      if (!p.fwd.empty()) {
+        p.fwd.erase(p.fwd.begin());
+        p.bwd.erase(p.bwd.begin());
+      }
+    }
+    row.matgrad = bwd_over_fwd(parts[0]);
+    row.hand = bwd_over_fwd(parts[1]);
+    if (kTorch) row.torch = bwd_over_fwd(parts[2]);
+    table.push_back(row);
+    Row fwd = make_row("scaling: forward (with loss) alone, MLP, float32, batch 128, 1 thread");
+    fwd.matgrad = median(parts[0].fwd);
+    fwd.hand = median(parts[1].fwd);
+    fwd.vs_hand = ratio_of(parts[0].fwd, parts[1].fwd);
+    if (kTorch) {
+      fwd.torch = median(parts[2].fwd);
+      fwd.vs_torch = ratio_of(parts[0].fwd, parts[2].fwd);
+    }
+    table.push_back(fwd);
+    Row bwd = make_row("scaling: backward alone, MLP, float32, batch 128, 1 thread");
+    bwd.matgrad = median(parts[0].bwd);
+    bwd.hand = median(parts[1].bwd);
+    bwd.vs_hand = ratio_of(parts[0].bwd, parts[1].bwd);
+    if (kTorch) {
+      bwd.torch = median(parts[2].bwd);
+      bwd.vs_torch = ratio_of(parts[0].bwd, parts[2].bwd);
+    }
+    table.push_back(bwd);
+  }
+
+  // Chain length: the cost per op of a 1,000,000-op chain against a 100,000-op one.
+  {
+    progress("scaling: 1,000,000-op chain");
+    Config chain = cfg;
+    chain.rounds = std::max<std::size_t>(5, cfg.rounds - 2);
+    std::vector<Contender> c{
+        {"100k", [&] { return bench::time_per_call([&] { matgrad_scalar_chain(100000); }, 0.5, 3) / 1e5; }},
+        {"1M", [&] { return bench::time_per_call([&] { matgrad_scalar_chain(1000000); }, 0.5, 1) / 1e6; }}};
+    const auto s = bench::interleave(c, chain.rounds);
+    Row small = make_row("scaling: chain of 100,000 ops (1-element mul/add/tanh), fwd + bwd, per op", Unit::per_op);
+    small.matgrad = median(s[0]);
+    table.push_back(small);
+    Row row = make_row("scaling: chain of 1,000,000 ops, the same, per op", Unit::per_op);
+    row.matgrad = median(s[1]);
+    const double growth = ratio_of(s[1], s[0]);
+    row.goal = fmt::format("linear: per-op 1M / 100k = {:.2f} (≤ 1.2)", growth);
+    row.met = growth <= 1.2;
+    table.push_back(row);
+  }
+}
+
+// ---- the Fashion-MNIST epoch and its peak RSS, one process per run ----
+
+std::map<std::string, double> run_child(const std::string& command) {
+  std::map<std::string, double> out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char line[4096];
+  std::string text;
+  while (std::fgets(line, sizeof line, pipe)) text += line;
+  const int status = pclose(pipe);
+  if (status != 0) {
+    std::fprintf(stderr, "%s failed (status %d)\n", command.c_str(), status);
+    return {};
+  }
+  std::istringstream in(text);
+  std::string item;
+  while (in >> item) {
+    const auto eq = item.find('=');
+    if (eq != std::string::npos) out[item.substr(0, eq)] = std::atof(item.c_str() + eq + 1);
+  }
+  return out;
+}
+
+void section_epoch(const Config& cfg, int default_threads, const std::filesystem::path& dir) {
+  if (!data::fashion_mnist_available()) {
+    notes.push_back("Epoch and memory rows skipped: Fashion-MNIST is not installed "
+                    "(apt-get install dataset-fashion-mnist).");
+    return;
+  }
+  std::vector<std::string> names{"matgrad", "handcoded"};
+  if (kTorch) names.push_back("torch");
+  std::map<std::string, std::vector<std::map<std::string, double>>> runs;
+  const std::size_t rounds = std::max<std::size_t>(5, cfg.rounds - 2);
+  for (std::size_t r = 0; r < rounds; ++r) {
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const std::string& name = names[(r + k) % names.size()];
+      progress(fmt::format("epoch round {}/{}: {}", r + 1, rounds, name));
+      const std::string cmd = fmt::format("'{}' --threads {}", (dir / ("bench_epoch_" + name)).string(),
+                                          default_threads);
+      auto result = run_child(cmd);
+      if (result.empty()) {
+        notes.push_back(fmt::format("Epoch run of {} failed; its epoch rows are incomplete.", name));
+        continue;
+      }
+      runs[name].push_back(result);
+    }
+  }
+  auto series = [&](const std::string& name, const std::string& key) {
+    std::vector<double> v;
+    for (const auto& m : runs[name]) v.push_back(m.at(key));
+    return v;
+  };
+  auto fill = [&](Row& row, const std::string& key, double scale) {
+    auto m = series("matgrad", key), h = series("handcoded", key);
+    for (double& v : m) v *= scale;
+    for (double& v : h) v *= scale;
+    if (!m.empty()) row.matgrad = median(m);
+    if (!h.empty()) row.hand = median(h);
+    if (!m.empty() && !h.empty()) row.vs_hand = ratio_of(m, h);
+    if (kTorch) {
+      auto t = series("torch", key);
+      for (double& v : t) v *= scale;
+      if (!t.empty()) row.torch = median(t);
+      if (!m.empty() && !t.empty()) row.vs_torch = ratio_of(m, t);
+    }
+  };
+  Row time = make_row(fmt::format("Fashion-MNIST epoch (469 steps, batch 128, SGD, shuffled), {} (default)",
+                               threads_label(default_threads)));
+  fill(time, "epoch_ms", 1e-3);
+  if (kTorch) {
+    time.goal = "faster than libtorch (< 1.00×)";
+    if (time.vs_torch) time.met = *time.vs_torch < 1.0;
+  }
+  table.push_back(time);
+  Row eval = make_row("test evaluation (10,000 images, batches of 1000), same runs");
+  fill(eval, "eval_ms", 1e-3);
+  table.push_back(eval);
+  Row rss = make_row("peak RSS: load + one epoch + test evaluation (getrusage, separate processes)", Unit::mib);
+  fill(rss, "maxrss_kib", 1.0 / 1024);
+  rss.goal = "≤ 1.10× hand";
+  if (rss.vs_hand) rss.met = *rss.vs_hand <= 1.10;
+  table.push_back(rss);
+  std::string acc = "Test accuracy after the epoch (sanity, not timed):";
+  for (const std::string& name : names) {
+    const auto a = series(name, "accuracy");
+    if (!a.empty()) acc += fmt::format(" {} {:.3f};", name, median(a));
+  }
+  notes.push_back(acc);
+}
+
+}  // namespace
+
+// Runs one matgrad workload alone for `seconds`, for `perf record -g`: step (MLP step,
+// float32), step64, chain (1-element ops), matmul (16×16 chain); one BLAS thread.
+int profile(const std::string& what, double seconds) {
+  openblas_set_num_threads(1);
+  Generator gen(7);
+  std::function<void()> work;
+  std::unique_ptr<MlpSet<float>> set32;
+  std::unique_ptr<MlpSet<double>> set64;
+  const Tensor w = Tensor(xt::xarray<float>(xt::adapt(orthogonal16(3), Shape{16, 16})), true);
+  const Tensor y0 = Tensor(xt::xarray<float>(xt::adapt(orthogonal16(4), Shape{16, 16})));
+  if (what == "step") {
+    set32 = std::make_unique<MlpSet<float>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
+    work = [&] { set32->mg.step(); };
+  } else if (what == "step64") {
+    set64 = std::make_unique<MlpSet<double>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
+    work = [&] { set64->mg.step(); };
+  } else if (what == "chain") {
+    work = [] { matgrad_scalar_chain(100000); };
+  } else if (what == "matmul") {
+    work = [&] {
+      Tensor y = y0;
+      for (int i = 0; i < 10000; ++i) y = matmul(y, w);
+      y.backward(ones_like(y));
+      Tensor(w).zero_grad();
+    };
+  } else {
+    std::fprintf(stderr, "--profile: step, step64, chain or matmul\n");
+    return 2;
+  }
+  std::size_t calls = 0;
+  const auto start = bench::Clock::now();
+  const double cpu_start = bench::cpu_seconds();
+  while (bench::seconds_since(start) < seconds) {
+    work();
+    ++calls;
+  }
+  fmt::print("{}: {} calls, {:.3f} ms per call, {:.3f} ms CPU per call\n", what, calls,
+             bench::seconds_since(start) / calls * 1e3, (bench::cpu_seconds() - cpu_start) / calls * 1e3);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--profile" && i + 1 < argc) {
+      return profile(argv[i + 1], i + 2 < argc ? std::atof(argv[i + 2]) : 10.0);
+    }
+    if (arg == "--rounds" && i + 1 < argc) {
+      cfg.rounds = std::max<std::size_t>(1, std::stoul(argv[++i]));
+    } else if (arg == "--quick") {
+      cfg.rounds = 3;
+      cfg.budget = 0.05;
+    } else if (arg == "--only" && i + 1 < argc) {
+      std::stringstream list(argv[++i]);
+      std::string s;
+      while (std::getline(list, s, ',')) cfg.only.insert(s);
+    } else {
+      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,overhead,scaling,epoch]\n");
+      return 2;
+    }
+  }
+  const int default_threads = openblas_get_num_threads();
+#ifdef MATGRAD_BENCH_TORCH
+  bench::torch_peer::set_threads(1);
+#endif
+  const std::filesystem::path dir = std::filesystem::canonical("/proc/self/exe").parent_path();
+
+  if (cfg.wants("check")) {
+    openblas_set_num_threads(1);
+    check_gradients<float>(1e-4);
+    check_gradients<double>(1e-10);
+  }
+  if (cfg.wants("step")) section_step(cfg, default_threads);
+  if (cfg.wants("overhead")) section_overhead(cfg);
+  if (cfg.wants("scaling")) section_scaling(cfg);
+  if (cfg.wants("epoch")) section_epoch(cfg, default_threads, dir);
+
+  const char* env_threads = std::getenv("OPENBLAS_NUM_THREADS");
+  fmt::print("## matgrad benchmarks\n\n");
+  fmt::print("- machine: {}, {} cores{}\n", bench::cpu_model(), std::thread::hardware_concurrency(),
+             bench::cpu_has("avx512f") ? ", AVX-512" : "");
+  fmt::print("- compiler: {} {} ({}{})\n",
+#if defined(__clang__)
+             "clang++",
+#else
+             "g++",
+#endif
+             __VERSION__, MATGRAD_BENCH_FLAGS,
+#ifdef MATGRAD_BENCH_NATIVE
+             ", -march=native"
+#else
+             ", no -march=native"
+#endif
+  );
+  fmt::print("- BLAS: {} (core {}); default threads {}{}; rows say which they use\n",
+             openblas_get_config(), openblas_get_corename(), default_threads,
+             env_threads ? fmt::format(" (OPENBLAS_NUM_THREADS={})", env_threads) : std::string());
+#ifdef MATGRAD_BENCH_TORCH
+  fmt::print("- libtorch {}: intra-op threads 1, inter-op 1 (its GEMMs run on the same OpenBLAS and "
+             "its threads; more would oversubscribe the cores)\n",
+             bench::torch_peer::version());
+#else
+  fmt::print("- libtorch: not built (find_package(Torch) failed or libtorch-dev is absent); its "
+             "column is empty\n");
+#endif
+  fmt::print("- medians of {} interleaved rounds ({:.0f} ms of repetitions per sample); ratios are "
+             "medians of per-round ratios; scaling and epoch rows use ≥ 5 rounds\n\n",
+             cfg.rounds, cfg.budget * 1e3);
+  print_table();
+  bool all_met = true;
+  for (const Row& r : table) all_met = all_met && (!r.met || *r.met);
+  fmt::print("\nTargets: {}\n", all_met ? "all met" : "not all met (see the met column)");
+  return 0;
+}
