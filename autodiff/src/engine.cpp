@@ -380,7 +380,15 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
   }
 
   std::vector<Tensor> grads(top + 1);
-  for (auto& [node, g] : root_grads) accumulate(grads[node->index], g, create_graph);
+  // Gradients delivered to records below the one being visited and not yet consumed: when
+  // none is left, nothing further down the tape can receive one (a training loop's tape also
+  // holds the released records of earlier steps until it compacts), so the walk stops.
+  std::size_t pending = 0;
+  auto deliver_to_node = [&](std::size_t index, Tensor g) {
+    if (!grads[index].defined()) ++pending;
+    accumulate(grads[index], std::move(g), create_graph);
+  };
+  for (auto& [node, g] : root_grads) deliver_to_node(node->index, g);
 
   ++tape.backward_depth;
   std::size_t released = 0;
@@ -396,13 +404,14 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     }
   } exit{tape, released};
 
-  for (std::size_t i = top + 1; i-- > 0;) {
+  for (std::size_t i = top + 1; i-- > 0 && pending > 0;) {
     // The next records, and the next output's shared count (an input the VJP may read).
     if (i >= 8) prefetch(tape.nodes[i - 8].get());
     if (i >= 1) detail::prefetch_output_count(tape.nodes[i - 1].get());
     if (!grads[i].defined()) continue;
     Node& node = *tape.nodes[i];  // nodes never move while backward_depth > 0
     const Tensor g = std::move(grads[i]);
+    --pending;
     if (node.released) {
       fail<AutogradError>(
           "backward: trying to backward through the graph a second time: the saved values of "
@@ -453,7 +462,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       if (e.leaf) {
         deliver_to_leaf(e.leaf, std::move(gk));
       } else {
-        accumulate(grads[e.node->index], std::move(gk), create_graph);
+        deliver_to_node(e.node->index, std::move(gk));
       }
     }
     if (!retain_graph) {
