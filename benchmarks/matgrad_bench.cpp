@@ -78,6 +78,23 @@ Row make_row(std::string name, Unit unit = Unit::time) {
   return row;
 }
 
+// A per-op overhead row from interleaved samples of {matgrad, hand[, torch]}, with its goal
+// as a ratio to libtorch.
+Row overhead_row(std::string name, const std::vector<std::vector<double>>& s, std::string goal,
+                 double max_vs_torch) {
+  Row row = make_row(std::move(name), Unit::per_op);
+  row.matgrad = median(s[0]);
+  row.hand = median(s[1]);
+  row.vs_hand = ratio_of(s[0], s[1]);
+  if (kTorch) {
+    row.torch = median(s[2]);
+    row.vs_torch = ratio_of(s[0], s[2]);
+    row.goal = std::move(goal);
+    row.met = *row.vs_torch <= max_vs_torch;
+  }
+  return row;
+}
+
 std::vector<Row> table;
 std::vector<std::string> notes;
 
@@ -440,18 +457,8 @@ void section_overhead(const Config& cfg) {
 #ifdef MATGRAD_BENCH_TORCH
     c.push_back({"torch", [&] { return bench::time_per_call([&] { bench::torch_peer::scalar_chain(ops); }, cfg.budget, 2) / ops; }});
 #endif
-    const auto s = bench::interleave(c, cfg.rounds);
-    Row row = make_row("per-op overhead: 100,000 ops mul/add/tanh on 1-element tensors, fwd + bwd", Unit::per_op);
-    row.matgrad = median(s[0]);
-    row.hand = median(s[1]);
-    row.vs_hand = ratio_of(s[0], s[1]);
-    if (kTorch) {
-      row.torch = median(s[2]);
-      row.vs_torch = ratio_of(s[0], s[2]);
-      row.goal = "≤ 0.10× libtorch";
-      row.met = *row.vs_torch <= 0.10;
-    }
-    table.push_back(row);
+    table.push_back(overhead_row("per-op overhead: 100,000 ops mul/add/tanh on 1-element tensors, fwd + bwd",
+                                 bench::interleave(c, cfg.rounds), "≤ 0.10× libtorch", 0.10));
   }
   {
     constexpr std::size_t ops = 10000;
@@ -475,18 +482,8 @@ void section_overhead(const Config& cfg) {
 #ifdef MATGRAD_BENCH_TORCH
     c.push_back({"torch", [&] { return bench::time_per_call([&] { torch_chain.run(ops); }, cfg.budget, 2) / ops; }});
 #endif
-    const auto s = bench::interleave(c, cfg.rounds);
-    Row row = make_row("per-op overhead: 10,000 matmuls of 16×16 float32, fwd + bwd", Unit::per_op);
-    row.matgrad = median(s[0]);
-    row.hand = median(s[1]);
-    row.vs_hand = ratio_of(s[0], s[1]);
-    if (kTorch) {
-      row.torch = median(s[2]);
-      row.vs_torch = ratio_of(s[0], s[2]);
-      row.goal = "≤ 0.50× libtorch";
-      row.met = *row.vs_torch <= 0.50;
-    }
-    table.push_back(row);
+    table.push_back(overhead_row("per-op overhead: 10,000 matmuls of 16×16 float32, fwd + bwd",
+                                 bench::interleave(c, cfg.rounds), "≤ 0.50× libtorch", 0.50));
   }
 }
 
