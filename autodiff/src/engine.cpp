@@ -96,7 +96,7 @@ void Tape::collect() {
   // memory), outputs' counts half as far (their address is read from the prefetched record).
   constexpr std::size_t ahead = 16;
   for (std::size_t i = n; i-- > 0;) {
-    if (i >= ahead) prefetch(nodes[i - ahead].get());
+    if (i >= ahead) prefetch_for_collect(nodes[i - ahead].get());
     if (i >= ahead / 2) prefetch_output_count(nodes[i - ahead / 2].get());
     const Node& node = *nodes[i];
     if (!live[i] && !node.output_alive()) continue;
@@ -117,7 +117,10 @@ void Tape::collect() {
     }
   }
   nodes.resize(kept);
-  collect_at = std::max(kMinCollect, 2 * kept);
+  // Twice what is kept, or four times when most of it was kept (a graph still growing): each
+  // compaction visits every record, so on a long graph the visits stay a small multiple of
+  // its length either way, and fewer of them when they free little.
+  collect_at = std::max(kMinCollect, (2 * kept > n ? 4 : 2) * kept);
   // Closures may free tensors; the tape is consistent again by now. (Records are plain heap
   // objects: keeping them in a free list for reuse measured 35% slower on long chains, as the
   // tensors freed around them then no longer merge into large blocks for malloc to reuse.)
