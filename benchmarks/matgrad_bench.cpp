@@ -2,7 +2,7 @@
 // of absolute times and ratios, headed by the machine, compiler, BLAS and thread settings.
 //
 //   matgrad_bench [--rounds N] [--quick] [--only SECTION[,SECTION...]]
-//   matgrad_bench --profile step|step64|chain|matmul [seconds [BLAS threads]]   (for perf)
+//   matgrad_bench --profile step|step64|hand|hand64|chain|matmul [seconds [BLAS threads]]   (for perf)
 //
 // Sections: check (gradients agree), step (MLP training step, float32 and float64), overhead
 // (per-op cost on tiny tensors), scaling (batch size, width, backward/forward, chain length),
@@ -742,6 +742,15 @@ int profile(const std::string& what, double seconds, int threads) {
   } else if (what == "step64") {
     set64 = std::make_unique<MlpSet<double>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
     work = [&] { set64->mg.step(); };
+  } else if (what == "hand" || what == "hand64") {
+    // The hand-coded reference alone, to set its profile beside matgrad's.
+    if (what == "hand") {
+      set32 = std::make_unique<MlpSet<float>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
+      work = [&] { set32->hand_step(); };
+    } else {
+      set64 = std::make_unique<MlpSet<double>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
+      work = [&] { set64->hand_step(); };
+    }
   } else if (what == "chain") {
     work = [] { matgrad_scalar_chain(100000); };
   } else if (what == "matmul") {
@@ -752,7 +761,7 @@ int profile(const std::string& what, double seconds, int threads) {
       Tensor(w).zero_grad();
     };
   } else {
-    std::fprintf(stderr, "--profile: step, step64, chain or matmul\n");
+    std::fprintf(stderr, "--profile: step, step64, hand, hand64, chain or matmul\n");
     return 2;
   }
   std::size_t calls = 0;

@@ -408,9 +408,10 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
   } exit{tape, released};
 
   for (std::size_t i = top + 1; i-- > 0 && pending > 0;) {
-    // The next records, and the next output's shared count (an input the VJP may read).
+    // The records 8 ahead, and the shared count and version of the output 4 ahead (an input
+    // the version check and the VJP read; its address is on the record's first line).
     if (i >= 8) prefetch(tape.nodes[i - 8].get());
-    if (i >= 1) detail::prefetch_output_count(tape.nodes[i - 1].get());
+    if (i >= 4) detail::prefetch_output_count(tape.nodes[i - 4].get());
     if (!grads[i].defined()) continue;
     Node& node = *tape.nodes[i];  // nodes never move while backward_depth > 0
     const Tensor g = std::move(grads[i]);

@@ -143,13 +143,18 @@ struct TensorImpl {
   template <class T>
   explicit TensorImpl(xt::xarray<T>&& array) : data(std::in_place_type<xt::xarray<T>>, std::move(array)) {}
   explicit TensorImpl(const Data& array) : data(array) {}
+  // An array of `shape` with uninitialised elements, built in place (detail::empty_tensor).
+  template <class T>
+  TensorImpl(std::in_place_type_t<xt::xarray<T>> type, const Shape& shape) : data(type, shape) {}
 
-  Data data;
-  Tensor grad;
+  // The fields the engine reads of every input and output come first, on the cache line of
+  // the shared count that make_shared puts just before the object.
+  std::uint64_t version = 0;
   Node* node = nullptr;  // the tape record that produced this tensor; null for leaves
   bool requires_grad = false;
   bool retains_grad = false;
-  std::uint64_t version = 0;
+  Tensor grad;
+  Data data;
 };
 }  // namespace detail
 

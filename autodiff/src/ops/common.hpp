@@ -83,7 +83,27 @@ xt::xarray<T> empty_array(const Shape& shape, std::string_view op = "allocate") 
   }
 }
 
-// Calls f(const xt::xarray<T>&) on a's data and wraps the array it returns.
+// The same as a tensor: the array is built inside the tensor, where building it first and
+// moving it in costs a third more for a small tensor (the shape, strides and back-strides are
+// copied). Write its elements through elements_of.
+template <class T>
+Tensor empty_tensor(const Shape& shape, std::string_view op = "allocate") {
+  const std::size_t n = checked_numel(op, shape, sizeof(T));
+  try {
+    return Tensor(std::make_shared<TensorImpl>(std::in_place_type<xt::xarray<T>>, shape));
+  } catch (const std::bad_alloc&) {
+    fail<ValueError>("{}: out of memory allocating shape {} ({} elements, {:.3g} GiB)", op,
+                     to_string(shape), n, static_cast<double>(n) * sizeof(T) / (1u << 30));
+  }
+}
+
+// The elements of a tensor the caller has just made and nobody else has seen: no version bump.
+template <class T>
+T* elements_of(const Tensor& fresh) {
+  return std::get<xt::xarray<T>>(fresh.impl()->data).data();
+}
+
+// Calls f(const xt::xarray<T>&) on a's data and wraps the array (or tensor) it returns.
 template <class F>
 Tensor map_data(const Tensor& a, F&& f) {
   return a.visit([&](const auto& x) { return Tensor(f(x)); });
@@ -99,12 +119,12 @@ Tensor map_data2(std::string_view op, const Tensor& a, const Tensor& b, F&& f) {
   });
 }
 
-// Elementwise y = f(x) into a new array of the same shape.
+// Elementwise y = f(x) into a new tensor of the same shape.
 template <class T, class F>
-xt::xarray<T> elementwise(const xt::xarray<T>& x, F f) {
-  auto out = empty_array<T>(x.shape());
+Tensor elementwise(const xt::xarray<T>& x, F f) {
+  Tensor out = empty_tensor<T>(x.shape());
   const T* src = x.data();
-  T* dst = out.data();
+  T* dst = elements_of<T>(out);
   const std::size_t n = x.size();
   for (std::size_t i = 0; i < n; ++i) dst[i] = f(src[i]);
   return out;
@@ -133,18 +153,18 @@ inline bool repeats_as_column(const Shape& small, const Shape& full) {
 // Elementwise z = f(x, y) with NumPy broadcasting; fast paths for equal shapes, scalars, rows
 // and columns.
 template <class T, class F>
-xt::xarray<T> elementwise(std::string_view op, const xt::xarray<T>& x, const xt::xarray<T>& y,
-                          F f) {
+Tensor elementwise(std::string_view op, const xt::xarray<T>& x, const xt::xarray<T>& y, F f) {
   if (x.shape() == y.shape()) {
-    auto out = empty_array<T>(x.shape());
+    Tensor out = empty_tensor<T>(x.shape());
+    T* dst = elements_of<T>(out);
     const std::size_t n = x.size();
-    for (std::size_t i = 0; i < n; ++i) out.data()[i] = f(x.data()[i], y.data()[i]);
+    for (std::size_t i = 0; i < n; ++i) dst[i] = f(x.data()[i], y.data()[i]);
     return out;
   }
   const Shape shape = broadcast_shapes(op, x.shape(), y.shape());
-  auto out = empty_array<T>(shape);
-  T* dst = out.data();
-  const std::size_t n = out.size();
+  Tensor out = empty_tensor<T>(shape);
+  T* dst = elements_of<T>(out);
+  const std::size_t n = out.numel();
   if (y.size() == 1) {
     const T v = y.data()[0];
     for (std::size_t i = 0; i < n; ++i) dst[i] = f(x.data()[i], v);

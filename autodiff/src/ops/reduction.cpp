@@ -89,8 +89,8 @@ Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto squares = detail::elementwise(x, [](T v) { return v * v; });
-    auto y = detail::sum_dim(squares, d, out_shape);
+    const Tensor squares = detail::elementwise(x, [](T v) { return v * v; });
+    auto y = detail::sum_dim(squares.data<T>(), d, out_shape);
     sqrt_in_place(y);
     return y;
   });
