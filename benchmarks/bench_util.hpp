@@ -36,8 +36,11 @@ inline double median(std::vector<double> v) {
 }
 
 // Calls f until `budget` seconds have passed (at least `min_calls` times); seconds per call.
+// The first `warmup` calls are not timed: in an interleaved comparison the other contenders
+// have just filled the caches with their own data.
 template <class F>
-double time_per_call(F&& f, double budget, std::size_t min_calls = 1) {
+double time_per_call(F&& f, double budget, std::size_t min_calls = 1, std::size_t warmup = 0) {
+  for (std::size_t i = 0; i < warmup; ++i) f();
   std::size_t calls = 0;
   const auto start = Clock::now();
   do {

@@ -300,14 +300,14 @@ void step_row(const std::string& name, const Config& cfg, std::vector<std::size_
   Generator gen(7);
   MlpSet<T> set(std::move(sizes), batch, with_torch && kTorch, gen);
   std::vector<Contender> c{
-      {"matgrad", [&] { return bench::time_per_call([&] { set.mg.step(); }, cfg.budget, 3); }},
-      {"hand", [&] { return bench::time_per_call([&] { set.hand_step(); }, cfg.budget, 3); }}};
+      {"matgrad", [&] { return bench::time_per_call([&] { set.mg.step(); }, cfg.budget, 3, 2); }},
+      {"hand", [&] { return bench::time_per_call([&] { set.hand_step(); }, cfg.budget, 3, 2); }}};
 #ifdef MATGRAD_BENCH_TORCH
   if (set.torch) {
-    c.push_back({"torch", [&] { return bench::time_per_call([&] { set.torch->step(); }, cfg.budget, 3); }});
+    c.push_back({"torch", [&] { return bench::time_per_call([&] { set.torch->step(); }, cfg.budget, 3, 2); }});
   }
 #endif
-  if (with_floor) c.push_back({"floor", [&] { return bench::time_per_call([&] { set.floor(); }, cfg.budget, 3); }});
+  if (with_floor) c.push_back({"floor", [&] { return bench::time_per_call([&] { set.floor(); }, cfg.budget, 3, 2); }});
   const auto s = bench::interleave(c, cfg.rounds);
   Row row = make_row(name);
   row.matgrad = median(s[0]);
