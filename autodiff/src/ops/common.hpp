@@ -70,17 +70,23 @@ inline Shape reduced_shape(const Shape& s, std::size_t dim, bool keepdim) {
 // The element count of a shape, or a ShapeError when it overflows what memory could hold.
 std::size_t checked_numel(std::string_view op, const Shape& shape, std::size_t element_size);
 
-// An uninitialised array; every kernel and factory allocates through here, so that huge or
-// overflowing shapes fail cleanly instead of wrapping around.
-template <class T>
-xt::xarray<T> empty_array(const Shape& shape, std::string_view op = "allocate") {
+// Runs make(), which allocates `shape` of T: every kernel and factory allocates through here,
+// so that huge or overflowing shapes fail cleanly instead of wrapping around.
+template <class T, class Make>
+auto allocating(const Shape& shape, std::string_view op, Make make) {
   const std::size_t n = checked_numel(op, shape, sizeof(T));
   try {
-    return xt::xarray<T>::from_shape(shape);
+    return make();
   } catch (const std::bad_alloc&) {
     fail<ValueError>("{}: out of memory allocating shape {} ({} elements, {:.3g} GiB)", op,
                      to_string(shape), n, static_cast<double>(n) * sizeof(T) / (1u << 30));
   }
+}
+
+// An uninitialised array.
+template <class T>
+xt::xarray<T> empty_array(const Shape& shape, std::string_view op = "allocate") {
+  return allocating<T>(shape, op, [&] { return xt::xarray<T>::from_shape(shape); });
 }
 
 // The same as a tensor: the array is built inside the tensor, where building it first and
@@ -88,13 +94,9 @@ xt::xarray<T> empty_array(const Shape& shape, std::string_view op = "allocate") 
 // copied). Write its elements through elements_of.
 template <class T>
 Tensor empty_tensor(const Shape& shape, std::string_view op = "allocate") {
-  const std::size_t n = checked_numel(op, shape, sizeof(T));
-  try {
+  return allocating<T>(shape, op, [&] {
     return Tensor(std::make_shared<TensorImpl>(std::in_place_type<xt::xarray<T>>, shape));
-  } catch (const std::bad_alloc&) {
-    fail<ValueError>("{}: out of memory allocating shape {} ({} elements, {:.3g} GiB)", op,
-                     to_string(shape), n, static_cast<double>(n) * sizeof(T) / (1u << 30));
-  }
+  });
 }
 
 // The elements of a tensor the caller has just made and nobody else has seen: no version bump.
