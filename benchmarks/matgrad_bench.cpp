@@ -726,8 +726,9 @@ void section_epoch(const Config& cfg, int default_threads, const std::filesystem
 
 }  // namespace
 
-// Runs one matgrad workload alone for `seconds`, for `perf record -g`: step (MLP step,
-// float32), step64, chain (1-element ops), matmul (16×16 chain); one BLAS thread by default.
+// Runs one workload alone for `seconds`, for `perf record -g`: step (matgrad's MLP step,
+// float32), step64, hand and hand64 (the hand-coded step, for its profile beside matgrad's),
+// chain (1-element ops), matmul (16×16 chain); one BLAS thread by default.
 int profile(const std::string& what, double seconds, int threads) {
   openblas_set_num_threads(threads);
   Generator gen(7);
@@ -736,21 +737,14 @@ int profile(const std::string& what, double seconds, int threads) {
   std::unique_ptr<MlpSet<double>> set64;
   const Tensor w = Tensor(xt::xarray<float>(xt::adapt(orthogonal16(3), Shape{16, 16})), true);
   const Tensor y0 = Tensor(xt::xarray<float>(xt::adapt(orthogonal16(4), Shape{16, 16})));
-  if (what == "step") {
+  if (what == "step" || what == "hand") {
     set32 = std::make_unique<MlpSet<float>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
-    work = [&] { set32->mg.step(); };
-  } else if (what == "step64") {
+    if (what == "step") work = [&] { set32->mg.step(); };
+    else work = [&] { set32->hand_step(); };
+  } else if (what == "step64" || what == "hand64") {
     set64 = std::make_unique<MlpSet<double>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
-    work = [&] { set64->mg.step(); };
-  } else if (what == "hand" || what == "hand64") {
-    // The hand-coded reference alone, to set its profile beside matgrad's.
-    if (what == "hand") {
-      set32 = std::make_unique<MlpSet<float>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
-      work = [&] { set32->hand_step(); };
-    } else {
-      set64 = std::make_unique<MlpSet<double>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
-      work = [&] { set64->hand_step(); };
-    }
+    if (what == "step64") work = [&] { set64->mg.step(); };
+    else work = [&] { set64->hand_step(); };
   } else if (what == "chain") {
     work = [] { matgrad_scalar_chain(100000); };
   } else if (what == "matmul") {
