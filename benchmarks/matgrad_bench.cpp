@@ -346,7 +346,7 @@ double step_gemm_flops(const std::vector<std::size_t>& sizes, std::size_t batch)
   return flops;
 }
 
-// GFLOPS of a large square sgemm on the current BLAS threads: the best this core does.
+// GFLOPS of a large square sgemm on the current BLAS threads: the best OpenBLAS does here.
 double square_sgemm_gflops() {
   constexpr int n = 1024;
   const std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f);
