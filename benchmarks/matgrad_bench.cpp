@@ -593,24 +593,20 @@ void section_scaling(const Config& cfg) {
     row.hand = bwd_over_fwd(parts[1]);
     if (kTorch) row.torch = bwd_over_fwd(parts[2]);
     table.push_back(row);
-    Row fwd = make_row("scaling: forward (with loss) alone, MLP, float32, batch 128, 1 thread");
-    fwd.matgrad = median(parts[0].fwd);
-    fwd.hand = median(parts[1].fwd);
-    fwd.vs_hand = ratio_of(parts[0].fwd, parts[1].fwd);
-    if (kTorch) {
-      fwd.torch = median(parts[2].fwd);
-      fwd.vs_torch = ratio_of(parts[0].fwd, parts[2].fwd);
-    }
-    table.push_back(fwd);
-    Row bwd = make_row("scaling: backward alone, MLP, float32, batch 128, 1 thread");
-    bwd.matgrad = median(parts[0].bwd);
-    bwd.hand = median(parts[1].bwd);
-    bwd.vs_hand = ratio_of(parts[0].bwd, parts[1].bwd);
-    if (kTorch) {
-      bwd.torch = median(parts[2].bwd);
-      bwd.vs_torch = ratio_of(parts[0].bwd, parts[2].bwd);
-    }
-    table.push_back(bwd);
+    // One row per half of the step: its times, and ratios against hand-coded and libtorch.
+    auto half_row = [&](const std::string& name, std::vector<double> Split::*half) {
+      Row r = make_row(name);
+      r.matgrad = median(parts[0].*half);
+      r.hand = median(parts[1].*half);
+      r.vs_hand = ratio_of(parts[0].*half, parts[1].*half);
+      if (kTorch) {
+        r.torch = median(parts[2].*half);
+        r.vs_torch = ratio_of(parts[0].*half, parts[2].*half);
+      }
+      table.push_back(r);
+    };
+    half_row("scaling: forward (with loss) alone, MLP, float32, batch 128, 1 thread", &Split::fwd);
+    half_row("scaling: backward alone, MLP, float32, batch 128, 1 thread", &Split::bwd);
   }
 
   // Chain length: the cost per op of a 1,000,000-op chain against a 100,000-op one.
