@@ -1,6 +1,7 @@
 // The engine: grad mode, appending records, compacting the tape, and the reverse walk.
 #include "tape.hpp"
 
+#include "hooks.hpp"
 #include "matgrad/ops.hpp"
 
 #include <algorithm>
@@ -329,12 +330,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
   Tape& tape = detail::current_tape();
   AutoGradMode mode(create_graph);
 
-  auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
-    if (targets) {
-      auto it = targets->leaves.find(leaf.get());
-      if (it != targets->leaves.end()) accumulate(targets->results[it->second], g, create_graph);
-      return;
-    }
+  auto add_to_grad = [&](const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
     Tensor& slot = leaf->grad;
     if (!slot.defined() && !create_graph && (g.impl().use_count() > 1 || g.requires_grad())) {
       slot = g.detach();  // a fresh .grad must not alias a tensor held elsewhere
@@ -344,8 +340,10 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
   };
 
   std::size_t top = 0;
-  bool any_node = false;
   std::vector<std::pair<Node*, Tensor>> root_grads;
+  std::vector<Node*> root_nodes;
+  std::vector<std::shared_ptr<TensorImpl>> root_leaves;
+  std::vector<Tensor> root_leaf_grads;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const Tensor seed = seeds.empty() ? Tensor() : seeds[i];
     check_root(outputs[i], seed, i);
@@ -355,13 +353,33 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
         fail<AutogradError>("backward: output {} was computed on another thread's tape", i);
       }
       top = std::max(top, node->index);
-      any_node = true;
+      root_nodes.push_back(node);
       root_grads.emplace_back(node, std::move(g));
     } else {
-      deliver_to_leaf(outputs[i].impl(), g);
+      root_leaves.push_back(outputs[i].impl());
+      root_leaf_grads.push_back(std::move(g));
     }
   }
-  if (!any_node) return;
+
+  // backward() holds back the gradients of leaves with hooks until they are final (hooks.hpp).
+  detail::LeafHookPass hooked(tape, targets ? std::span<Node* const>() : root_nodes,
+                              targets ? std::span<const std::shared_ptr<TensorImpl>>() : root_leaves,
+                              top);
+  auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
+    if (targets) {
+      auto it = targets->leaves.find(leaf.get());
+      if (it != targets->leaves.end()) accumulate(targets->results[it->second], g, create_graph);
+    } else if (Tensor* total = hooked.held_total(leaf.get())) {
+      accumulate(*total, std::move(g), create_graph);
+    } else {
+      add_to_grad(leaf, std::move(g));
+    }
+  };
+  for (std::size_t k = 0; k < root_leaves.size(); ++k) deliver_to_leaf(root_leaves[k], root_leaf_grads[k]);
+  if (root_nodes.empty()) {
+    hooked.finish_all(add_to_grad);
+    return;
+  }
 
   // For grad(), one forward pass (inputs precede their consumers) decides which records run
   // their VJP (needed: an input leads to a requested tensor) and which outputs must receive a
@@ -412,9 +430,10 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     // the version check and the VJP read; its address is on the record's first line).
     if (i >= 8) prefetch(tape.nodes[i - 8].get());
     if (i >= 4) detail::prefetch_output_count(tape.nodes[i - 4].get());
+    hooked.finish_above(i, add_to_grad);
     if (!grads[i].defined()) continue;
     Node& node = *tape.nodes[i];  // nodes never move while backward_depth > 0
-    const Tensor g = std::move(grads[i]);
+    Tensor g = std::move(grads[i]);
     --pending;
     if (node.released) {
       fail<AutogradError>(
@@ -422,6 +441,9 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
           "'{}' (output shape {}) were freed by the previous backward. Pass retain_graph=true "
           "to the first backward (or grad) call if you need to run backward twice",
           node.op->name, to_string(g.shape()));
+    }
+    if (detail::has_hooks(node.hooks.get())) {
+      g = detail::run_grad_hooks(node.hooks.get(), std::move(g), &node);
     }
     if (detail::grad_norms_enabled()) node.grad_norm = detail::frobenius_norm(g);
     if (targets) {
@@ -474,6 +496,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       ++released;
     }
   }
+  hooked.finish_all(add_to_grad);
 }
 
 }  // namespace
@@ -500,6 +523,12 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     }
   }
   run_backward(outputs, seeds, retain_graph || create_graph, create_graph, &targets);
+  // A leaf's hooks see the total it gets (a non-leaf's ran on the walk).
+  for (const auto& [impl, slot] : targets.leaves) {
+    if (targets.results[slot].defined()) {
+      targets.results[slot] = detail::run_grad_hooks(impl->hooks.get(), targets.results[slot]);
+    }
+  }
   // Duplicate inputs share one slot in the maps: copy its result to each of them.
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const auto* impl = inputs[i].impl().get();

@@ -83,6 +83,7 @@ struct Node {
   Vjp vjp;
   bool released = false;  // backward ran through it without retain_graph
   bool retains_grad = false;  // the output's retain_grad() was called: backward keeps its grad
+  std::shared_ptr<HookList> hooks;  // the output's register_hook hooks (hooks.hpp)
   double grad_norm = -1;  // ‖gC‖ at the last backward under RecordGradNorms (graph.hpp)
   SourceLocation where;
 

@@ -4,6 +4,7 @@
 
 #include "matgrad/call_site.hpp"
 #include "matgrad/error.hpp"
+#include "matgrad/hooks.hpp"
 
 #include <fmt/format.h>
 #include <xtensor/xarray.hpp>
@@ -15,6 +16,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -63,6 +65,7 @@ class Generator {
 namespace detail {
 struct TensorImpl;
 struct Node;
+struct HookList;
 }  // namespace detail
 
 class Tensor {
@@ -106,6 +109,19 @@ class Tensor {
   void backward(const Tensor& seed = {}, bool retain_graph = false, bool create_graph = false) const;
   Tensor detach() const;  // a copy of the data, without history; requires_grad() false
   std::uint64_t version() const;  // bumped by every in-place change
+
+  // Gradient hooks; matgrad/hooks.hpp states when they run. register_hook also takes a
+  // callable returning void (it only looks); the post-accumulate hook is for leaves only.
+  RemovableHandle register_hook(GradHook hook) const;
+  template <class F>
+    requires std::is_void_v<std::invoke_result_t<F&, const Tensor&>>
+  RemovableHandle register_hook(F hook) const {
+    return register_hook(GradHook([hook = std::move(hook)](const Tensor& g) mutable {
+      hook(g);
+      return Tensor();
+    }));
+  }
+  RemovableHandle register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
 
   // In-place updates, outside the graph (refused on a leaf that requires grad while grad mode
   // is on, as in PyTorch). `other` broadcasts to this tensor's shape.
@@ -155,6 +171,7 @@ struct TensorImpl {
   bool retains_grad = false;
   Tensor grad;
   Data data;
+  std::shared_ptr<HookList> hooks;  // a leaf's hooks (a non-leaf's are on its record)
 };
 }  // namespace detail
 
