@@ -53,6 +53,18 @@ TEST_CASE("gradients accumulate across backward calls until zero_grad") {
   CHECK(values(x.grad()) == std::vector<double>{1, 1});
 }
 
+TEST_CASE("set_grad replaces a leaf's gradient; the next backward accumulates onto it") {
+  Tensor x = leaf({1, 2});
+  x.set_grad(tensor({10, 20}, {.dtype = DType::float64}));
+  sum(x).backward();
+  CHECK(values(x.grad()) == std::vector<double>{11, 21});
+  x.set_grad(Tensor());
+  CHECK_FALSE(x.grad().defined());
+  CHECK_THROWS_AS(x.set_grad(tensor({1, 2, 3}, {.dtype = DType::float64})), ShapeError);
+  CHECK_THROWS_AS(x.set_grad(tensor({1, 2})), ShapeError);  // float32
+  CHECK_THROWS_AS((x * 2.0).set_grad(Tensor()), AutogradError);
+}
+
 TEST_CASE("the first .grad does not alias the seed") {
   Tensor x = leaf({1, 2});
   Tensor seed = tensor({10, 20}, {.dtype = DType::float64});

@@ -220,6 +220,108 @@ TEST_CASE("DataLoader shuffling: a permutation per epoch, reproducible from the 
   }
 }
 
+// Every rank's indices of one epoch, rank by rank.
+static std::vector<std::vector<std::size_t>> shares(std::size_t n, std::size_t replicas,
+                                                    std::uint64_t epoch,
+                                                    DistributedSamplerOptions options = {}) {
+  std::vector<std::vector<std::size_t>> out;
+  for (std::size_t r = 0; r < replicas; ++r) {
+    DistributedSampler sampler(n, replicas, r, options);
+    sampler.set_epoch(epoch);
+    out.push_back(sampler.indices());
+  }
+  return out;
+}
+
+TEST_CASE("DistributedSampler: the ranks partition the dataset exactly once per epoch") {
+  for (std::size_t replicas : {1, 2, 3, 4}) {
+    for (std::uint64_t epoch : {0, 1, 5}) {
+      CAPTURE(replicas);
+      CAPTURE(epoch);
+      const auto all = shares(12, replicas, epoch, {.seed = 3});
+      std::vector<std::size_t> count(12, 0);
+      for (const auto& share : all) {
+        CHECK(share.size() == 12 / replicas);
+        for (std::size_t i : share) ++count[i];
+      }
+      CHECK(count == std::vector<std::size_t>(12, 1));
+    }
+  }
+  // Epochs differ; the same seed gives every rank the same permutation (they agree).
+  CHECK(shares(12, 3, 0) != shares(12, 3, 1));
+  CHECK(shares(12, 3, 4) == shares(12, 3, 4));
+  CHECK(shares(12, 3, 0, {.seed = 1}) != shares(12, 3, 0, {.seed = 2}));
+  // Without shuffling: rank r takes r, r + replicas, ... (torch's order).
+  CHECK(shares(7, 3, 2, {.shuffle = false}) ==
+        std::vector<std::vector<std::size_t>>{{0, 3, 6}, {1, 4, 0}, {2, 5, 1}});
+}
+
+TEST_CASE("DistributedSampler: the tail is padded from the start, or dropped, as in torch") {
+  // 10 over 4: ⌈10/4⌉ = 3 each, the two missing filled with the permutation's first two.
+  DistributedSampler first(10, 4, 0, {.seed = 5});
+  const auto padded = shares(10, 4, 0, {.seed = 5});
+  std::vector<std::size_t> count(10, 0), flat;
+  for (std::size_t k = 0; k < 3; ++k) {
+    for (std::size_t r = 0; r < 4; ++r) flat.push_back(padded[r][k]);  // the padded permutation
+  }
+  for (std::size_t i : flat) ++count[i];
+  CHECK(first.size() == 3);
+  CHECK(first.total_size() == 12);
+  CHECK(std::count(count.begin(), count.end(), 1) == 8);
+  CHECK(std::count(count.begin(), count.end(), 2) == 2);
+  CHECK(flat[10] == flat[0]);
+  CHECK(flat[11] == flat[1]);
+  // drop_last: ⌊10/4⌋ = 2 each, 8 distinct examples, the permutation's last two left out.
+  const auto dropped = shares(10, 4, 0, {.seed = 5, .drop_last = true});
+  std::set<std::size_t> kept;
+  for (const auto& share : dropped) {
+    CHECK(share.size() == 2);
+    kept.insert(share.begin(), share.end());
+  }
+  CHECK(kept.size() == 8);
+  CHECK_FALSE(kept.count(flat[8]));
+  CHECK_FALSE(kept.count(flat[9]));
+  // More replicas than examples: every rank still gets one (padding wraps around).
+  const auto tiny = shares(2, 5, 0, {.shuffle = false});
+  CHECK(tiny == std::vector<std::vector<std::size_t>>{{0}, {1}, {0}, {1}, {0}});
+  CHECK_THROWS_AS(DistributedSampler(10, 0, 0), ValueError);
+  CHECK_THROWS_AS(DistributedSampler(10, 2, 2), ValueError);
+}
+
+TEST_CASE("DataLoader with a DistributedSampler: the ranks' batches of a step are one global batch") {
+  // One replica reproduces the shuffling loader with the same seed; two ranks with half the
+  // batch together see the same batches, step by step, epoch by epoch.
+  DataLoader single(numbered(50), {.batch_size = 8, .shuffle = true, .seed = 9});
+  DataLoader one(numbered(50), DistributedSampler(50, 1, 0, {.seed = 9}), {.batch_size = 8});
+  CHECK(epochs(single, 3) == epochs(one, 3));
+
+  DataLoader global(numbered(48), {.batch_size = 8, .shuffle = true, .seed = 4});
+  DataLoader rank0(numbered(48), DistributedSampler(48, 2, 0, {.seed = 4}), {.batch_size = 4});
+  DataLoader rank1(numbered(48), DistributedSampler(48, 2, 1, {.seed = 4}), {.batch_size = 4});
+  CHECK(rank0.size() == 6);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    auto g = global.begin();
+    auto a = rank0.begin(), b = rank1.begin();
+    for (std::size_t step = 0; step < global.size(); ++step, ++g, ++a, ++b) {
+      std::multiset<std::size_t> whole(g->targets.begin(), g->targets.end());
+      std::multiset<std::size_t> parts(a->targets.begin(), a->targets.end());
+      parts.insert(b->targets.begin(), b->targets.end());
+      CHECK(whole == parts);
+    }
+    CHECK(a == rank0.end());
+  }
+  // set_epoch chooses the next epoch (to resume); each begin() moves on by one.
+  DataLoader resumed(numbered(48), DistributedSampler(48, 2, 0, {.seed = 4}), {.batch_size = 4});
+  resumed.set_epoch(1);
+  DataLoader fresh(numbered(48), DistributedSampler(48, 2, 0, {.seed = 4}), {.batch_size = 4});
+  CHECK(epochs(resumed, 1)[0] == epochs(fresh, 2)[1]);
+  CHECK(resumed.sampler()->epoch() == 1);
+
+  CHECK_THROWS_AS(DataLoader(numbered(10), DistributedSampler(10, 2, 0), {.shuffle = true}),
+                  ValueError);
+  CHECK_THROWS_AS(DataLoader(numbered(10), DistributedSampler(12, 2, 0)), ValueError);
+}
+
 TEST_CASE("head, mean_std and standardize_") {
   const Dataset d = head(numbered(10), 3);
   CHECK(d.targets == std::vector<std::size_t>{0, 1, 2});

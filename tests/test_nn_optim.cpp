@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <string>
 
 using namespace matgrad;
 using namespace matgrad::optim;
@@ -167,6 +168,30 @@ TEST_CASE("optimisers refuse bad hyperparameters and bad parameters, naming them
   CHECK_THROWS_WITH_AS(Adam({w, w}), "Adam: parameter 1 is the same tensor as parameter 0", ValueError);
   CHECK_THROWS_WITH_AS(SGD({zeros({2})}), "SGD: parameter 0 (shape [2]) does not require grad", ValueError);
   CHECK_THROWS_AS(SGD({w * 2.0}), ValueError);
+}
+
+TEST_CASE("step pre-hooks run before every step, in order, and see the gradients it will use") {
+  Tensor w = param({1.0});
+  SGD sgd({w}, {.lr = 0.5});
+  AdamW adamw({param({1.0})});
+  std::string order;
+  RemovableHandle first = sgd.register_step_pre_hook([&](Optimizer& opt) {
+    order += "a";
+    CHECK(&opt == &sgd);
+    NoGradGuard no_grad;
+    w.grad().mul_(2.0);  // e.g. averaging gradients: the step uses what the hook leaves
+  });
+  sgd.register_step_pre_hook([&](Optimizer&) { order += "b"; });
+  int adam_calls = 0;
+  adamw.register_step_pre_hook([&](Optimizer&) { ++adam_calls; });
+  step(sgd, w);  // ∇ = 1, doubled: w = 1 − 0.5 · 2
+  CHECK(order == "ab");
+  CHECK(at(w, 0) == 0);
+  first.remove();
+  sgd.step();
+  CHECK(order == "abb");
+  adamw.step();
+  CHECK(adam_calls == 1);
 }
 
 TEST_CASE("StepLR: lr = base · γ^⌊epoch / step_size⌋") {

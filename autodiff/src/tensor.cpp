@@ -101,6 +101,20 @@ Tensor Tensor::grad() const {
   return impl_->grad;
 }
 
+void Tensor::set_grad(const Tensor& grad) {
+  check_defined("set_grad");
+  if (impl_->node) {
+    fail<AutogradError>("set_grad: this tensor (shape {}) is not a leaf: it was computed by '{}'",
+                        to_string(shape()), impl_->node->op->name);
+  }
+  if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype())) {
+    fail<ShapeError>("set_grad: a {} gradient of shape {} for a {} tensor of shape {}",
+                     dtype_name(grad.dtype()), to_string(grad.shape()), dtype_name(dtype()),
+                     to_string(shape()));
+  }
+  impl_->grad = grad;
+}
+
 void Tensor::zero_grad() {
   check_defined("zero_grad");
   impl_->grad = Tensor();

@@ -252,7 +252,76 @@ void standardize_(Tensor& inputs, double mean, double std) {
   }
 }
 
+// ---- shuffling ----
+
+// order ← a fresh permutation of [0, order.size()) (Fisher–Yates), drawn from gen: a
+// shuffling DataLoader's epoch, and a DistributedSampler's.
+static void draw_permutation(std::vector<std::size_t>& order, Generator& gen) {
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  for (std::size_t i = order.size(); i > 1; --i) {
+    std::uniform_int_distribution<std::size_t> pick(0, i - 1);
+    std::swap(order[i - 1], order[pick(gen.engine())]);
+  }
+}
+
+// ---- DistributedSampler ----
+
+DistributedSampler::DistributedSampler(std::size_t dataset_size, std::size_t num_replicas,
+                                       std::size_t rank, DistributedSamplerOptions options)
+    : dataset_size_(dataset_size), num_replicas_(num_replicas), rank_(rank), options_(options),
+      generator_(options.seed), order_(dataset_size) {
+  if (num_replicas == 0) fail<ValueError>("DistributedSampler: num_replicas must be positive");
+  if (rank >= num_replicas) {
+    fail<ValueError>("DistributedSampler: invalid rank {}, rank should be in the interval [0, {}]",
+                     rank, num_replicas - 1);
+  }
+  // torch: drop_last keeps ⌊n / replicas⌋ per rank, otherwise ⌈n / replicas⌉ with padding.
+  num_samples_ = options.drop_last ? dataset_size / num_replicas
+                                   : (dataset_size + num_replicas - 1) / num_replicas;
+  set_epoch(0);
+}
+
+void DistributedSampler::set_epoch(std::uint64_t epoch) {
+  epoch_ = epoch;
+  if (!options_.shuffle) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    return;
+  }
+  if (epoch < drawn_ || drawn_ == 0) {  // start the stream again
+    generator_ = Generator(options_.seed);
+    drawn_ = 0;
+  }
+  while (drawn_ <= epoch) {
+    draw_permutation(order_, generator_);
+    ++drawn_;
+  }
+}
+
+std::vector<std::size_t> DistributedSampler::indices() const {
+  std::vector<std::size_t> out(num_samples_);
+  for (std::size_t k = 0; k < num_samples_; ++k) {
+    // Position in the padded permutation; padding repeats it from its start, cyclically.
+    const std::size_t position = rank_ + k * num_replicas_;
+    out[k] = order_[position % dataset_size_];
+  }
+  return out;
+}
+
 // ---- DataLoader ----
+
+DataLoader::DataLoader(Dataset dataset, DistributedSampler sampler, DataLoaderOptions options)
+    : DataLoader(std::move(dataset), options) {
+  if (options.shuffle) {
+    fail<ValueError>("DataLoader: shuffle and a sampler are mutually exclusive (the sampler "
+                     "shuffles: DistributedSamplerOptions::shuffle)");
+  }
+  if (sampler.dataset_size() != dataset_.size()) {
+    fail<ValueError>("DataLoader: the sampler is for a dataset of {} examples, this one has {}",
+                     sampler.dataset_size(), dataset_.size());
+  }
+  sampler_ = std::move(sampler);
+  order_ = sampler_->indices();
+}
 
 DataLoader::DataLoader(Dataset dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(options), generator_(options.seed) {
@@ -269,23 +338,24 @@ DataLoader::DataLoader(Dataset dataset, DataLoaderOptions options)
   std::iota(order_.begin(), order_.end(), std::size_t{0});
 }
 
+std::size_t DataLoader::rows() const { return sampler_ ? sampler_->size() : dataset_.size(); }
+
 std::size_t DataLoader::size() const {
-  const std::size_t n = dataset_.size(), b = options_.batch_size;
+  const std::size_t n = rows(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
 std::size_t DataLoader::end_position() const {
-  return options_.drop_last ? size() * options_.batch_size : dataset_.size();
+  return options_.drop_last ? size() * options_.batch_size : rows();
 }
 
 DataLoader::iterator DataLoader::begin() {
-  if (options_.shuffle) {
-    // A fresh permutation per epoch (Fisher–Yates), so epoch k depends only on seed and k.
-    std::iota(order_.begin(), order_.end(), std::size_t{0});
-    for (std::size_t i = order_.size(); i > 1; --i) {
-      std::uniform_int_distribution<std::size_t> pick(0, i - 1);
-      std::swap(order_[i - 1], order_[pick(generator_.engine())]);
-    }
+  if (sampler_) {
+    sampler_->set_epoch(next_epoch_++);
+    order_ = sampler_->indices();
+  } else if (options_.shuffle) {
+    // A fresh permutation per epoch, so epoch k depends only on seed and k.
+    draw_permutation(order_, generator_);
   }
   return iterator(this, 0);
 }

@@ -117,6 +117,17 @@ void Optimizer::zero_grad() {
   for (Tensor& p : params_) p.zero_grad();
 }
 
+RemovableHandle Optimizer::register_step_pre_hook(StepPreHook hook) {
+  if (!hook) fail<ValueError>("{}: register_step_pre_hook: the hook is empty", name());
+  const std::uint64_t id = step_pre_hooks_->add(std::move(hook));
+  return RemovableHandle(step_pre_hooks_, id);
+}
+
+void Optimizer::run_step_pre_hooks() {
+  if (step_pre_hooks_->empty()) return;
+  for (const StepPreHook& hook : step_pre_hooks_->snapshot()) hook(*this);
+}
+
 void Optimizer::set_lr(double lr) {
   check_hyper(name(), "learning rate", lr, 0, HUGE_VAL);
   lr_ = lr;
@@ -165,6 +176,7 @@ static void sgd_update(T* w, const T* grad, T* buf, bool first, std::size_t n, c
 }
 
 void SGD::step() {
+  run_step_pre_hooks();
   NoGradGuard no_grad;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
@@ -291,6 +303,7 @@ static void adam_update(T* w, const T* grad, T* m, T* v, T* v_max, std::size_t n
 }
 
 void Adam::step() {
+  run_step_pre_hooks();
   NoGradGuard no_grad;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];

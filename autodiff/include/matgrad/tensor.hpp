@@ -104,6 +104,8 @@ class Tensor {
   Tensor& requires_grad_(bool requires_grad = true);  // leaves only
   bool is_leaf() const;
   Tensor grad() const;  // undefined until a backward pass reaches this tensor
+  // Replaces the gradient of a leaf (Python's x.grad = g): same shape and dtype, or undefined.
+  void set_grad(const Tensor& grad);
   void zero_grad();     // drops the gradient (PyTorch's set_to_none behaviour)
   void retain_grad();   // keep grad() for a non-leaf tensor too
   void backward(const Tensor& seed = {}, bool retain_graph = false, bool create_graph = false) const;

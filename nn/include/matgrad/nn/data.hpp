@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -72,11 +73,59 @@ struct DataLoaderOptions {
   std::uint64_t seed = 0;  // the shuffling generator's seed
 };
 
+struct DistributedSamplerOptions {
+  bool shuffle = true;
+  std::uint64_t seed = 0;  // the same on every rank
+  bool drop_last = false;
+};
+
+// This rank's share of a dataset in data-parallel training, as torch.utils.data's
+// DistributedSampler: every rank draws the same permutation for an epoch (from the seed and
+// the epoch alone, so ranks agree without talking), pads it by repeating its first examples
+// to a multiple of num_replicas (or, with drop_last, drops the tail) and takes every
+// num_replicas-th example from position `rank`. The ranks' shares then partition the padded
+// permutation: each example exactly once per epoch when the size divides evenly.
+// Epoch e's permutation is the one a shuffling DataLoader with the same seed uses in its e-th
+// epoch, so with one replica it is that loader's order, and with num_replicas ranks each
+// taking batch_size / num_replicas rows per step, the ranks' batches of a step together are
+// that loader's batch (torch draws its permutations differently; its sampler is seeded with
+// seed + epoch).
+class DistributedSampler {
+ public:
+  DistributedSampler(std::size_t dataset_size, std::size_t num_replicas, std::size_t rank,
+                     DistributedSamplerOptions options = {});
+
+  // Chooses the permutation (torch: call it before each epoch, or every epoch is the same;
+  // a DataLoader holding the sampler does it for you).
+  void set_epoch(std::uint64_t epoch);
+  std::uint64_t epoch() const { return epoch_; }
+  // This rank's dataset indices for the current epoch, in order: size() of them.
+  std::vector<std::size_t> indices() const;
+  std::size_t size() const { return num_samples_; }  // per rank
+  std::size_t total_size() const { return num_samples_ * num_replicas_; }
+  std::size_t dataset_size() const { return dataset_size_; }
+  std::size_t num_replicas() const { return num_replicas_; }
+  std::size_t rank() const { return rank_; }
+
+ private:
+  std::size_t dataset_size_, num_replicas_, rank_;
+  DistributedSamplerOptions options_;
+  std::size_t num_samples_ = 0;
+  std::uint64_t epoch_ = 0;
+  Generator generator_;            // has drawn the permutations of epochs [0, drawn_)
+  std::uint64_t drawn_ = 0;
+  std::vector<std::size_t> order_;  // the current epoch's permutation of the dataset
+};
+
 // Batches of a Dataset. Each begin() starts an epoch; with shuffle, epoch k uses the k-th
-// permutation drawn from the seeded generator, so runs are reproducible.
+// permutation drawn from the seeded generator, so runs are reproducible. With a
+// DistributedSampler (and no shuffle), an epoch is the sampler's indices for this rank: each
+// begin() sets the sampler's epoch to the loader's epoch counter, 0 first, then 1, 2, ...
+// (set_epoch moves it, e.g. to resume).
 class DataLoader {
  public:
   DataLoader(Dataset dataset, DataLoaderOptions options = {});
+  DataLoader(Dataset dataset, DistributedSampler sampler, DataLoaderOptions options = {});
 
   class iterator {
    public:
@@ -106,15 +155,21 @@ class DataLoader {
   std::size_t size() const;  // batches per epoch
   const Dataset& dataset() const { return dataset_; }
   const DataLoaderOptions& options() const { return options_; }
+  const std::optional<DistributedSampler>& sampler() const { return sampler_; }
+  // The epoch the next begin() gives the sampler.
+  void set_epoch(std::uint64_t epoch) { next_epoch_ = epoch; }
   // Rows [first, first + count) of the current epoch's order, gathered into one batch.
   Batch batch(std::size_t first, std::size_t count) const;
 
  private:
   std::size_t end_position() const;
+  std::size_t rows() const;  // per epoch
   Dataset dataset_;
   DataLoaderOptions options_;
   Generator generator_;
   std::vector<std::size_t> order_;
+  std::optional<DistributedSampler> sampler_;
+  std::uint64_t next_epoch_ = 0;
 };
 
 }  // namespace matgrad::data

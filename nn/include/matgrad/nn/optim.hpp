@@ -7,6 +7,8 @@
 #include "matgrad/tensor.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,11 @@ class Optimizer {
   virtual void step() = 0;
   // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
+
+  // hook(optimizer) runs at the start of every step(), in registration order (torch's
+  // register_step_pre_hook): e.g. a data-parallel wrapper averaging the gradients first.
+  using StepPreHook = std::function<void(Optimizer&)>;
+  RemovableHandle register_step_pre_hook(StepPreHook hook);
 
   double lr() const { return lr_; }
   void set_lr(double lr);
@@ -40,8 +47,13 @@ class Optimizer {
 
  protected:
   Optimizer(std::string_view name, std::vector<Tensor> params, double lr);
+  void run_step_pre_hooks();  // first thing in every step()
   std::vector<Tensor> params_;
   double lr_;
+
+ private:
+  std::shared_ptr<matgrad::detail::Hooks<StepPreHook>> step_pre_hooks_ =
+      std::make_shared<matgrad::detail::Hooks<StepPreHook>>();
 };
 
 struct SGDOptions {
