@@ -6,7 +6,8 @@
 //
 // Sections: check (gradients agree), step (MLP training step, float32 and float64), overhead
 // (per-op cost on tiny tensors), scaling (batch size, width, backward/forward, chain length),
-// epoch (Fashion-MNIST epoch time and peak RSS, each run a separate process).
+// epoch (Fashion-MNIST epoch time and peak RSS, each run a separate process), ddp (the epoch
+// data-parallel on 2 MPI ranks against one process with 1 and 2 BLAS threads).
 //
 // Every comparison runs its contenders in interleaved rounds (rotating order) and reports the
 // median over rounds; a ratio is the median over rounds of the ratio measured in that round,
@@ -720,6 +721,116 @@ void section_epoch(const Config& cfg, int default_threads, const std::filesystem
   notes.push_back(acc);
 }
 
+// ---- data-parallel: the same epoch on MPI ranks against one process, one process per run ----
+
+struct DdpRow {
+  std::string name;
+  double epoch_ms = 0;
+  std::optional<double> vs_1x1, vs_1x2, exposed_share;
+  std::optional<double> exposed_us, bytes, buckets, accuracy;
+  std::string goal;
+  std::optional<bool> met;
+};
+std::vector<DdpRow> ddp_table;
+
+void section_ddp(const Config& cfg, const std::filesystem::path& dir) {
+#ifndef MATGRAD_BENCH_DDP
+  (void)cfg, (void)dir;
+  notes.push_back("Data-parallel rows skipped: matgrad::distributed is not built (MPI not found).");
+#else
+  if (!data::fashion_mnist_available()) {
+    notes.push_back("Data-parallel rows skipped: Fashion-MNIST is not installed.");
+    return;
+  }
+  // OPENBLAS_NUM_THREADS for every run (matgrad has no thread setting of its own yet), and
+  // --threads to the same effect; mpirun passes the variable on to its ranks (-x).
+  const std::string single = fmt::format("'{}'", (dir / "bench_epoch_matgrad").string());
+  const std::string mpirun = fmt::format("{}{} --oversubscribe -x OPENBLAS_NUM_THREADS -np 2 '{}'",
+                                         MATGRAD_MPIEXEC, geteuid() == 0 ? " --allow-run-as-root" : "",
+                                         (dir / "bench_epoch_ddp").string());
+  struct Run {
+    std::string name, command;
+  };
+  const std::vector<Run> runs{
+      {"1x1", "OPENBLAS_NUM_THREADS=1 " + single + " --threads 1"},
+      {"1x2", "OPENBLAS_NUM_THREADS=2 " + single + " --threads 2"},
+      {"2x1", "OPENBLAS_NUM_THREADS=1 " + mpirun + " --threads 1"},
+      {"2x1 small", "OPENBLAS_NUM_THREADS=1 " + mpirun + " --threads 1 --bucket-mb 0.25"},
+  };
+  std::map<std::string, std::vector<std::map<std::string, double>>> results;
+  const std::size_t rounds = std::max<std::size_t>(5, cfg.rounds - 2);
+  for (std::size_t r = 0; r < rounds; ++r) {
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+      const Run& run = runs[(r + k) % runs.size()];
+      progress(fmt::format("data-parallel round {}/{}: {}", r + 1, rounds, run.name));
+      auto result = run_child(run.command + " 2>&1");
+      if (result.empty() || !result.count("epoch_ms")) {
+        notes.push_back(fmt::format("Data-parallel run '{}' failed: {}", run.name, run.command));
+        return;
+      }
+      results[run.name].push_back(result);
+    }
+  }
+  auto series = [&](const std::string& name, const std::string& key) {
+    std::vector<double> v;
+    for (const auto& m : results[name]) v.push_back(m.at(key));
+    return v;
+  };
+  auto row = [&](const std::string& name, const std::string& run) {
+    DdpRow out;
+    out.name = name;
+    const auto epoch = series(run, "epoch_ms");
+    out.epoch_ms = median(epoch);
+    if (run != "1x1") out.vs_1x1 = ratio_of(epoch, series("1x1", "epoch_ms"));
+    if (run != "1x2" && run != "1x1") out.vs_1x2 = ratio_of(epoch, series("1x2", "epoch_ms"));
+    out.accuracy = median(series(run, "accuracy"));
+    if (results[run].front().count("exposed_ms_per_step")) {
+      const auto exposed = series(run, "exposed_ms_per_step"), steps = series(run, "steps");
+      std::vector<double> share;
+      for (std::size_t i = 0; i < exposed.size(); ++i) share.push_back(exposed[i] / (epoch[i] / steps[i]));
+      out.exposed_us = median(exposed) * 1e3;
+      out.exposed_share = median(share);
+      out.bytes = median(series(run, "bytes_per_step"));
+      out.buckets = median(series(run, "buckets"));
+    }
+    return out;
+  };
+  ddp_table.push_back(row("1 process × 1 BLAS thread", "1x1"));
+  ddp_table.push_back(row("1 process × 2 BLAS threads", "1x2"));
+  DdpRow two = row("2 ranks × 1 BLAS thread, DDP, default 25 MiB buckets", "2x1");
+  two.goal = "≤ 0.60× 1 × 1; exposed ≤ 10 % of a step";
+  const bool epoch_met = two.vs_1x1 && *two.vs_1x1 <= 0.60;
+  const bool exposed_met = two.exposed_share && *two.exposed_share <= 0.10;
+  two.met = epoch_met && exposed_met;
+  ddp_table.push_back(two);
+  DdpRow small = row("2 ranks × 1 BLAS thread, DDP, 0.25 MiB buckets", "2x1 small");
+  small.goal = two.goal;
+  small.met = small.vs_1x1 && *small.vs_1x1 <= 0.60 && small.exposed_share && *small.exposed_share <= 0.10;
+  ddp_table.push_back(small);
+#endif
+}
+
+void print_ddp_table() {
+  if (ddp_table.empty()) return;
+  fmt::print("\n| Fashion-MNIST epoch, global batch 128, SGD (one process per run; mpirun -np 2 for "
+             "the ranks) | epoch | / 1 × 1 thread | / 1 × 2 threads | all-reduce wait after "
+             "backward, per step | share of a step | all-reduced per step | buckets | test "
+             "accuracy | goal | met |\n");
+  fmt::print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+  auto opt = [](std::optional<double> v, const char* f) {
+    return v ? fmt::format(fmt::runtime(f), *v) : std::string("–");
+  };
+  for (const DdpRow& r : ddp_table) {
+    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name,
+               format_value(r.epoch_ms * 1e-3, Unit::time), opt(r.vs_1x1, "{:.3f}"),
+               opt(r.vs_1x2, "{:.3f}"), opt(r.exposed_us, "{:.0f} µs"),
+               opt(r.exposed_share ? std::optional<double>(*r.exposed_share * 100) : std::nullopt, "{:.1f} %"),
+               opt(r.bytes ? std::optional<double>(*r.bytes / 1024) : std::nullopt, "{:.0f} KiB"),
+               opt(r.buckets, "{:.0f}"), opt(r.accuracy, "{:.4f}"), r.goal,
+               !r.met ? "" : *r.met ? "yes" : "**no**");
+  }
+}
+
 }  // namespace
 
 // Runs one workload alone for `seconds`, for `perf record -g`: step (matgrad's MLP step,
@@ -784,7 +895,7 @@ int main(int argc, char** argv) {
       std::string s;
       while (std::getline(list, s, ',')) cfg.only.insert(s);
     } else {
-      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,overhead,scaling,epoch]\n");
+      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,overhead,scaling,epoch,ddp]\n");
       return 2;
     }
   }
@@ -803,6 +914,7 @@ int main(int argc, char** argv) {
   if (cfg.wants("overhead")) section_overhead(cfg);
   if (cfg.wants("scaling")) section_scaling(cfg);
   if (cfg.wants("epoch")) section_epoch(cfg, default_threads, dir);
+  if (cfg.wants("ddp")) section_ddp(cfg, dir);
 
   const char* env_threads = std::getenv("OPENBLAS_NUM_THREADS");
   fmt::print("## matgrad benchmarks\n\n");
@@ -837,8 +949,10 @@ int main(int argc, char** argv) {
              "epoch rows use ≥ 5 rounds\n\n",
              cfg.rounds, cfg.budget * 1e3, 3 * cfg.rounds, cfg.budget / 3 * 1e3);
   print_table();
+  print_ddp_table();
   bool all_met = true;
   for (const Row& r : table) all_met = all_met && (!r.met || *r.met);
+  for (const DdpRow& r : ddp_table) all_met = all_met && (!r.met || *r.met);
   fmt::print("\nTargets: {}\n", all_met ? "all met" : "not all met (see the met column)");
   return 0;
 }

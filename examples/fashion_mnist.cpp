@@ -5,7 +5,11 @@
 //
 //   fashion_mnist [--epochs 10] [--optimizer adamw] ...     train, then write to --out
 //   fashion_mnist --eval out/fashion_mnist/checkpoint.npz  evaluate a saved checkpoint
+//   mpirun -np 2 fashion_mnist ...                         the same, data-parallel over 2 ranks
 #include <matgrad/nn.hpp>
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+#include <matgrad/distributed.hpp>
+#endif
 
 #include <cblas.h>
 #include <fmt/format.h>
@@ -73,7 +77,9 @@ void usage(std::FILE* to) {
              "                      (default out/fashion_mnist)\n"
              "  --no-plot           do not run gnuplot\n"
              "  --eval CHECKPOINT   evaluate a saved checkpoint on the test set, without training\n"
-             "  --help              this message\n",
+             "  --help              this message\n"
+             "Under mpirun -np N (scripts/demo --ranks N) it trains data-parallel: each rank takes\n"
+             "batch-size / N examples of every step's batch; rank 0 prints and writes the files.\n",
              data::fashion_mnist_dir.string());
 }
 
@@ -359,6 +365,86 @@ nn::NamedTensors checkpoint_extras(const Options& o, double mean, double std) {
           {"hidden_sizes", sizes}};
 }
 
+// The ranks of a data-parallel run (mpirun -np N; README: "More than one machine"), or one
+// process. Each rank trains on its share of every global batch; rank 0 alone prints and
+// writes files.
+struct Ranks {
+  int rank = 0, size = 1;
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+  std::unique_ptr<distributed::ProcessGroup> group;
+#endif
+};
+
+Ranks join_ranks() {
+  Ranks ranks;
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+  if (distributed::launched_by_mpi()) {
+    ranks.group = std::make_unique<distributed::ProcessGroup>();
+    ranks.rank = ranks.group->rank();
+    ranks.size = ranks.group->world_size();
+    if (ranks.rank != 0 && !std::freopen("/dev/null", "w", stdout)) std::exit(1);  // logs: rank 0's
+  }
+#endif
+  return ranks;
+}
+
+// The network, behind a DistributedDataParallel wrapper when there are several ranks.
+class DataParallel {
+ public:
+  DataParallel(nn::Sequential& net, optim::Optimizer& opt, const Ranks& ranks) : net_(net) {
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+    if (ranks.size > 1) {
+      ddp_.emplace(net);  // every rank starts from rank 0's parameters
+      ddp_->attach(opt);  // opt.step() has the averaged gradients
+    }
+#else
+    (void)opt, (void)ranks;
+#endif
+  }
+  Tensor operator()(const Tensor& x) {
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+    if (ddp_) return (*ddp_)(x);
+#endif
+    return net_(x);
+  }
+  // The epoch's training loss and accuracy over every rank's examples.
+  void sum_over_ranks(double& loss_sum, std::size_t& correct, std::size_t& seen) const {
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+    if (!ddp_) return;
+    Tensor sums = tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)}, {.dtype = DType::float64});
+    distributed::all_reduce(sums);
+    loss_sum = sums.data<double>()(0);
+    correct = static_cast<std::size_t>(sums.data<double>()(1));
+    seen = static_cast<std::size_t>(sums.data<double>()(2));
+#else
+    (void)loss_sum, (void)correct, (void)seen;
+#endif
+  }
+
+ private:
+  nn::Sequential& net_;
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+  std::optional<distributed::DistributedDataParallel<nn::Sequential>> ddp_;
+#endif
+};
+
+// One process shuffles the training set; N ranks each take batch_size / N rows of the same
+// shuffled order per step (the sampler draws the loader's permutations), so that a step's
+// global batch is the one a single process would see.
+data::DataLoader make_loader(data::Dataset train, const Options& o, const Ranks& ranks) {
+  if (ranks.size == 1) {
+    return data::DataLoader(std::move(train), {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed + 1});
+  }
+  const auto n = static_cast<std::size_t>(ranks.size);
+  if (o.batch_size % n != 0) {
+    throw std::runtime_error(fmt::format("--batch-size {} is not a multiple of the {} ranks: each rank takes "
+                                         "an equal share of every global batch",
+                                         o.batch_size, n));
+  }
+  data::DistributedSampler sampler(train.size(), n, static_cast<std::size_t>(ranks.rank), {.seed = o.seed + 1});
+  return data::DataLoader(std::move(train), std::move(sampler), {.batch_size = o.batch_size / n});
+}
+
 const Tensor* find(const nn::NamedTensors& named, std::string_view name) {
   for (const auto& [key, t] : named) {
     if (key == name) return &t;
@@ -385,7 +471,7 @@ int run_eval(Options o) {
   return 0;
 }
 
-int run_training(const Options& o) {
+int run_training(const Options& o, const Ranks& ranks) {
   const auto load_start = Clock::now();
   data::Dataset train = data::load_fashion_mnist(data::Split::train, o.data_dir);
   data::Dataset test = data::load_fashion_mnist(data::Split::test, o.data_dir);
@@ -401,14 +487,18 @@ int run_training(const Options& o) {
 
   nn::Sequential net = build_model(o.hidden, o.dropout, o.seed);
   auto opt = make_optimizer(o, net.parameters());
-  data::DataLoader loader(train, {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed + 1});
+  DataParallel model(net, *opt, ranks);
+  data::DataLoader loader = make_loader(train, o, ranks);
   Schedule schedule = make_schedule(o, *opt, loader.size());
   std::size_t parameter_count = 0;
   for (const Tensor& p : net.parameters()) parameter_count += p.numel();
   fmt::print("model: MLP 784-{}-10 ({} parameters), {} lr {} ({} schedule), batch {}, {} epochs, seed {}, "
-             "{} OpenBLAS thread(s)\n\n",
+             "{} OpenBLAS thread(s){}\n\n",
              fmt::join(o.hidden, "-"), parameter_count, opt->name(), o.lr, o.schedule, o.batch_size, o.epochs,
-             o.seed, openblas_get_num_threads());
+             o.seed, openblas_get_num_threads(),
+             ranks.size > 1 ? fmt::format(" per rank, {} ranks of {} examples per step", ranks.size,
+                                          o.batch_size / static_cast<std::size_t>(ranks.size))
+                            : "");
 
   fs::create_directories(o.out_dir);
   const fs::path csv = o.out_dir / "history.csv";
@@ -423,7 +513,7 @@ int run_training(const Options& o) {
     std::size_t correct = 0, seen = 0, step = 0;
     const double lr_at_start = opt->lr();
     for (const data::Batch& b : loader) {
-      const Tensor logits = net(b.inputs);
+      const Tensor logits = model(b.inputs);
       Tensor loss = nn::CrossEntropyLoss()(logits, b.targets);
       opt->zero_grad();
       loss.backward();
@@ -433,10 +523,11 @@ int run_training(const Options& o) {
       for (std::size_t k = 0; k < predicted.size(); ++k) correct += predicted[k] == b.targets[k];
       loss_sum += loss.item() * static_cast<double>(b.targets.size());
       seen += b.targets.size();
-      bar.update(++step, seen, loss_sum / static_cast<double>(seen),
+      bar.update(++step, seen * static_cast<std::size_t>(ranks.size), loss_sum / static_cast<double>(seen),
                  static_cast<double>(correct) / static_cast<double>(seen));
     }
     if (schedule.scheduler && !schedule.per_batch) schedule.scheduler->step();
+    model.sum_over_ranks(loss_sum, correct, seen);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     train_seconds += seconds;
     bar.update(step, seen, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
@@ -450,9 +541,10 @@ int run_training(const Options& o) {
     history.push_back(record);
     fmt::print("         test loss {:.4f}  test accuracy {:.4f}   ({:.2f} s, {:.0f} samples/s)\n", record.test_loss,
                record.test_accuracy, seconds, record.samples_per_second);
-    write_history(csv, history);
+    if (ranks.rank == 0) write_history(csv, history);
   }
 
+  if (ranks.rank != 0) return 0;  // the files are rank 0's
   nn::save_checkpoint(checkpoint, net, opt.get(), checkpoint_extras(o, mean, std));
   print_summary(last, fmt::format("after {} epochs", o.epochs));
   const auto best = std::max_element(history.begin(), history.end(), [](const auto& a, const auto& b) {
@@ -485,9 +577,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (options.threads > 0) openblas_set_num_threads(options.threads);
+  Ranks ranks;
   try {
-    return options.eval ? run_eval(options) : run_training(options);
+    ranks = join_ranks();
+    if (options.eval) return ranks.rank == 0 ? run_eval(options) : 0;
+    return run_training(options, ranks);
   } catch (const std::exception& e) {
+#ifdef MATGRAD_HAVE_DISTRIBUTED
+    if (ranks.group) ranks.group->abort(fmt::format("fashion_mnist: {}", e.what()));  // ends every rank
+#endif
     fmt::print(stderr, "\nfashion_mnist: {}\n", e.what());
     return 1;
   }
