@@ -341,9 +341,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
 
   std::size_t top = 0;
   std::vector<std::pair<Node*, Tensor>> root_grads;
-  std::vector<Node*> root_nodes;
-  std::vector<std::shared_ptr<TensorImpl>> root_leaves;
-  std::vector<Tensor> root_leaf_grads;
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> root_leaves;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const Tensor seed = seeds.empty() ? Tensor() : seeds[i];
     check_root(outputs[i], seed, i);
@@ -353,18 +351,15 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
         fail<AutogradError>("backward: output {} was computed on another thread's tape", i);
       }
       top = std::max(top, node->index);
-      root_nodes.push_back(node);
       root_grads.emplace_back(node, std::move(g));
     } else {
-      root_leaves.push_back(outputs[i].impl());
-      root_leaf_grads.push_back(std::move(g));
+      root_leaves.emplace_back(outputs[i].impl(), std::move(g));
     }
   }
 
   // backward() holds back the gradients of leaves with hooks until they are final (hooks.hpp).
-  detail::LeafHookPass hooked(tape, targets ? std::span<Node* const>() : root_nodes,
-                              targets ? std::span<const std::shared_ptr<TensorImpl>>() : root_leaves,
-                              top);
+  detail::LeafHookPass hooked = targets ? detail::LeafHookPass()
+                                        : detail::LeafHookPass(tape, root_grads, root_leaves, top);
   auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
     if (targets) {
       auto it = targets->leaves.find(leaf.get());
@@ -375,8 +370,8 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       add_to_grad(leaf, std::move(g));
     }
   };
-  for (std::size_t k = 0; k < root_leaves.size(); ++k) deliver_to_leaf(root_leaves[k], root_leaf_grads[k]);
-  if (root_nodes.empty()) {
+  for (auto& [leaf, g] : root_leaves) deliver_to_leaf(leaf, std::move(g));
+  if (root_grads.empty()) {
     hooked.finish_all(add_to_grad);
     return;
   }

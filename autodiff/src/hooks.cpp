@@ -33,8 +33,8 @@ Tensor run_grad_hooks(const HookList* hooks, Tensor g, const Node* node) {
   return g;
 }
 
-LeafHookPass::LeafHookPass(const Tape& tape, std::span<Node* const> roots,
-                           std::span<const std::shared_ptr<TensorImpl>> root_leaves,
+LeafHookPass::LeafHookPass(const Tape& tape, std::span<const std::pair<Node*, Tensor>> roots,
+                           std::span<const std::pair<std::shared_ptr<TensorImpl>, Tensor>> root_leaves,
                            std::size_t top) {
   if (leaf_hook_count.load(std::memory_order_relaxed) == 0) return;
   auto add = [&](const std::shared_ptr<TensorImpl>& leaf, std::size_t final_below) {
@@ -46,11 +46,11 @@ LeafHookPass::LeafHookPass(const Tape& tape, std::span<Node* const> roots,
       leaves_[it->second].final_below = std::min(leaves_[it->second].final_below, final_below);
     }
   };
-  for (const auto& leaf : root_leaves) add(leaf, top + 1);
+  for (const auto& [leaf, seed] : root_leaves) add(leaf, top + 1);
   // The walk's reach: the roots, and every record an edge of a reached record points at.
   std::vector<char> reached(roots.empty() ? 0 : top + 1, 0);
   std::size_t pending = 0;
-  for (Node* root : roots) {
+  for (const auto& [root, seed] : roots) {
     if (!reached[root->index]) {
       reached[root->index] = 1;
       ++pending;

@@ -48,9 +48,11 @@ inline bool has_hooks(const HookList* hooks) { return hooks && !hooks->empty(); 
 // the leaf's turn to that record, never past the end of the pass.
 class LeafHookPass {
  public:
-  // root_leaves: the outputs of backward() that are leaves themselves.
-  LeafHookPass(const Tape& tape, std::span<Node* const> roots,
-               std::span<const std::shared_ptr<TensorImpl>> root_leaves, std::size_t top);
+  LeafHookPass() = default;  // holds nothing back (grad())
+  // The roots of backward() with their seeds: records (top is the highest) and leaves.
+  LeafHookPass(const Tape& tape, std::span<const std::pair<Node*, Tensor>> roots,
+               std::span<const std::pair<std::shared_ptr<TensorImpl>, Tensor>> root_leaves,
+               std::size_t top);
 
   // Where the walk adds up a hooked leaf's gradients in this pass; nullptr for other leaves.
   Tensor* held_total(const TensorImpl* leaf) {
