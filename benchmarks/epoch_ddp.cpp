@@ -73,9 +73,9 @@ int main(int argc, char** argv) {
     if (group.rank() == 0) {
       bench::epoch::report(load_ms, epoch_ms, eval_ms, double(correct) / 10000.0, loss_sum / double(steps));
       std::printf("ranks=%zu steps=%zu exposed_ms_per_step=%.4f bytes_per_step=%zu buckets=%zu "
-                  "started_in_backward=%zu\n",
+                  "started_early=%zu\n",
                   ranks, steps, stats.total_wait_seconds * 1e3 / double(stats.reductions),
-                  stats.bytes_per_step, stats.buckets, stats.started_in_backward);
+                  stats.bytes_per_step, stats.buckets, stats.started_early);
     }
     return 0;
   });

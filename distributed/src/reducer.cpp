@@ -51,7 +51,7 @@ struct Reducer::Impl {
   std::vector<Bucket> buckets;
   std::size_t next_to_start = 0;  // buckets start in bucket order, the same on every rank
   std::size_t ready = 0;          // parameters ready since the last reduction
-  std::size_t started_in_backward = 0, bytes = 0;
+  std::size_t started_early = 0, bytes = 0;  // early: before the last gradient was final
   double rows = 0;                       // passed through forward() since the last reduction
   std::vector<std::size_t> ready_order;  // of the first reduction, to rebuild the buckets once
   bool rebuilt = false;
@@ -190,17 +190,17 @@ struct Reducer::Impl {
         },
         b.buffer);
     --b.pending;
-    start_ready_buckets(true);
+    start_ready_buckets(ready < params.size());
     test_started();
     if (lock.owns_lock()) lock.unlock();
     if (ready == params.size()) reduce();  // every gradient is in: finish now, as torch does
   }
 
-  void start_ready_buckets(bool from_hook) {
+  void start_ready_buckets(bool early) {
     bool any = false;
     while (next_to_start < buckets.size() && buckets[next_to_start].pending == 0) {
       start(buckets[next_to_start++]);
-      started_in_backward += from_hook ? 1 : 0;
+      started_early += early ? 1 : 0;
       any = true;
     }
     if (any && progress_thread.joinable()) wake.notify_one();
@@ -310,7 +310,7 @@ struct Reducer::Impl {
     DDPStats& stats = owner.stats_;
     stats.buckets = buckets.size();
     stats.bytes_per_step = bytes;
-    stats.started_in_backward = started_in_backward;
+    stats.started_early = started_early;
     stats.wait_seconds = waited;
     stats.total_wait_seconds += waited;
     ++stats.reductions;
@@ -335,7 +335,7 @@ struct Reducer::Impl {
       b.started = b.done = false;
       b.request = MPI_REQUEST_NULL;
     }
-    next_to_start = ready = started_in_backward = bytes = 0;
+    next_to_start = ready = started_early = bytes = 0;
     rows = 0;
   }
 

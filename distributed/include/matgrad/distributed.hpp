@@ -6,14 +6,13 @@
 //       nn::Sequential net = build_model();
 //       distributed::DistributedDataParallel ddp(net); // rank 0's parameters everywhere
 //       optim::AdamW opt(ddp.parameters());
-//       ddp.attach(opt);                               // opt.step() averages gradients first
 //       data::DataLoader loader(train, data::DistributedSampler(train.size(),
 //                               group.world_size(), group.rank(), {.seed = 0}), {.batch_size = 64});
 //       for (const data::Batch& b : loader) {
 //         Tensor loss = nn::CrossEntropyLoss()(ddp(b.inputs), b.targets);
 //         opt.zero_grad();
-//         loss.backward();   // each bucket's MPI_Iallreduce starts as its gradients are final
-//         opt.step();
+//         loss.backward();   // each bucket's MPI_Iallreduce starts as its gradients are final;
+//         opt.step();        // backward returned with the averaged gradients
 //       }
 //       return 0;
 //     });
@@ -134,7 +133,7 @@ struct DDPOptions {
   // With true, parameters that get no gradient in a backward count as zero on this rank (and
   // keep an undefined grad when no rank used them); with false that is an error naming them.
   bool find_unused_parameters = false;
-  // Which rank's parameters every rank starts from.
+  // Which rank's parameters every rank starts from (and whose bucket order all follow).
   int broadcast_root = 0;
   // A thread that drives MPI's progress while backward computes (needs
   // ProcessGroupOptions::thread_multiple); otherwise the hooks drive it (MPI_Test) as each
@@ -146,7 +145,7 @@ struct DDPOptions {
 struct DDPStats {
   std::size_t buckets = 0;
   std::size_t bytes_per_step = 0;        // all-reduced by this rank, weights included
-  std::size_t started_in_backward = 0;   // buckets whose all-reduce a hook started
+  std::size_t started_early = 0;  // buckets started before the last gradient was final
   double wait_seconds = 0;               // finalize() waiting for the all-reduces
   std::uint64_t reductions = 0;          // synchronised steps so far
   double total_wait_seconds = 0;         // over all of them
@@ -165,12 +164,14 @@ class Reducer;
 //   first backward showed), into buckets of about bucket_cap_mb; a bucket's MPI_Iallreduce
 //   starts as soon as its last gradient is final (buckets start in bucket order on every rank,
 //   as MPI requires), while backward goes on computing the rest.
-// - finalize() waits for them all and writes the averaged gradients into .grad(); attach(opt)
-//   makes opt.step() call it first. The average weights each rank by the rows it passed
-//   through forward() since the last finalize() (the batch dimension), so with a mean-reduced
-//   loss the result is the gradient of the global batch even when the ranks' shares differ
-//   (e.g. 128 rows over 3 ranks: 43, 43, 42). torch divides by the world size instead: the
-//   same whenever the shares are equal.
+// - The hook of the last parameter to get its gradient waits for every bucket and writes the
+//   averaged gradients into .grad(), so backward() returns with them, as torch's does. When a
+//   parameter gets no gradient (find_unused_parameters), finalize() does that instead;
+//   attach(opt) makes opt.step() call it first (harmless otherwise: it then has nothing to do).
+// - The average weights each rank by the rows it passed through forward() since the last
+//   reduction (the batch dimension), so with a mean-reduced loss the result is the gradient of
+//   the global batch even when the ranks' shares differ (e.g. 128 rows over 3 ranks: 43, 43,
+//   42). torch divides by the world size instead: the same whenever the shares are equal.
 // - no_sync(): backward passes in its scope only accumulate locally; the first backward after
 //   it reduces everything accumulated (torch's gradient accumulation).
 // - A parameter that gets no gradient is an error naming it, unless find_unused_parameters.
@@ -193,6 +194,9 @@ class DistributedDataParallel : public nn::ModuleBase<DistributedDataParallel<M>
   M& module() { return module_; }
   const M& module() const { return module_; }
 
+  // Reduces what the last backward left unreduced (parameters without gradient count as zero
+  // with find_unused_parameters, else an error names them); nothing to do after a backward
+  // that gave every parameter a gradient, or inside no_sync().
   void finalize();
   // opt.step() calls finalize() first, until the handle is removed or this wrapper is gone.
   RemovableHandle attach(optim::Optimizer& optimizer);
