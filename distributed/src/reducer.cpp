@@ -31,6 +31,7 @@ struct Reducer::Impl {
     Tensor tensor;
     std::size_t bucket = 0, offset = 0, slot = 0;  // slot: its place in the bucket's members
     bool ready = false;                            // its gradient is in the bucket
+    bool accumulated = false;                      // it got one inside no_sync() since
     RemovableHandle hook;
   };
   struct Bucket {
@@ -50,6 +51,7 @@ struct Reducer::Impl {
   std::vector<Param> params;
   std::vector<Bucket> buckets;
   std::size_t next_to_start = 0;  // buckets start in bucket order, the same on every rank
+  std::size_t oldest_running = 0;  // buckets before it are done
   std::size_t ready = 0;          // parameters ready since the last reduction
   std::size_t started_early = 0, bytes = 0;  // early: before the last gradient was final
   double rows = 0;                       // passed through forward() since the last reduction
@@ -158,8 +160,11 @@ struct Reducer::Impl {
 
   // The post-accumulate-grad hook of parameter k: its .grad() is final for this backward.
   void on_ready(std::size_t k) {
-    if (owner.no_sync_depth_ > 0) return;
     Param& p = params[k];
+    if (owner.no_sync_depth_ > 0) {
+      p.accumulated = true;
+      return;
+    }
     if (p.ready) {
       fail<DistributedError>(
           "DistributedDataParallel: parameter '{}' got a gradient a second time before its "
@@ -183,10 +188,7 @@ struct Reducer::Impl {
     std::visit(
         [&](auto& buffer) {
           using T = typename std::decay_t<decltype(buffer)>::value_type;
-          const auto& x = g.data<T>();
-          const T w = static_cast<T>(weight());
-          T* out = buffer.data() + p.offset;
-          for (std::size_t i = 0; i < x.size(); ++i) out[i] = w * x.data()[i];
+          copy_weighted(g.data<T>(), buffer.data() + p.offset);
         },
         b.buffer);
     --b.pending;
@@ -194,6 +196,12 @@ struct Reducer::Impl {
     test_started();
     if (lock.owns_lock()) lock.unlock();
     if (ready == params.size()) reduce();  // every gradient is in: finish now, as torch does
+  }
+
+  template <class T>
+  void copy_weighted(const xt::xarray<T>& grad, T* out) const {
+    const T w = static_cast<T>(weight());
+    for (std::size_t i = 0; i < grad.size(); ++i) out[i] = w * grad.data()[i];
   }
 
   void start_ready_buckets(bool early) {
@@ -228,8 +236,9 @@ struct Reducer::Impl {
 
   // Lets MPI move the started all-reduces on (they advance only inside MPI calls).
   void test_started() {
-    for (Bucket& b : buckets) {
-      if (!b.started || b.done) continue;
+    for (std::size_t i = oldest_running; i < next_to_start; ++i) {
+      Bucket& b = buckets[i];
+      if (b.done) continue;
       int flag = 0;
       check_mpi(MPI_Test(&b.request, &flag, MPI_STATUS_IGNORE), "MPI_Test");
       if (flag) {
@@ -237,6 +246,7 @@ struct Reducer::Impl {
         --in_flight;
       }
     }
+    while (oldest_running < next_to_start && buckets[oldest_running].done) ++oldest_running;
   }
 
   void progress_loop() {
@@ -251,9 +261,22 @@ struct Reducer::Impl {
     }
   }
 
-  // Starts what is left (unused parameters count as zero, when allowed), waits for every
-  // bucket and writes the averages into .grad().
+  // Starts what is left (what no_sync() accumulated for a parameter without gradient in this
+  // pass, unused parameters as zero when allowed), waits for every bucket and writes the
+  // averages into .grad().
   void reduce() {
+    for (Param& p : params) {
+      if (p.ready || !p.accumulated) continue;
+      p.ready = true;  // its gradient is final since the no_sync() pass that gave it
+      ++ready;
+      std::visit(
+          [&](auto& buffer) {
+            using T = typename std::decay_t<decltype(buffer)>::value_type;
+            copy_weighted(p.tensor.grad().template data<T>(), buffer.data() + p.offset);
+          },
+          buckets[p.bucket].buffer);
+      --buckets[p.bucket].pending;
+    }
     if (ready < params.size()) {
       std::vector<std::string> missing;
       for (const Param& p : params) {
@@ -329,13 +352,13 @@ struct Reducer::Impl {
   }
 
   void reset() {
-    for (Param& p : params) p.ready = false;
+    for (Param& p : params) p.ready = p.accumulated = false;
     for (Bucket& b : buckets) {
       b.pending = b.members.size();
       b.started = b.done = false;
       b.request = MPI_REQUEST_NULL;
     }
-    next_to_start = ready = started_early = bytes = 0;
+    next_to_start = oldest_running = ready = started_early = bytes = 0;
     rows = 0;
   }
 

@@ -356,6 +356,31 @@ TEST_CASE("unused parameters: an error naming them, or zeros with find_unused_pa
   }
 }
 
+TEST_CASE("no_sync with find_unused_parameters: a parameter used only inside no_sync keeps what it accumulated") {
+  Generator gen(0), same(0);
+  DistributedDataParallel ddp{TwoHeads(gen), {.find_unused_parameters = true}};
+  TwoHeads single(same);
+  const data::Dataset first = global_batch(12, 30, DType::float64), second = global_batch(12, 31, DType::float64);
+  {
+    auto guard = ddp.no_sync();
+    ddp.module().uses_b = single.uses_b = true;
+    const data::Dataset mine = shard(first);
+    cross_entropy(ddp(mine.inputs), mine.targets).backward();
+    cross_entropy(single(first.inputs), first.targets).backward();
+  }
+  ddp.module().uses_b = single.uses_b = false;
+  const data::Dataset mine = shard(second);
+  cross_entropy(ddp(mine.inputs), mine.targets).backward();
+  cross_entropy(single(second.inputs), second.targets).backward();
+  ddp.finalize();
+  CHECK(ddp.stats().reductions == 1);
+  const auto got = ddp.parameters(), expected = single.parameters();
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    CHECK(rel_diff(got[k].grad(), expected[k].grad()) <= 1e-12);
+    CHECK(identical_everywhere(got[k].grad()));
+  }
+}
+
 TEST_CASE("DDP misuse is loud: a gradient twice before the reduction, create_graph") {
   const data::Dataset mine = shard(global_batch(12, 3, DType::float64));
   Generator gen(0);
