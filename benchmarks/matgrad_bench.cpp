@@ -756,6 +756,7 @@ void section_ddp(const Config& cfg, const std::filesystem::path& dir) {
       {"1x2", "OPENBLAS_NUM_THREADS=2 " + single + " --threads 2"},
       {"2x1", "OPENBLAS_NUM_THREADS=1 " + mpirun + " --threads 1"},
       {"2x1 small", "OPENBLAS_NUM_THREADS=1 " + mpirun + " --threads 1 --bucket-mb 0.25"},
+      {"2x1 thread", "OPENBLAS_NUM_THREADS=1 " + mpirun + " --threads 1 --bucket-mb 0.25 --progress-thread"},
   };
   std::map<std::string, std::vector<std::map<std::string, double>>> results;
   const std::size_t rounds = std::max<std::size_t>(5, cfg.rounds - 2);
@@ -807,6 +808,8 @@ void section_ddp(const Config& cfg, const std::filesystem::path& dir) {
   small.goal = two.goal;
   small.met = small.vs_1x1 && *small.vs_1x1 <= 0.60 && small.exposed_share && *small.exposed_share <= 0.10;
   ddp_table.push_back(small);
+  DdpRow threaded = row("the same, and a progress thread (MPI_THREAD_MULTIPLE) testing the all-reduces", "2x1 thread");
+  ddp_table.push_back(threaded);
 #endif
 }
 
