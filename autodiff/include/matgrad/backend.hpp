@@ -28,10 +28,13 @@ void set_gemm_backend(GemmBackend backend);
 GemmBackend gemm_backend(DType dtype);
 
 // One thread count for every pool matgrad's products run on: oneDNN's OpenMP threads and
-// OpenBLAS's threads together. The default, applied at the first product, is
-// MATGRAD_NUM_THREADS if set, else OMP_NUM_THREADS, else every CPU this process may run on.
-// Products run on one pool at a time, so n threads never oversubscribe n cores; calling
-// matgrad from several threads at once multiplies them (set 1 then).
+// OpenBLAS's threads together (OpenMP's count is per thread: matgrad sets it on each thread
+// that runs a product). The default, applied at the first product, is MATGRAD_NUM_THREADS if
+// set, else OMP_NUM_THREADS, else every CPU this process may run on. float32 products all run
+// on oneDNN's pool, float64 ones and LAPACK on OpenBLAS's, so a model in one dtype keeps n
+// threads on n cores. Idle threads of either pool spin for a while before they sleep: a
+// program that alternates float32 products with float64 ones or LAPACK at more than one
+// thread, or calls matgrad from several threads at once, oversubscribes the cores (set 1).
 void set_num_threads(int threads);
 int get_num_threads();
 
