@@ -19,6 +19,7 @@ using bench::seconds_since;
 
 int main(int argc, char** argv) {
   const bench::epoch::Args args = bench::epoch::parse(argc, argv);
+  if (args.threads > 0) set_num_threads(args.threads);  // oneDNN's and OpenBLAS's pools
   distributed::DDPOptions ddp_options;
   bool thread_multiple = false;
   for (int i = 1; i < argc; ++i) {
