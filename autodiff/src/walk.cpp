@@ -68,12 +68,8 @@ class Walk {
   Walk& operator=(const Walk&) = delete;
   // Gives the records back, also after an error.
   ~Walk() {
-    for (Node* node : claimed_) {
-      node->pending = Tensor();
-      node->handle = nullptr;
-      node->marks = 0;
-      node->walk.store(0, std::memory_order_release);
-    }
+    for (Node* node : claimed_) unclaim(node);
+    for (Node* node : ready_) unclaim(node);
   }
 
   void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds) {
@@ -91,6 +87,15 @@ class Walk {
     while (!ready_.empty()) {
       std::pop_heap(ready_.begin(), ready_.end(), later_last);
       Node* node = ready_.back();
+      // backward() gives each record back once it has run (no later record can reach it);
+      // grad() gives them all back at the end, as its first pass claimed some that never run.
+      struct Done {
+        Walk& walk;
+        Node* node;
+        ~Done() {
+          if (!walk.targets_) walk.unclaim(node);
+        }
+      } done{*this, node};
       ready_.pop_back();
       run_vjp(*node);
     }
@@ -98,6 +103,13 @@ class Walk {
 
  private:
   static bool later_last(const Node* a, const Node* b) { return a->sequence < b->sequence; }
+
+  static void unclaim(Node* node) {
+    node->pending = Tensor();
+    node->handle = nullptr;
+    node->marks = 0;
+    node->walk.store(0, std::memory_order_release);
+  }
 
   void claim(Node* node) {
     std::uint64_t free = 0;
@@ -108,7 +120,7 @@ class Walk {
           "graph can be walked by one backward or grad call at a time",
           node->op->name, node->where.file, node->where.line);
     }
-    claimed_.push_back(node);
+    if (targets_) claimed_.push_back(node);
   }
 
   // grad(): one depth-first pass over the reachable records (explicit stack), marking in
@@ -224,7 +236,7 @@ class Walk {
   const bool retain_graph_, create_graph_;
   Targets* const targets_;
   std::vector<Node*> ready_;    // records holding a gradient, a max-heap on sequence
-  std::vector<Node*> claimed_;  // every record this walk has claimed
+  std::vector<Node*> claimed_;  // grad(): every record this walk has claimed
 };
 
 void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
