@@ -3,6 +3,10 @@
 
 #include <algorithm>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace matgrad {
 
 namespace {
@@ -92,6 +96,21 @@ void Node::release() {
 }
 
 namespace {
+
+// ---- memory machinery: the one place where the engine talks to the allocator ----
+// glibc keeps small freed blocks (a one-element tensor's data, 32 bytes) in bins that are not
+// merged back into the heap, so after a large graph is freed its pages stay resident though
+// free, and interleaved with those blocks the rest cannot be returned either (three graphs of
+// 1.1M ops built and dropped in turn: 745 MiB resident at the end, 7 MiB after a trim). After
+// freeing a graph of this many records at once (a few hundred MB) the pages go back to the
+// system; a trim takes a few milliseconds, against a free of about 100 ms.
+constexpr std::size_t kTrimAfter = std::size_t{1} << 18;
+void return_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 // Records whose count reached zero while another one was being freed on this thread, linked
 // through next_orphan; each holds its last reference in `pending`. Plain pointers, so that
 // they are usable while the thread's other thread_locals are being destroyed.
@@ -116,13 +135,16 @@ void destroy_record(Node* node) noexcept {
   }
   node->~Node();
   if (!outermost) return;
+  std::size_t freed = 1;
   while (orphans) {
     Node* next = orphans;
     orphans = next->next_orphan;
     next->next_orphan = nullptr;
     Tensor last = std::move(next->pending);  // freed here: destroy_record(next), no deeper
+    ++freed;
   }
   freeing = false;
+  if (freed >= kTrimAfter) return_free_memory();
 }
 
 }  // namespace detail

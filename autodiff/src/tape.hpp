@@ -13,6 +13,7 @@
 #pragma once
 
 #include "matgrad/autograd.hpp"
+#include "pool.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -62,19 +63,21 @@ struct Node {
   void release();
 };
 
-// The allocator of records (std::allocate_shared: one block for the count and the record).
-// Its destroy() is called when a record's count reaches zero, and frees it without recursing
-// into its inputs.
+// The allocator of records (std::allocate_shared: one block from the pool for the count and
+// the record). Its destroy() is called when a record's count reaches zero, and frees it
+// without recursing into its inputs.
 void destroy_record(Node* node) noexcept;
 
 template <class T>
-struct RecordAllocator {
+struct RecordAllocator : PoolAllocator<T> {
   using value_type = T;
   RecordAllocator() = default;
   template <class U>
   RecordAllocator(const RecordAllocator<U>&) {}  // NOLINT: rebinding
-  T* allocate(std::size_t n) { return std::allocator<T>().allocate(n); }
-  void deallocate(T* p, std::size_t n) { std::allocator<T>().deallocate(p, n); }
+  template <class U>
+  struct rebind {
+    using other = RecordAllocator<U>;
+  };
   template <class U>
   void destroy(U* p) {
     if constexpr (std::is_same_v<U, Node>) {
