@@ -8,16 +8,10 @@
 
 namespace matgrad {
 
-namespace {
-thread_local bool anomaly = false;
-}  // namespace
-
-bool is_anomaly_enabled() { return anomaly; }
-void set_anomaly_enabled(bool enabled) { anomaly = enabled; }
+bool is_anomaly_enabled() { return detail::anomaly_mode; }
+void set_anomaly_enabled(bool enabled) { detail::anomaly_mode = enabled; }
 
 namespace detail {
-
-bool anomaly_enabled() { return anomaly; }
 
 namespace {
 
@@ -122,11 +116,9 @@ Tensor fit_to_input(const Node& node, std::size_t k, Tensor g) {
   return sum_to_size(g, shape);
 }
 
-void check_grad_count(const Node& node, std::size_t count) {
-  if (count != node.inputs.size()) {
-    fail<Error>("{}: internal error: the VJP returned {} gradients for {} inputs", node.op->name,
-                count, node.inputs.size());
-  }
+void fail_grad_count(const Node& node, std::size_t count) {
+  fail<Error>("{}: internal error: the VJP returned {} gradients for {} inputs", node.op->name,
+              count, node.inputs.size());
 }
 
 void check_finite_output(const OpInfo& op, const Tensor& output,

@@ -39,7 +39,9 @@ class SlabPool {
   static constexpr std::size_t kBlock = (kHeader + Size + kHeader - 1) / kHeader * kHeader;
   static constexpr std::size_t kSlabBytes = std::size_t{64} << 10;
   struct Slab {
-    std::atomic<std::size_t> live;  // blocks not yet freed, counting those not yet cut
+    // Blocks not yet freed, counting those not yet cut, plus one while it is a thread's
+    // current slab (so that it is not freed under the cursor).
+    std::atomic<std::size_t> live;
   };
   static constexpr std::size_t kFirst = (sizeof(Slab) + kHeader - 1) / kHeader * kHeader;
   static constexpr std::size_t kBlocks = (kSlabBytes - kFirst) / kBlock;
@@ -59,13 +61,13 @@ class SlabPool {
       void* memory = std::malloc(kSlabBytes);
       if (!memory) throw std::bad_alloc();
       retire();
-      slab = new (memory) Slab{{kBlocks}};
+      slab = new (memory) Slab{{kBlocks + 1}};
       next = static_cast<char*>(memory) + kFirst;
       end = next + kBlocks * kBlock;
     }
-    // The blocks never cut count as freed.
+    // The blocks never cut count as freed, and the cursor lets go.
     void retire() noexcept {
-      if (slab) release(slab, static_cast<std::size_t>(end - next) / kBlock);
+      if (slab) release(slab, static_cast<std::size_t>(end - next) / kBlock + 1);
       slab = nullptr;
       next = end = nullptr;
     }

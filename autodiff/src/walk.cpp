@@ -52,6 +52,14 @@ void accumulate(Tensor& slot, Tensor g, bool create_graph) {
     slot = std::move(g);
   } else if (create_graph || slot.impl().use_count() > 1 || slot.requires_grad()) {
     slot = slot + g;
+  } else if (slot.shape() == g.shape() && slot.dtype() == g.dtype()) {
+    slot.visit([&](const auto& x) {  // the common case, without add_'s broadcasting
+      using T = typename std::decay_t<decltype(x)>::value_type;
+      T* __restrict dst = const_cast<T*>(x.data());
+      const T* __restrict src = g.data<T>().data();
+      for (std::size_t i = 0, n = x.size(); i < n; ++i) dst[i] += src[i];
+    });
+    ++slot.impl()->version;
   } else {
     slot.add_(g);
   }
@@ -63,6 +71,7 @@ class Walk {
       : id_(next_walk_id.fetch_add(1, std::memory_order_relaxed)),
         retain_graph_(retain_graph),
         create_graph_(create_graph),
+        grad_norms_(detail::grad_norms_enabled()),
         targets_(targets) {}
   Walk(const Walk&) = delete;
   Walk& operator=(const Walk&) = delete;
@@ -194,7 +203,7 @@ class Walk {
           "to the first backward (or grad) call if you need to run backward twice",
           node.op->name, to_string(g.shape()));
     }
-    if (detail::grad_norms_enabled()) node.grad_norm = detail::frobenius_norm(g);
+    if (grad_norms_) node.grad_norm = detail::frobenius_norm(g);
     if (targets_) {
       if (node.marks & kTarget) {
         accumulate(targets_->results[*targets_->slot(&node)], g, create_graph_);
@@ -222,7 +231,9 @@ class Walk {
     for (std::size_t k = 0; k < node.inputs.size(); ++k) {
       const Edge& e = node.inputs[k];
       if (!grads[k].defined() || !takes_grad(e)) continue;
-      Tensor gk = detail::fit_to_input(node, k, std::move(grads[k]));
+      Tensor gk = detail::fits_input(node, k, grads[k])
+                      ? std::move(grads[k])
+                      : detail::fit_to_input(node, k, std::move(grads[k]));
       if (e.leaf) {
         deliver_to_leaf(*e.input, std::move(gk));
       } else {
@@ -233,7 +244,7 @@ class Walk {
   }
 
   const std::uint64_t id_;
-  const bool retain_graph_, create_graph_;
+  const bool retain_graph_, create_graph_, grad_norms_;
   Targets* const targets_;
   std::vector<Node*> ready_;    // records holding a gradient, a max-heap on sequence
   std::vector<Node*> claimed_;  // grad(): every record this walk has claimed

@@ -70,15 +70,16 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
   Tensor out = a.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = b.data<T>();
-    auto c = detail::empty_array<T>(out_shape);
-    if (k == 0) std::fill(c.begin(), c.end(), T(0));
+    Tensor result = detail::empty_tensor<T>(out_shape);
+    T* c = detail::elements_of<T>(result);
+    if (k == 0) std::fill(c, c + result.numel(), T(0));
     if (m != 0 && n != 0 && k != 0) {
       for (std::size_t i = 0; i < batch; ++i) {
         blas_gemm(ta, tb, m, n, k, x.data() + i * ra * ca, ca, y.data() + i * rb * cb, cb,
-                  c.data() + i * m * n, n);
+                  c + i * m * n, n);
       }
     }
-    return Tensor(std::move(c));
+    return result;
   });
   return record(gemm_info, std::move(out), {a, b}, [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
     Tensor ga, gb;
@@ -120,18 +121,18 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
   const std::size_t rows = sx[0];
   Tensor c = x.visit([&](const auto& xa) {
     using T = typename std::decay_t<decltype(xa)>::value_type;
-    auto y = detail::empty_array<T>({rows, out});
-    T* dst = y.data();
+    Tensor y = detail::empty_tensor<T>({rows, out});
+    T* dst = detail::elements_of<T>(y);
     if (b.defined()) {
       const T* bias = b.data<T>().data();
       for (std::size_t r = 0; r < rows; ++r) std::copy(bias, bias + out, dst + r * out);
     } else {
-      std::fill(dst, dst + y.size(), T(0));
+      std::fill(dst, dst + rows * out, T(0));
     }
     if (rows != 0 && out != 0 && in != 0) {
       blas_gemm_beta<T>(rows, out, in, xa.data(), w.data<T>().data(), dst, T(1));
     }
-    return Tensor(std::move(y));
+    return y;
   });
   return record(linear_info, std::move(c), {x, w, b},
                 [x, w](const Tensor& g, const VjpContext& ctx) -> Grads {
