@@ -5,9 +5,10 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -17,8 +18,16 @@ template <class T, std::size_t N>
 class SmallVector {
  public:
   SmallVector() noexcept {}  // NOLINT(modernize-use-equals-default): no zero-fill of the buffer
-  SmallVector(std::initializer_list<T> items) : SmallVector(items.begin(), items.end()) {}
-  template <class It>
+  // From a braced list of elements, `return {g * b, g * a};`, moving the temporaries in (an
+  // initializer_list could only copy them).
+  template <class... Items>
+    requires(sizeof...(Items) > 0 && (std::is_constructible_v<T, Items&&> && ...) &&
+             !(sizeof...(Items) == 1 && (std::is_same_v<std::decay_t<Items>, SmallVector> && ...)))
+  SmallVector(Items&&... items) {  // NOLINT: implicit, for the braced list
+    reserve(sizeof...(Items));
+    (emplace_back(std::forward<Items>(items)), ...);
+  }
+  template <std::input_iterator It>
   SmallVector(It first, It last) {
     reserve(static_cast<std::size_t>(std::distance(first, last)));
     for (; first != last; ++first) emplace_back(*first);
