@@ -418,27 +418,27 @@ void section_step(const Config& coarse, int default_threads) {
 
 // ---- per-op overhead ----
 
-const Tensor& chain_scale() {
-  static const Tensor t = full({1}, 0.999);
-  return t;
-}
-const Tensor& chain_shift() {
-  static const Tensor t = full({1}, 0.001);
-  return t;
-}
-
-// ops ops alternating mul/add/tanh on one-element float32 tensors, then backward.
-void matgrad_scalar_chain(std::size_t ops) {
-  Tensor x = full({1}, 0.5, {.requires_grad = true});
-  Tensor y = x;
+// `ops` ops alternating mul/add/tanh on one-element tensors of `dtype`, from a leaf that
+// requires grad: the graph, not yet differentiated.
+Tensor chain_graph(std::size_t ops, DType dtype = DType::float32) {
+  static const Tensor scale32 = full({1}, 0.999), shift32 = full({1}, 0.001);
+  static const Tensor scale64 = full({1}, 0.999, {.dtype = DType::float64});
+  static const Tensor shift64 = full({1}, 0.001, {.dtype = DType::float64});
+  const bool f64 = dtype == DType::float64;
+  Tensor y = full({1}, 0.5, {.dtype = dtype, .requires_grad = true});
   for (std::size_t i = 0; i < ops; ++i) {
     switch (i % 3) {
-      case 0: y = y * chain_scale(); break;
-      case 1: y = y + chain_shift(); break;
+      case 0: y = y * (f64 ? scale64 : scale32); break;
+      case 1: y = y + (f64 ? shift64 : shift32); break;
       default: y = tanh(y); break;
     }
   }
-  y.backward();
+  return y;
+}
+
+// The chain, forward and backward.
+void matgrad_scalar_chain(std::size_t ops, DType dtype = DType::float32) {
+  chain_graph(ops, dtype).backward();
 }
 
 // The same chain by hand: values forward, the derivative product backward.
@@ -570,23 +570,8 @@ double peak_resident_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024;
 }
 
-// The same chain in float64 (the type of ADOL-C's adouble).
-void matgrad_scalar_chain64(std::size_t ops) {
-  static const Tensor scale = full({1}, 0.999, {.dtype = DType::float64});
-  static const Tensor shift = full({1}, 0.001, {.dtype = DType::float64});
-  Tensor x = full({1}, 0.5, {.dtype = DType::float64, .requires_grad = true});
-  Tensor y = x;
-  for (std::size_t i = 0; i < ops; ++i) {
-    switch (i % 3) {
-      case 0: y = y * scale; break;
-      case 1: y = y + shift; break;
-      default: y = tanh(y); break;
-    }
-  }
-  y.backward();
-}
-
-// f(x) = Σ log(1 + exp(A x)) + ½ xᵀx, A 100×20, and its Hessian-vector product in closed form:
+// f(x) = Σ softplus(A x) + ½ xᵀx = Σ log(1 + exp(A x)) + ½ xᵀx, A 100×20, and its Hessian-vector
+// product in closed form:
 // H v = Aᵀ (p ⊙ (1 − p) ⊙ A v) + v, p = σ(A x).
 struct LogisticHvp {
   static constexpr std::size_t m = 100, n = 20;
@@ -629,27 +614,13 @@ struct LogisticHvp {
   }
 };
 
-// 1.1M ops of the chain, alive at once, from a leaf that requires grad (no backward).
-Tensor big_graph(std::size_t ops) {
-  Tensor x = full({1}, 0.5, {.requires_grad = true});
-  Tensor y = x;
-  for (std::size_t i = 0; i < ops; ++i) {
-    switch (i % 3) {
-      case 0: y = y * chain_scale(); break;
-      case 1: y = y + chain_shift(); break;
-      default: y = tanh(y); break;
-    }
-  }
-  return y;
-}
-
 // Run as a child (--graphs k): builds and drops k graphs of 1.1M ops in turn, then prints its
 // resident set at the start (after one small graph), its peak and after the last graph is gone.
 int graphs_child(std::size_t k) {
-  big_graph(1000);  // the allocator, the pool and the thread's state set up
+  chain_graph(1000);  // the allocator, the pool and the thread's state set up
   const double start = resident_mib();
   for (std::size_t i = 0; i < k; ++i) {
-    Tensor y = big_graph(1'100'000);
+    Tensor y = chain_graph(1'100'000);
     if (!y.requires_grad()) return 1;
   }
   fmt::print("start_mib={} peak_mib={} end_mib={}\n", start, peak_resident_mib(), resident_mib());
@@ -665,7 +636,7 @@ void section_engine(const Config& cfg, const std::filesystem::path& dir) {
     constexpr std::size_t ops = 100000;
     progress("engine: 1-element chain, float64, vs ADOL-C");
     std::vector<Contender> c{
-        {"matgrad", [&] { return bench::time_per_call([&] { matgrad_scalar_chain64(ops); }, cfg.budget, 2) / ops; }}};
+        {"matgrad", [&] { return bench::time_per_call([&] { matgrad_scalar_chain(ops, DType::float64); }, cfg.budget, 2) / ops; }}};
 #ifdef MATGRAD_BENCH_ADOLC
     c.push_back({"adolc", [&] { return bench::time_per_call([&] { bench::adolc_peer::tape_and_gradient(ops); }, cfg.budget, 2) / ops; }});
 #endif
@@ -742,7 +713,7 @@ void section_engine(const Config& cfg, const std::filesystem::path& dir) {
     small();
     for (std::size_t r = 0; r < cfg.rounds; ++r) {
       empty.push_back(bench::time_per_call(small, cfg.budget, 3));
-      Tensor big = big_graph(1'000'000);
+      Tensor big = chain_graph(1'000'000);
       beside.push_back(bench::time_per_call(small, cfg.budget, 3));
     }
     Row row = make_row("grad of a 100-op graph beside a live 1,000,000-op graph (vs with nothing else alive)");
