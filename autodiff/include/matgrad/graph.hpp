@@ -2,7 +2,7 @@
 // tree), and a listing of the tape records with the gradient norm that flowed through each.
 //
 // backward() without retain_graph releases the records it runs through, and a released record
-// no longer knows its inputs. Draw or list a graph before backward, or run backward with
+// no longer holds its closure and its constant inputs. Draw or list a graph before backward, or run backward with
 // retain_graph = true; both functions raise an AutogradError that says so otherwise.
 //
 //   Tensor loss = ...;
