@@ -284,6 +284,37 @@ TEST_CASE("post-accumulate hooks run as soon as the leaf's .grad is final, befor
   CHECK(early_hook_ran);
 }
 
+TEST_CASE("a post-accumulate hook waits only for the records this backward can reach") {
+  Tensor a = leaf({1, 2}), w = leaf({3, 4});
+  Tensor unrelated = w * 5.0;  // an earlier record that feeds w, out of this backward's reach
+  Tensor h = a * 2.0;
+  std::string events;
+  h.register_hook([&](const Tensor&) { events += "h "; });
+  w.register_post_accumulate_grad_hook([&](const Tensor& t) {
+    events += "w ";
+    CHECK(values(t.grad()) == std::vector<double>{2, 4});
+  });
+  sum(h * w).backward();
+  CHECK(events == "w h ");  // w is final once mul(h, w) has run, before h's record
+  CHECK(values(a.grad()) == std::vector<double>{6, 8});
+  CHECK(unrelated.requires_grad());
+}
+
+TEST_CASE("a hooked leaf among several outputs of backward, itself one of them") {
+  Tensor w = leaf({2});
+  std::vector<double> seen;
+  int post = 0;
+  w.register_hook([&](const Tensor& g) {
+    seen.push_back(g.item());
+    return g * 2.0;
+  });
+  w.register_post_accumulate_grad_hook([&](const Tensor&) { ++post; });
+  backward({w * w, w}, {tensor({1.0}, {.dtype = DType::float64}), tensor({10.0}, {.dtype = DType::float64})});
+  CHECK(seen == std::vector<double>{14});  // once, on the sum: 2w + 10
+  CHECK(post == 1);
+  CHECK(w.grad().item() == 28);
+}
+
 TEST_CASE("a leaf to which no gradient flows gets no hook call") {
   static constexpr OpInfo info{"drops_w", "dC = dA", "gA = gC, gW = (none)"};
   Tensor a = leaf({1}), w = leaf({2});

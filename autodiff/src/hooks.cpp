@@ -3,6 +3,7 @@
 #include "hooks.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace matgrad {
 
@@ -13,7 +14,7 @@ namespace detail {
 std::atomic<std::size_t> leaf_hook_count{0};
 
 Tensor run_grad_hooks(const HookList* hooks, Tensor g, const Node* node) {
-  if (!has_hooks(hooks)) return g;
+  if (!hooks || hooks->grad_hooks.empty()) return g;
   for (const auto& hook : hooks->grad_hooks.snapshot()) {
     Tensor replaced = hook(g);
     if (!replaced.defined()) continue;
@@ -33,12 +34,14 @@ Tensor run_grad_hooks(const HookList* hooks, Tensor g, const Node* node) {
   return g;
 }
 
-LeafHookPass::LeafHookPass(const Tape& tape, std::span<const std::pair<Node*, Tensor>> roots,
-                           std::span<const std::pair<std::shared_ptr<TensorImpl>, Tensor>> root_leaves,
-                           std::size_t top) {
-  if (leaf_hook_count.load(std::memory_order_relaxed) == 0) return;
-  auto add = [&](const std::shared_ptr<TensorImpl>& leaf, std::size_t final_below) {
-    if (!has_hooks(leaf->hooks.get())) return;
+void run_post_accumulate_hooks(const HookList* hooks, const Tensor& leaf) {
+  if (!hooks) return;
+  for (const auto& hook : hooks->post_accumulate_hooks.snapshot()) hook(leaf);
+}
+
+void HeldLeaves::plan(const std::vector<Tensor>& outputs) {
+  auto add = [&](const std::shared_ptr<TensorImpl>& leaf, std::uint64_t final_below) {
+    if (!leaf->hooks || leaf->hooks->empty()) return;
     const auto [it, inserted] = index_of_.try_emplace(leaf.get(), leaves_.size());
     if (inserted) {
       leaves_.push_back({leaf, final_below, {}});
@@ -46,25 +49,24 @@ LeafHookPass::LeafHookPass(const Tape& tape, std::span<const std::pair<Node*, Te
       leaves_[it->second].final_below = std::min(leaves_[it->second].final_below, final_below);
     }
   };
-  for (const auto& [leaf, seed] : root_leaves) add(leaf, top + 1);
-  // The walk's reach: the roots, and every record an edge of a reached record points at.
-  std::vector<char> reached(roots.empty() ? 0 : top + 1, 0);
-  std::size_t pending = 0;
-  for (const auto& [root, seed] : roots) {
-    if (!reached[root->index]) {
-      reached[root->index] = 1;
-      ++pending;
+  std::unordered_set<const Node*> seen;
+  std::vector<const Node*> stack;
+  for (const Tensor& output : outputs) {
+    const std::shared_ptr<TensorImpl>& root = output.impl();
+    if (!root->node) {
+      add(root, UINT64_MAX);
+    } else if (seen.insert(root->node).second) {
+      stack.push_back(root->node);
     }
   }
-  for (std::size_t i = reached.size(); i-- > 0 && pending > 0;) {
-    if (!reached[i]) continue;
-    --pending;
-    for (const Edge& e : tape.nodes[i]->inputs) {
-      if (e.node && !reached[e.node->index]) {
-        reached[e.node->index] = 1;
-        ++pending;
-      } else if (e.leaf) {
-        add(e.leaf, i);
+  while (!stack.empty()) {
+    const Node* node = stack.back();
+    stack.pop_back();
+    for (const Edge& e : node->inputs) {
+      if (e.leaf) {
+        add(e.input, node->sequence);
+      } else if (e.producer && seen.insert(e.producer).second) {
+        stack.push_back(e.producer);
       }
     }
   }
@@ -83,9 +85,9 @@ static std::shared_ptr<HookList>& hook_list(const Tensor& t, std::string_view wh
                         what);
   }
   TensorImpl& impl = *t.impl();
-  std::shared_ptr<HookList>& list = impl.node ? impl.node->hooks : impl.hooks;
-  if (!list) list = std::make_shared<HookList>(impl.node == nullptr);
-  return list;
+  if (!impl.hooks) impl.hooks = std::make_shared<HookList>(impl.node == nullptr);
+  if (impl.node) impl.node->hooked = true;
+  return impl.hooks;
 }
 
 // Adds fn to one of the list's registries; the handle shares the list's ownership.

@@ -1,21 +1,21 @@
 // Gradient hooks inside the engine: where they are stored and the three points at which the
-// reverse walk calls them (matgrad/hooks.hpp states the contract). Private to the engine.
+// walk (walk.cpp) calls them (matgrad/hooks.hpp states the contract). Private to the engine.
 //
-//   1. a record's output:  g = run_grad_hooks(node.hooks, g) when the walk reaches it, before
-//      grad() captures it, retain_grad() keeps it and the VJP reads it (its gradient is total
-//      by then: every consumer sits later on the tape and has run);
-//   2. a leaf, in backward(): LeafHookPass holds back the gradients of leaves that have hooks,
-//      then, once the walk is past the last record that feeds the leaf, runs its grad hooks on
-//      the pass's total, adds the result to .grad() and runs its post-accumulate hooks;
+//   1. a record's output: when the walk pops the record, its gradient is total (every consumer
+//      has a larger sequence number and has run), so the output's grad hooks run on it there,
+//      before grad() captures it, retain_grad() keeps it and the VJP reads it;
+//   2. a leaf, in backward(): HeldLeaves holds back the gradients of leaves that have hooks
+//      and sums them; once the walk is below the last record that feeds a leaf, its grad hooks
+//      run on the total, the result goes into .grad() and its post-accumulate hooks run;
 //   3. a leaf, in grad(): its grad hooks run on the total grad() returns for it.
+// Without hooks this costs the walk a flag test per record (Node::hooked) and, per backward,
+// one load of leaf_hook_count.
 #pragma once
 
 #include "tape.hpp"
 
 #include <atomic>
-#include <span>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 namespace matgrad::detail {
@@ -24,7 +24,8 @@ namespace matgrad::detail {
 // nothing for them.
 extern std::atomic<std::size_t> leaf_hook_count;
 
-// A tensor's hooks: a leaf's on its TensorImpl, a non-leaf's on the record that computed it.
+// A tensor's hooks, on its TensorImpl: a leaf's own, or the output's of the record that
+// computed a non-leaf (the record owns that TensorImpl, so the hooks live as long as it).
 struct HookList {
   explicit HookList(bool leaf)
       : grad_hooks(leaf ? &leaf_hook_count : nullptr),
@@ -37,62 +38,38 @@ struct HookList {
 // Runs the grad hooks in registration order on g; returns g or what they replaced it with.
 // `node` (null for a leaf) is named in the error raised when a hook changes the shape or dtype.
 Tensor run_grad_hooks(const HookList* hooks, Tensor g, const Node* node = nullptr);
+void run_post_accumulate_hooks(const HookList* hooks, const Tensor& leaf);
 
-inline bool has_hooks(const HookList* hooks) { return hooks && !hooks->empty(); }
-
-// One backward() pass's hooked leaves. A leaf's gradient is final once the walk, which visits
-// records in decreasing tape order, is below the last (lowest) record that has an edge into it
-// among the records the walk can reach from the roots; the constructor finds that record for
-// every hooked leaf with one reverse scan of the reachable records (the walk's own rule, from
-// the same roots). A record the walk reaches but whose VJP gives the leaf nothing only delays
-// the leaf's turn to that record, never past the end of the pass.
-class LeafHookPass {
+// One backward() pass's leaves that have hooks. The walk pops records in decreasing sequence
+// order, so a leaf's gradient is final once the walk is below the lowest-numbered record that
+// feeds it among those it can reach from the roots; plan() finds that number for every hooked
+// leaf in one depth-first pass over the reachable records (an explicit stack). A record the
+// walk can reach but never runs (no gradient arrives) only delays the leaf to that record's
+// turn, never past the end of the pass.
+class HeldLeaves {
  public:
-  LeafHookPass() = default;  // holds nothing back (grad())
-  // The roots of backward() with their seeds: records (top is the highest) and leaves.
-  LeafHookPass(const Tape& tape, std::span<const std::pair<Node*, Tensor>> roots,
-               std::span<const std::pair<std::shared_ptr<TensorImpl>, Tensor>> root_leaves,
-               std::size_t top);
+  struct Leaf {
+    std::shared_ptr<TensorImpl> impl;
+    std::uint64_t final_below;  // the lowest feeder's sequence; UINT64_MAX if none (a root)
+    Tensor total;               // the gradients of this pass, summed
+  };
 
-  // Where the walk adds up a hooked leaf's gradients in this pass; nullptr for other leaves.
-  Tensor* held_total(const TensorImpl* leaf) {
-    if (leaves_.empty()) return nullptr;
+  void plan(const std::vector<Tensor>& outputs);
+  bool empty() const { return leaves_.empty(); }
+
+  // Where the walk sums a hooked leaf's gradients; nullptr for other leaves.
+  Tensor* total(const TensorImpl* leaf) {
     const auto it = index_of_.find(leaf);
     return it == index_of_.end() ? nullptr : &leaves_[it->second].total;
   }
-
-  // Finishes every leaf that no record at or below `index` feeds: grad hooks on the total,
-  // add_to_grad(leaf, total), post-accumulate hooks. finish_all() finishes the rest.
-  template <class AddToGrad>
-  void finish_above(std::size_t index, AddToGrad&& add_to_grad) {
-    while (next_ < order_.size() && leaves_[order_[next_]].final_below > index) {
-      finish(leaves_[order_[next_++]], add_to_grad);
-    }
-  }
-  template <class AddToGrad>
-  void finish_all(AddToGrad&& add_to_grad) {
-    while (next_ < order_.size()) finish(leaves_[order_[next_++]], add_to_grad);
+  // The next leaf that no record numbered `sequence` or lower feeds, or nullptr: before the
+  // walk runs that record, and with 0 at the end of the walk.
+  Leaf* next_final(std::uint64_t sequence) {
+    if (next_ == order_.size() || leaves_[order_[next_]].final_below <= sequence) return nullptr;
+    return &leaves_[order_[next_++]];
   }
 
  private:
-  struct Leaf {
-    std::shared_ptr<TensorImpl> impl;
-    // The lowest record that feeds it: its gradient is final once the walk is below. top + 1
-    // for a root that no record feeds.
-    std::size_t final_below = 0;
-    Tensor total;
-  };
-  template <class AddToGrad>
-  void finish(Leaf& leaf, AddToGrad& add_to_grad) {
-    if (!leaf.total.defined()) return;  // no gradient reached it in this pass
-    const std::shared_ptr<HookList> hooks = leaf.impl->hooks;  // a hook may drop the leaf's list
-    Tensor g = run_grad_hooks(hooks.get(), std::move(leaf.total));
-    add_to_grad(leaf.impl, std::move(g));
-    if (!hooks) return;
-    const Tensor tensor(leaf.impl);
-    for (const auto& hook : hooks->post_accumulate_hooks.snapshot()) hook(tensor);
-  }
-
   std::vector<Leaf> leaves_;
   std::unordered_map<const TensorImpl*, std::size_t> index_of_;
   std::vector<std::size_t> order_;  // leaves_ by decreasing final_below
