@@ -8,28 +8,21 @@
 
 #include <doctest/doctest.h>
 
+#include "../check_error.hpp"
+
 #include <cmath>
 #include <cstring>
 #include <set>
 
 using namespace matgrad;
 using namespace matgrad::distributed;
+using matgrad::testing::error_of;
 
 namespace {
 
 ProcessGroup* group = nullptr;
 int rank() { return group->rank(); }
 int world() { return group->world_size(); }
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 nn::Sequential mlp(std::uint64_t seed, DType dtype) {
   Generator gen(seed);
