@@ -79,7 +79,7 @@ static constexpr OpInfo neg_info{"neg", "dC = −dA", "gA = −gC", Saves::nothi
 Tensor neg(const Tensor& a, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   detail::check_defined("neg", a);
-  Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise(x, [](auto v) { return -v; }); });
+  Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise("neg", x, [](auto v) { return -v; }); });
   return record(neg_info, std::move(out), {a}, [](const Tensor& g) -> Grads { return {-g}; });
 }
 

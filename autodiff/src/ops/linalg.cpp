@@ -70,7 +70,7 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
   Tensor out = a.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = b.data<T>();
-    auto c = detail::empty_array<T>(out_shape);
+    auto c = detail::empty_array<T>(out_shape, "gemm");
     if (k == 0) std::fill(c.begin(), c.end(), T(0));
     if (m != 0 && n != 0 && k != 0) {
       for (std::size_t i = 0; i < batch; ++i) {
@@ -111,7 +111,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
   }
   Tensor c = x.visit([&](const auto& xa) {
     using T = typename std::decay_t<decltype(xa)>::value_type;
-    auto y = detail::empty_array<T>({rows, out});
+    auto y = detail::empty_array<T>({rows, out}, "linear");
     T* dst = y.data();
     if (b.defined()) {
       const T* bias = b.data<T>().data();
