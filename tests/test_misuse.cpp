@@ -163,8 +163,10 @@ TEST_CASE("sizes computed from integer arguments are checked, and the error name
   // Products that wrap around 2^64 to the right element count.
   check_error<ShapeError>([] { reshape(ones({4}), {(std::ptrdiff_t{1} << 62) + 1, 4}); }, {"reshape", "more elements than memory can address"});
   check_error<ShapeError>([] { reshape(ones({8}), {(std::ptrdiff_t{1} << 62) + 1, 4, -1}); }, {"reshape", "memory"});
-  const Tensor wide = zeros({0, big, big});  // no elements, so it exists
-  check_error<ShapeError>([&] { flatten(wide, 1); }, {"flatten", "memory"});
+  // No elements, so it exists; [0, big, big] does not (its strides would overflow).
+  const Tensor wide = zeros({big, big, 0});
+  check_error<ShapeError>([&] { flatten(wide, 0, 1); }, {"flatten", "memory"});
+  check_error<ShapeError>([&] { zeros({0, big, big}); }, {"zeros", "memory"});
   check_error<ShapeError>([&] { concat({zeros({std::size_t{1} << 63, 0}), zeros({std::size_t{1} << 63, 0})}); },
                           {"concat", "add up to more than memory can address"});
 #if !MATGRAD_TEST_UNDER_ASAN  // as above: under ASan a failed allocation aborts
