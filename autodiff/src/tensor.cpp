@@ -50,7 +50,7 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
 
 template <class T>
 static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires_grad) {
-  auto impl = std::make_shared<TensorImpl>(std::move(data));
+  auto impl = detail::new_impl(std::move(data));
   impl->requires_grad = requires_grad;
   return impl;
 }
@@ -128,9 +128,7 @@ Tensor Tensor::detach() const {
   check_defined("detach");
   return visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    return detail::allocating<T>(x.shape(), "detach", [&] {
-      return Tensor(std::make_shared<TensorImpl>(impl_->data));
-    });
+    return detail::allocating<T>(x.shape(), "detach", [&] { return Tensor(detail::new_impl(impl_->data)); });
   });
 }
 
