@@ -242,7 +242,7 @@ const std::map<std::string, Mapping>& mappings() {
       {"squeeze",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
-         if (s.args() == 0) unsupported("squeeze() of every size-1 dim");
+         if (s.args() == 0) return {squeeze(s.input().tensor())};
          return {squeeze(s.input().tensor(), s.arg(0).integer())};
        }},
       {"transpose",
