@@ -55,7 +55,7 @@ struct Reducer::Impl {
   std::size_t ready = 0;          // parameters ready since the last reduction
   std::size_t started_early = 0, bytes = 0;  // early: before the last gradient was final
   double rows = 0;                       // passed through forward() since the last reduction
-  std::vector<std::size_t> ready_order;  // of the first reduction, to rebuild the buckets once
+  std::vector<std::size_t> ready_order;  // since the last reset(), until the buckets are rebuilt
   bool rebuilt = false;
   RemovableHandle optimizer_hook;
 
@@ -337,8 +337,8 @@ struct Reducer::Impl {
     stats.wait_seconds = waited;
     stats.total_wait_seconds += waited;
     ++stats.reductions;
-    reset();
     if (!rebuilt) rebuild();
+    reset();
   }
 
   void wait_started() {
@@ -360,10 +360,12 @@ struct Reducer::Impl {
     }
     next_to_start = oldest_running = ready = started_early = bytes = 0;
     rows = 0;
+    ready_order.clear();  // a refused reduction's order must not reach rebuild()
   }
 
-  // Once, after the first reduction: buckets in the order the gradients became final there
-  // (the broadcast root's order, so that every rank builds the same buckets), as torch does.
+  // Once, after the first reduction that completes: buckets in the order the gradients became
+  // final there (the broadcast root's order, so that every rank builds the same buckets), as
+  // torch does.
   void rebuild() {
     rebuilt = true;
     std::vector<int> order(params.size());
@@ -382,8 +384,6 @@ struct Reducer::Impl {
                         options.broadcast_root, comm),
               "MPI_Bcast");
     build_buckets(std::vector<std::size_t>(order.begin(), order.end()));
-    ready_order.clear();
-    ready_order.shrink_to_fit();
   }
 };
 

@@ -312,6 +312,14 @@ TEST_CASE("unused parameters: an error naming them, or zeros with find_unused_pa
     ddp.module().uses_b = true;
     cross_entropy(ddp(mine.inputs), mine.targets).backward();
     CHECK(ddp.stats().reductions == 1);
+    // The refused pass left nothing behind: the buckets were rebuilt from this pass's order
+    // alone, as a fresh wrapper's are (they held a.weight and a.bias twice).
+    Generator same(0);
+    DistributedDataParallel fresh{TwoHeads(same)};
+    fresh.module().uses_b = true;
+    cross_entropy(fresh(mine.inputs), mine.targets).backward();
+    CHECK(fresh.stats().reductions == 1);
+    CHECK(ddp.bucket_layout() == fresh.bucket_layout());
   }
   SUBCASE("find_unused_parameters: used on rank 0 only, b's gradient is rank 0's share") {
     TwoHeads heads(gen);

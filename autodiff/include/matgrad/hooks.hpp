@@ -20,9 +20,9 @@
 //   whatever it computes from it.
 // - register_post_accumulate_grad_hook(fn), on leaves only: fn(tensor) runs once per
 //   backward() that reaches the leaf, as soon as its .grad() is final for that pass: right
-//   after the last record that feeds it has run, before the rest of the walk (data-parallel
-//   training starts its all-reduces there). It does not run for grad(), which leaves .grad()
-//   alone.
+//   after the last record of this backward that feeds the leaf has run, before the rest of
+//   the walk (data-parallel training starts its all-reduces there). It does not run for
+//   grad(), which leaves .grad() alone.
 // - RemovableHandle::remove() takes the hook out; it is idempotent and harmless once the
 //   tensor is gone. A hook may remove itself (or others) while it runs: the pass in progress
 //   still runs the hooks it started with.
