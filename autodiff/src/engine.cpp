@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 
@@ -63,13 +64,34 @@ Tape& current_tape() {
   return tape;
 }
 
+// Only recorded_on is written: another thread may be reading the tensor right now.
 Tape::~Tape() {
   for (const auto& node : nodes) {
-    if (auto out = node->output.lock()) {
-      out->node = nullptr;
-      out->requires_grad = false;
-    }
+    if (auto out = node->output.lock()) out->recorded_on.store(nullptr, std::memory_order_release);
   }
+}
+
+void fail_custom_forward(std::string_view op, const SourceLocation& where) {
+  fail<Error>("{}: the custom op's forward returned an undefined tensor (apply at {}:{}); forward "
+              "must return the op's output",
+              op, where.file, where.line);
+}
+
+// Called from the VJP, where CallSite holds the record's line (the call of apply).
+void fail_custom_backward(std::string_view op, std::size_t returned, std::size_t inputs) {
+  const SourceLocation* where = CallSite::current();
+  fail<Error>("{}: the custom op's backward returned {} gradient{} for its {} input{} (apply at "
+              "{}:{}); backward returns one gradient per input of forward, in order (an "
+              "undefined Tensor for an input without one)",
+              op, returned, returned == 1 ? "" : "s", inputs, inputs == 1 ? "" : "s",
+              where ? where->file : "?", where ? where->line : 0);
+}
+
+void fail_other_thread(std::string_view who, std::string_view what) {
+  fail<AutogradError>(
+      "{}: {} was computed on another thread; a non-leaf tensor belongs to the tape of the "
+      "thread that computed it until that thread ends (share leaves, or detach() it first)",
+      who, what);
 }
 
 // The edges stay: grad() needs them to tell whether a later pass would run through here.
@@ -82,7 +104,6 @@ void Node::release() {
 Node& Tape::push() {
   if (nodes.size() >= collect_at && backward_depth == 0) collect();
   auto& node = nodes.emplace_back(std::make_unique<Node>());
-  node->tape = this;
   node->index = nodes.size() - 1;
   return *node;
 }
@@ -143,22 +164,20 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
                    const SourceLocation& where) {
   Tape& tape = current_tape();
   for (const Tensor& input : inputs) {
-    const Node* producer = input.defined() ? input.impl()->node : nullptr;
-    if (producer && producer->tape != &tape) {
-      fail<AutogradError>(
-          "{}: an input was computed on another thread; non-leaf tensors belong to the tape of "
-          "the thread that made them (share leaves, or detach() first)",
-          op.name);
-    }
+    if (input.defined()) record_of(*input.impl(), tape, op.name, "an input");
   }
-  if (!output.defined()) fail<Error>("{}: internal error: the op produced no output", op.name);
+  const SourceLocation& site = detail::CallSite::current() ? *detail::CallSite::current() : where;
+  if (!output.defined()) {
+    fail<Error>("{}: record() was given an undefined output tensor (at {}:{}); the forward "
+                "computation of '{}' must return a tensor",
+                op.name, site.file, site.line, op.name);
+  }
   // The record marks its output as part of the graph: an op that handed back an input, or a
   // tensor already in a graph, gets a copy of its own.
   const bool is_input = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& input) {
     return input.impl() == output.impl();
   });
   if (is_input || output.impl()->node || output.impl()->requires_grad) output = output.detach();
-  const SourceLocation& site = detail::CallSite::current() ? *detail::CallSite::current() : where;
   if (anomaly_enabled && !all_finite(output)) {
     std::string inputs_text;
     for (std::size_t k = 0; k < inputs.size(); ++k) {
@@ -197,6 +216,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
   TensorImpl& impl = *output.impl();
   impl.requires_grad = true;
   impl.node = &node;
+  impl.recorded_on.store(&tape, std::memory_order_relaxed);
   node.output = output.impl();
   node.output_address = output.impl().get();
   node.output_shape = output.shape();
@@ -210,6 +230,20 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
 }  // namespace detail
 
 std::size_t tape_size() { return detail::current_tape().nodes.size(); }
+
+// ---- the one lock in the engine ----
+// backward() on several threads at once may deliver gradients to one shared leaf (PyTorch
+// makes that safe too): a leaf's .grad is updated under a mutex picked by the leaf's address,
+// from a fixed set rather than one per tensor, so that tensors stay small. Uncontended, it
+// costs two atomic operations per leaf and pass.
+static std::mutex& leaf_grad_mutex(const detail::TensorImpl* leaf) {
+  struct alignas(64) Stripe {
+    std::mutex mutex;
+  };
+  static Stripe stripes[64];
+  const auto address = reinterpret_cast<std::uintptr_t>(leaf);
+  return stripes[((address >> 4) ^ (address >> 10)) % 64].mutex;
+}
 
 namespace {
 
@@ -292,8 +326,17 @@ struct Targets {
   std::vector<Tensor> results;
 };
 
+void fail_history_lost(std::string_view who, std::string_view what, const Tensor& t) {
+  fail<AutogradError>(
+      "{}: {} (shape {}) was computed on a thread that has ended, and its history went with "
+      "that thread's tape (each thread records on its own): run backward on the thread that "
+      "computed it, before that thread ends",
+      who, what, to_string(t.shape()));
+}
+
 void check_root(const Tensor& output, const Tensor& seed, std::size_t i) {
   if (!output.defined()) fail<AutogradError>("backward: output {} is an undefined tensor", i);
+  if (output.impl()->history_lost()) fail_history_lost("backward", fmt::format("output {}", i), output);
   if (!output.requires_grad()) {
     fail<AutogradError>(
         "backward: output {} of shape {} does not require grad and has no recorded history "
@@ -335,6 +378,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       if (it != targets->leaves.end()) accumulate(targets->results[it->second], g, create_graph);
       return;
     }
+    const std::lock_guard<std::mutex> lock(leaf_grad_mutex(leaf.get()));
     Tensor& slot = leaf->grad;
     if (!slot.defined() && !create_graph && (g.impl().use_count() > 1 || g.requires_grad())) {
       slot = g.detach();  // a fresh .grad must not alias a tensor held elsewhere
@@ -350,10 +394,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     const Tensor seed = seeds.empty() ? Tensor() : seeds[i];
     check_root(outputs[i], seed, i);
     Tensor g = seed.defined() ? seed : ones_like(outputs[i]);
-    if (Node* node = outputs[i].impl()->node) {
-      if (node->tape != &tape) {
-        fail<AutogradError>("backward: output {} was computed on another thread's tape", i);
-      }
+    if (Node* node = detail::record_of(*outputs[i].impl(), tape, "backward", "an output")) {
       top = std::max(top, node->index);
       any_node = true;
       root_grads.emplace_back(node, std::move(g));
@@ -456,8 +497,11 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     }
     if (anomaly_enabled) check_finite_grads(node, g, input_grads);
     if (input_grads.size() != node.inputs.size()) {
-      fail<Error>("{}: internal error: the VJP returned {} gradients for {} inputs", node.op->name,
-                  input_grads.size(), node.inputs.size());
+      fail<Error>("{}: its VJP (given to record() at {}:{}) returned {} gradient{} for {} input{}; "
+                  "a VJP returns one per input, in order (an undefined Tensor for none)",
+                  node.op->name, node.where.file, node.where.line, input_grads.size(),
+                  input_grads.size() == 1 ? "" : "s", node.inputs.size(),
+                  node.inputs.size() == 1 ? "" : "s");
     }
     for (std::size_t k = 0; k < node.inputs.size(); ++k) {
       if (!input_grads[k].defined() || !takes_grad(k)) continue;
@@ -490,10 +534,13 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   targets.results.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& input = inputs[i];
+    if (input.defined() && input.impl()->history_lost()) {
+      fail_history_lost("grad", fmt::format("input {}", i), input);
+    }
     if (!input.defined() || !input.requires_grad()) {
       fail<AutogradError>("grad: input {} does not require grad", i);
     }
-    if (Node* node = input.impl()->node) {
+    if (Node* node = detail::record_of(*input.impl(), detail::current_tape(), "grad", "an input")) {
       targets.nodes.emplace(node, i);
     } else {
       targets.leaves.emplace(input.impl().get(), i);

@@ -73,11 +73,8 @@ std::string output_name(const Names& names, const Node& node) {
 std::vector<const Node*> records_behind(std::string_view who, const Tensor& output) {
   if (!output.defined()) fail<ValueError>("{}: the output is an undefined tensor", who);
   std::vector<const Node*> found;
-  const Node* root = output.impl()->node;
+  const Node* root = detail::record_of(*output.impl(), detail::current_tape(), who, "the output");
   if (!root) return found;
-  if (root->tape != &detail::current_tape()) {
-    fail<AutogradError>("{}: the output was computed on another thread's tape", who);
-  }
   std::vector<char> seen(root->index + 1, 0);
   std::vector<const Node*> stack{root};
   seen[root->index] = 1;
@@ -183,12 +180,12 @@ std::string to_dot(const Tensor& output, const DotOptions& options) {
     return it->second;
   };
 
-  if (!output.impl()->node) {
+  if (nodes.empty()) {
     leaf_node(output.impl().get(), output.requires_grad(), name_of(names, output.impl().get()),
               output.shape());
     return out + "}\n";
   }
-  const Node* root = output.impl()->node;
+  const Node* root = nodes.back();  // the last in tape order
   for (const Node* node : nodes) {
     const std::string name = output_name(names, *node);
     std::string label = fmt::format("{}{}\n{}", name.empty() ? "" : name + " = ", node->op->name,

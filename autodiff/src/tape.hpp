@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 namespace matgrad::detail {
@@ -77,7 +78,6 @@ struct Node {
   const void* output_address = nullptr;  // output's object, only ever prefetched (see prefetch)
   const OpInfo* op = nullptr;
   EdgeList inputs;
-  Tape* tape = nullptr;
   Shape output_shape;
   std::uint64_t saved_output_version = 0;
   Vjp vjp;
@@ -131,6 +131,19 @@ struct Tape {
 };
 
 Tape& current_tape();
+
+// The record that computed `t` when it is on `tape`; null for a leaf, and for a tensor whose
+// recording thread has ended (a constant now). A record on another thread's tape is never
+// read, as that thread may free it at any moment: `who` and `what` ("matmul", "an input")
+// name it in the AutogradError raised instead.
+[[noreturn]] void fail_other_thread(std::string_view who, std::string_view what);
+inline Node* record_of(const TensorImpl& t, const Tape& tape, std::string_view who,
+                       std::string_view what) {
+  const Tape* owner = t.recorded_on.load(std::memory_order_acquire);
+  if (owner == &tape) return t.node;
+  if (owner) fail_other_thread(who, what);
+  return nullptr;
+}
 
 // RecordGradNorms (graph.cpp): whether backward stores ‖gC‖ on the records, and the norm.
 bool grad_norms_enabled();

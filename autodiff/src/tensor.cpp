@@ -67,6 +67,7 @@ std::size_t Tensor::size(std::ptrdiff_t d) const {
 
 
 double Tensor::item() const {
+  check_defined("item");
   if (numel() != 1) {
     fail<ShapeError>("item: only a one-element tensor has an item; this one has shape {}",
                      to_string(shape()));
@@ -74,10 +75,13 @@ double Tensor::item() const {
   return visit([](const auto& x) { return static_cast<double>(x.data()[0]); });
 }
 
-bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+bool Tensor::requires_grad() const {
+  return impl_ && impl_->requires_grad && !impl_->history_lost();
+}
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   check_defined("requires_grad_");
+  if (impl_->history_lost()) impl_->node = nullptr;  // a leaf from now on
   if (impl_->node && !requires_grad) {
     fail<AutogradError>(
         "requires_grad_: only leaf tensors can change requires_grad; use detach() to get a "
@@ -87,16 +91,17 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return impl_ && impl_->node == nullptr; }
+bool Tensor::is_leaf() const { return impl_ && (impl_->node == nullptr || impl_->history_lost()); }
 
 Tensor Tensor::grad() const {
   check_defined("grad");
-  if (impl_->node && !impl_->retains_grad) {
+  if (!is_leaf() && !impl_->retains_grad) {
+    const detail::Node* node = detail::record_of(*impl_, detail::current_tape(), "grad", "the tensor");
     fail<AutogradError>(
         "grad: this tensor (shape {}) is not a leaf: it was computed by '{}', and backward() "
         "keeps gradients only for leaves. Call retain_grad() on it before backward(), or get "
         "its gradient with matgrad::grad(outputs, {{tensor}})",
-        to_string(shape()), impl_->node->op->name);
+        to_string(shape()), node->op->name);
   }
   return impl_->grad;
 }
@@ -111,9 +116,9 @@ void Tensor::retain_grad() {
   if (!impl_->requires_grad) {
     fail<AutogradError>("retain_grad: the tensor does not require grad");
   }
-  if (impl_->node) {  // leaves keep their grad anyway
-    impl_->retains_grad = true;
-    impl_->node->retains_grad = true;
+  if (detail::Node* node = detail::record_of(*impl_, detail::current_tape(), "retain_grad", "the tensor")) {
+    impl_->retains_grad = true;  // leaves keep their grad anyway
+    node->retains_grad = true;
   }
 }
 
@@ -187,9 +192,12 @@ Tensor& Tensor::copy_(const Tensor& other) {
   return *this;
 }
 
-Tensor& Tensor::fill_(double value) {
-  check_defined("fill_");
-  check_in_place("fill_", *this);
+Tensor& Tensor::fill_(double value) { return fill_in_place("fill_", value); }
+Tensor& Tensor::zero_() { return fill_in_place("zero_", 0.0); }
+
+Tensor& Tensor::fill_in_place(std::string_view op, double value) {
+  check_defined(op);
+  check_in_place(op, *this);
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     std::fill(const_cast<xt::xarray<T>&>(x).begin(), const_cast<xt::xarray<T>&>(x).end(),
@@ -414,7 +422,10 @@ std::string to_string(const Tensor& tensor) {
   std::string out = "tensor(" + body;
   if (tensor.dtype() != DType::float32) out += fmt::format(", dtype={}", dtype_name(tensor.dtype()));
   if (!tensor.is_leaf()) {
-    out += fmt::format(", grad_fn=<{}>", tensor.impl()->node->op->name);
+    // Another thread's record may be freed at any moment: its op's name is not read.
+    const auto* impl = tensor.impl().get();
+    const bool own = impl->recorded_on.load(std::memory_order_acquire) == &detail::current_tape();
+    out += fmt::format(", grad_fn=<{}>", own ? impl->node->op->name : "on another thread");
   } else if (tensor.requires_grad()) {
     out += ", requires_grad=true";
   }

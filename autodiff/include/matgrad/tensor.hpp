@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <xtensor/xarray.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -63,6 +64,7 @@ class Generator {
 namespace detail {
 struct TensorImpl;
 struct Node;
+struct Tape;
 }  // namespace detail
 
 class Tensor {
@@ -113,7 +115,7 @@ class Tensor {
   Tensor& mul_(double factor);
   Tensor& copy_(const Tensor& other);
   Tensor& fill_(double value);
-  Tensor& zero_() { return fill_(0.0); }
+  Tensor& zero_();
 
   // Methods mirroring the free functions, for chaining.
   Tensor t(const SourceLocation& caller = SourceLocation::current()) const;
@@ -130,6 +132,7 @@ class Tensor {
     if (!impl_) [[unlikely]] fail_undefined(what);
   }
   [[noreturn]] static void fail_undefined(std::string_view what);
+  Tensor& fill_in_place(std::string_view op, double value);  // fill_ and zero_
   std::shared_ptr<detail::TensorImpl> impl_;
 };
 
@@ -150,11 +153,19 @@ struct TensorImpl {
   // The fields the engine reads of every input and output come first, on the cache line of
   // the shared count that make_shared puts just before the object.
   std::uint64_t version = 0;
-  Node* node = nullptr;  // the tape record that produced this tensor; null for leaves
+  // The tape record that produced this tensor (null for leaves), valid only while recorded_on
+  // holds the tape it is on. When the recording thread ends, its tape clears recorded_on (the
+  // one field another thread may be reading then, hence atomic) and frees the record: the
+  // tensor keeps its value and is a constant from then on.
+  Node* node = nullptr;
+  std::atomic<const Tape*> recorded_on{nullptr};
   bool requires_grad = false;
   bool retains_grad = false;
   Tensor grad;
   Data data;
+
+  // Computed on a thread that has ended: its record went with that thread's tape.
+  bool history_lost() const { return node && !recorded_on.load(std::memory_order_acquire); }
 };
 }  // namespace detail
 
