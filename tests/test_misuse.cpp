@@ -26,6 +26,17 @@ using namespace matgrad::testing;
 #ifndef MATGRAD_TEST_UNDER_ASAN
 #define MATGRAD_TEST_UNDER_ASAN 0
 #endif
+// ASan's and TSan's operator new abort on failure instead of throwing std::bad_alloc.
+#if MATGRAD_TEST_UNDER_ASAN || defined(__SANITIZE_THREAD__)
+#define MATGRAD_TEST_NEW_ABORTS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MATGRAD_TEST_NEW_ABORTS 1
+#endif
+#endif
+#ifndef MATGRAD_TEST_NEW_ABORTS
+#define MATGRAD_TEST_NEW_ABORTS 0
+#endif
 
 static Tensor f64(const NestedList& values, bool requires_grad = false) {
   return tensor(values, {.dtype = DType::float64, .requires_grad = requires_grad});
@@ -114,7 +125,7 @@ TEST_CASE("huge or overflowing shapes raise clear errors") {
   check_error<ShapeError>([&] { zeros({huge, 8}); }, {"full", "more elements than memory can address"});
   check_error<ShapeError>([&] { broadcast_to(ones({1}), {huge, 16}); }, {"broadcast_to", "memory"});
   check_error<ShapeError>([&] { randn({huge, huge}, *std::make_unique<Generator>(0)); }, {"random"});
-#if !MATGRAD_TEST_UNDER_ASAN  // ASan's operator new aborts on failure instead of throwing
+#if !MATGRAD_TEST_NEW_ABORTS
   check_error<ValueError>([&] { zeros({std::size_t{1} << 44}); }, {"full", "out of memory"});
 #endif
 }
