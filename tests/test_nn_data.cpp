@@ -300,7 +300,9 @@ TEST_CASE("garbage after a gzip stream is an error; further members and zero pad
   write_file(dir / "garbage.gz", packed + "trailing garbage");
   const std::string message = error_of([&] { read_idx(dir / "garbage.gz"); });
   CHECK(contains(message, (dir / "garbage.gz").string()));
-  CHECK(contains(message, fmt::format("garbage after the gzip stream: byte 0x74 at offset {}", packed.size())));
+  CHECK(contains(message, fmt::format("garbage after the gzip stream: byte 0x74 at offset {} of the "
+                                      "file, after 40 bytes of data",
+                                      packed.size())));
   write_file(dir / "zeros-then-garbage.gz", packed + std::string(7, '\0') + "x");
   CHECK(contains(error_of([&] { read_idx(dir / "zeros-then-garbage.gz"); }), "byte 0x78"));
   // A second member that is not gzip after all.

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -30,7 +31,7 @@ class IdxStream {
     if (!std::filesystem::exists(path, ec)) fail<DataError>("{}: {}: no such file", op_, name_);
     if (std::filesystem::is_directory(path, ec)) fail<DataError>("{}: {}: is a directory", op_, name_);
     errno = 0;
-    file_ = std::fopen(name_.c_str(), "rb");
+    file_.reset(std::fopen(name_.c_str(), "rb"));
     if (!file_) fail<DataError>("{}: {}: cannot open: {}", op_, name_, std::strerror(errno));
     file_size_ = std::filesystem::file_size(path, ec);
     if (ec) fail<DataError>("{}: {}: cannot read its size: {}", op_, name_, ec.message());
@@ -46,7 +47,6 @@ class IdxStream {
   }
   ~IdxStream() {
     if (gzip_) inflateEnd(&stream_);
-    if (file_) std::fclose(file_);
   }
   IdxStream(const IdxStream&) = delete;
   IdxStream& operator=(const IdxStream&) = delete;
@@ -84,7 +84,7 @@ class IdxStream {
       const int rc = inflate(&stream_, Z_NO_FLUSH);
       total += room - stream_.avail_out;
       if (rc == Z_STREAM_END) {
-        finished_ = !next_member();
+        finished_ = !next_member(offset_ + total);
       } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
         fail<DataError>("{}: {}: corrupt gzip stream after {} bytes of data: {}", op_, name_,
                         offset_ + total, stream_.msg ? stream_.msg : "unknown error");
@@ -98,8 +98,8 @@ class IdxStream {
   // Reads more of the file when the input is used up; false at its end.
   bool fill() {
     if (stream_.avail_in > 0) return true;
-    const std::size_t got = std::fread(input_.data(), 1, input_.size(), file_);
-    if (got == 0 && std::ferror(file_)) {
+    const std::size_t got = std::fread(input_.data(), 1, input_.size(), file_.get());
+    if (got == 0 && std::ferror(file_.get())) {
       fail<DataError>("{}: {}: read error: {}", op_, name_, std::strerror(errno));
     }
     consumed_ += got;
@@ -109,8 +109,9 @@ class IdxStream {
   }
   std::uint64_t file_offset() const { return consumed_ - stream_.avail_in; }
 
-  // After a member's end: whether another member follows (then inflate starts on it).
-  bool next_member() {
+  // After a member's end, `delivered` bytes in: whether another member follows (then inflate
+  // starts on it).
+  bool next_member(std::size_t delivered) {
     while (fill()) {
       if (stream_.next_in[0] == 0x1f) {
         if (inflateReset(&stream_) != Z_OK) {
@@ -122,7 +123,7 @@ class IdxStream {
         fail<DataError>("{}: {}: garbage after the gzip stream: byte 0x{:02x} at offset {} of the "
                         "file, after {} bytes of data (neither another gzip member nor zero "
                         "padding)",
-                        op_, name_, stream_.next_in[0], file_offset(), offset_);
+                        op_, name_, stream_.next_in[0], file_offset(), delivered);
       }
       ++stream_.next_in;  // zero padding
       --stream_.avail_in;
@@ -132,7 +133,10 @@ class IdxStream {
 
   std::string name_;
   std::string_view op_;
-  std::FILE* file_ = nullptr;
+  struct Closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Closer> file_;  // closed also when the constructor throws
   std::uint64_t file_size_ = 0;
   std::vector<unsigned char> input_;
   z_stream stream_{};  // in plain files too, next_in and avail_in are the read position
