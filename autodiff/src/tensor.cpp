@@ -47,7 +47,7 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
 
 template <class T>
 static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires_grad) {
-  auto impl = std::make_shared<TensorImpl>(std::move(data));
+  auto impl = detail::new_impl(std::move(data));
   impl->requires_grad = requires_grad;
   return impl;
 }
@@ -75,13 +75,10 @@ double Tensor::item() const {
   return visit([](const auto& x) { return static_cast<double>(x.data()[0]); });
 }
 
-bool Tensor::requires_grad() const {
-  return impl_ && impl_->requires_grad && !impl_->history_lost();
-}
+bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   check_defined("requires_grad_");
-  if (impl_->history_lost()) impl_->node = nullptr;  // a leaf from now on
   if (impl_->node && !requires_grad) {
     fail<AutogradError>(
         "requires_grad_: only leaf tensors can change requires_grad; use detach() to get a "
@@ -91,17 +88,16 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return impl_ && (impl_->node == nullptr || impl_->history_lost()); }
+bool Tensor::is_leaf() const { return impl_ && impl_->node == nullptr; }
 
 Tensor Tensor::grad() const {
   check_defined("grad");
-  if (!is_leaf() && !impl_->retains_grad) {
-    const detail::Node* node = detail::record_of(*impl_, detail::current_tape(), "grad", "the tensor");
+  if (impl_->node && !impl_->retains_grad) {
     fail<AutogradError>(
         "grad: this tensor (shape {}) is not a leaf: it was computed by '{}', and backward() "
         "keeps gradients only for leaves. Call retain_grad() on it before backward(), or get "
         "its gradient with matgrad::grad(outputs, {{tensor}})",
-        to_string(shape()), node->op->name);
+        to_string(shape()), impl_->node->op->name);
   }
   return impl_->grad;
 }
@@ -116,9 +112,9 @@ void Tensor::retain_grad() {
   if (!impl_->requires_grad) {
     fail<AutogradError>("retain_grad: the tensor does not require grad");
   }
-  if (detail::Node* node = detail::record_of(*impl_, detail::current_tape(), "retain_grad", "the tensor")) {
-    impl_->retains_grad = true;  // leaves keep their grad anyway
-    node->retains_grad = true;
+  if (impl_->node) {  // leaves keep their grad anyway
+    impl_->retains_grad = true;
+    impl_->node->retains_grad = true;
   }
 }
 
@@ -128,7 +124,7 @@ void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) 
 
 Tensor Tensor::detach() const {
   check_defined("detach");
-  return Tensor(std::make_shared<TensorImpl>(impl_->data));
+  return Tensor(detail::new_impl(impl_->data));
 }
 
 std::uint64_t Tensor::version() const {
@@ -422,10 +418,7 @@ std::string to_string(const Tensor& tensor) {
   std::string out = "tensor(" + body;
   if (tensor.dtype() != DType::float32) out += fmt::format(", dtype={}", dtype_name(tensor.dtype()));
   if (!tensor.is_leaf()) {
-    // Another thread's record may be freed at any moment: its op's name is not read.
-    const auto* impl = tensor.impl().get();
-    const bool own = impl->recorded_on.load(std::memory_order_acquire) == &detail::current_tape();
-    out += fmt::format(", grad_fn=<{}>", own ? impl->node->op->name : "on another thread");
+    out += fmt::format(", grad_fn=<{}>", tensor.impl()->node->op->name);
   } else if (tensor.requires_grad()) {
     out += ", requires_grad=true";
   }

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <xtensor/xarray.hpp>
 
-#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -64,7 +63,6 @@ class Generator {
 namespace detail {
 struct TensorImpl;
 struct Node;
-struct Tape;
 }  // namespace detail
 
 class Tensor {
@@ -153,19 +151,14 @@ struct TensorImpl {
   // The fields the engine reads of every input and output come first, on the cache line of
   // the shared count that make_shared puts just before the object.
   std::uint64_t version = 0;
-  // The tape record that produced this tensor (null for leaves), valid only while recorded_on
-  // holds the tape it is on. When the recording thread ends, its tape clears recorded_on (the
-  // one field another thread may be reading then, hence atomic) and frees the record: the
-  // tensor keeps its value and is a constant from then on.
+  // The graph fields. A non-leaf belongs to the record that produced it (`node`, null for
+  // leaves): the record owns this object, and a Tensor handle to it shares the record's
+  // reference count, so holding the tensor holds its whole history.
   Node* node = nullptr;
-  std::atomic<const Tape*> recorded_on{nullptr};
   bool requires_grad = false;
   bool retains_grad = false;
   Tensor grad;
   Data data;
-
-  // Computed on a thread that has ended: its record went with that thread's tape.
-  bool history_lost() const { return node && !recorded_on.load(std::memory_order_acquire); }
 };
 }  // namespace detail
 
