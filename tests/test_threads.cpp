@@ -111,7 +111,7 @@ TEST_CASE("graphs made on threads that exit, used and freed on others while they
     for (int t = 0; t < kMakers; ++t) {
       makers.emplace_back([&, t] {
         Tensor h = x;
-        for (int k = 0; k < kOps; ++k) h = h * 1.0 + 0.0;  // 600 records, more than a slab
+        for (int k = 0; k < kOps; ++k) h = h * 1.0 + 0.0;  // 600 records: more than a slab of them
         made[t] = h;
         ready[t].set_value();
       });
