@@ -9,7 +9,7 @@ using namespace matgrad;
 // and the inputs. Writing backward with matgrad ops keeps it differentiable.
 struct Swish {
   // C = A ⊙ σ(A);  dC = (σ(A) + A ⊙ σ(A) ⊙ (1 − σ(A))) ⊙ dA
-  static constexpr OpInfo info{"swish", "dC = (σ + A σ (1 − σ)) ⊙ dA",
+  static inline const OpInfo info{"swish", "dC = (σ + A σ (1 − σ)) ⊙ dA",
                                "gA = gC ⊙ (σ + A σ (1 − σ))"};
   static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
   static Grads backward(const Tensor& g, const Tensor& x) {
@@ -20,7 +20,7 @@ struct Swish {
 
 // The same op with record(), the way matgrad's own ops are written: the VJP reads the output C
 // (Saves::inputs_and_output), since gA = gC ⊙ (C + σ(A)(1 − C)).
-static constexpr OpInfo swish_info{"swish", "dC = (C + σ(A)(1 − C)) ⊙ dA",
+static const OpInfo swish_info{"swish", "dC = (C + σ(A)(1 − C)) ⊙ dA",
                                    "gA = gC ⊙ (C + σ(A)(1 − C))", Saves::inputs_and_output};
 Tensor swish(const Tensor& x) {
   Tensor out;

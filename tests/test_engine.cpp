@@ -245,7 +245,7 @@ TEST_CASE("a non-leaf from another thread is refused while that thread lives") {
 
 // C = A ⊙ σ(A);  dC = (σ + A σ (1 − σ)) ⊙ dA
 struct Swish {
-  static constexpr OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA",
+  static inline const OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA",
                                "gA = gC ⊙ (σ(A) + A σ(A)(1 − σ(A)))"};
   static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
   static Grads backward(const Tensor& g, const Tensor& x) {
@@ -265,7 +265,7 @@ TEST_CASE("a custom op defined by forward and VJP passes gradcheck and records o
 }
 
 TEST_CASE("a wrong VJP is caught by gradcheck") {
-  static constexpr OpInfo wrong{"wrong_square", "dC = 2A ⊙ dA", "gA = gC ⊙ A (missing the 2)"};
+  static const OpInfo wrong{"wrong_square", "dC = 2A ⊙ dA", "gA = gC ⊙ A (missing the 2)"};
   auto f = [](const std::vector<Tensor>& in) {
     const Tensor& a = in[0];
     Tensor out = a.detach() * a.detach();

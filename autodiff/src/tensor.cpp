@@ -209,9 +209,8 @@ Tensor Tensor::mean(const SourceLocation& caller) const { return matgrad::mean(*
 // ---- conversions: differentiable ----
 
 // C = A in another dtype;  dC = dA  =>  gA = gC in A's dtype
-static constexpr OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype", Saves::nothing};
+static const OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype", Saves::nothing};
 Tensor Tensor::to(DType target, const SourceLocation& caller) const {
-  const detail::CallSite site(caller);
   check_defined("to");
   if (dtype() == target) return *this;
   Tensor out = visit([&](const auto& x) {
@@ -219,16 +218,15 @@ Tensor Tensor::to(DType target, const SourceLocation& caller) const {
     return Tensor(xt::xarray<double>(xt::cast<double>(x)));
   });
   const DType source = dtype();
-  return record(to_info, out, {*this}, [source](const Tensor& g) -> Grads { return {g.to(source)}; });
+  return record(to_info, out, {*this}, [source](const Tensor& g) -> Grads { return {g.to(source)}; }, caller);
 }
 
 // C = A;  dC = dA  =>  gA = gC
-static constexpr OpInfo clone_info{"clone", "dC = dA", "gA = gC", Saves::nothing};
+static const OpInfo clone_info{"clone", "dC = dA", "gA = gC", Saves::nothing};
 Tensor Tensor::clone(const SourceLocation& caller) const {
-  const detail::CallSite site(caller);
   check_defined("clone");
   Tensor out = detach();
-  return record(clone_info, out, {*this}, [](const Tensor& g) -> Grads { return {g}; });
+  return record(clone_info, out, {*this}, [](const Tensor& g) -> Grads { return {g}; }, caller);
 }
 
 // ---- factories ----

@@ -68,11 +68,33 @@ class DetectAnomalyGuard {
 // VjpContext::output.
 enum class Saves { inputs, output, inputs_and_output, nothing };
 
+struct OpInfo;
+
+namespace detail {
+// Links an OpInfo into the registry of ops for as long as it lives (registered_ops()).
+class OpRegistration {
+ public:
+  explicit OpRegistration(const OpInfo* op);
+  ~OpRegistration();
+  OpRegistration(const OpRegistration&) = delete;
+  OpRegistration& operator=(const OpRegistration&) = delete;
+
+ private:
+  const OpInfo* op_;
+};
+}  // namespace detail
+
+// One line of the derivative table, written beside the op's code as
+//   static const OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "gA = gC ⊙ B, gB = gC ⊙ A"};
+// Every OpInfo registers itself with the file and line it is written on: the op table in the
+// docs is printed from that registry (scripts/op-table), so it cannot miss an op.
 struct OpInfo {
   std::string_view name;          // "matmul"
   std::string_view differential;  // "dC = dA B + A dB"
   std::string_view vjp;           // "gA = gC Bᵀ, gB = Aᵀ gC"
   Saves saves = Saves::inputs;
+  SourceLocation defined_at = SourceLocation::current();  // where this OpInfo is written
+  detail::OpRegistration registration{this};
 
   constexpr bool saves_inputs() const {
     return saves == Saves::inputs || saves == Saves::inputs_and_output;
@@ -81,6 +103,10 @@ struct OpInfo {
     return saves == Saves::output || saves == Saves::inputs_and_output;
   }
 };
+
+// Every OpInfo alive in the program (matgrad's own ops and any custom ones), in no particular
+// order.
+std::vector<const OpInfo*> registered_ops();
 
 // Gradients returned by a VJP, one per input in order; an undefined Tensor means "none". A
 // small vector: up to kInline gradients (every op but concat) live inside it, so a VJP's
@@ -251,8 +277,14 @@ bool should_record(std::span<const InputRef> inputs);
 // input. Write it with matgrad's own ops so that it can itself be differentiated. The engine
 // sums each gradient back over broadcast dimensions to its input's shape.
 //
+// `where` is the user's line, for errors raised later in backward: every op takes
+// `caller = SourceLocation::current()` and passes it here, and an op composed of others passes
+// its caller on to them (mean(a, caller) = div(sum(a, caller), n, caller)). The ops that a VJP
+// runs during a create_graph pass are recorded at the line of the record being differentiated.
+//
 //   // C = A ⊙ B;  dC = dA ⊙ B + A ⊙ dB  =>  gA = gC ⊙ B,  gB = gC ⊙ A
-//   return record(mul_info, out, {a, b}, [a, b](const Tensor& g) -> Grads { return {g * b, g * a}; });
+//   return record(mul_info, out, {a, b}, [a, b](const Tensor& g) -> Grads { return {g * b, g * a}; },
+//                 caller);
 template <class F>
 Tensor record(const OpInfo& op, Tensor output, std::initializer_list<detail::InputRef> inputs,
               F&& vjp, const SourceLocation& where = SourceLocation::current()) {
@@ -272,24 +304,35 @@ Tensor record(const OpInfo& op, Tensor output, const V& inputs, F&& vjp,
   return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
 }
 
+// The first input of apply<Op>, remembering the line apply was called on (a variadic function
+// cannot take a defaulted SourceLocation after its inputs; the conversion to this type can).
+struct FirstInput {
+  FirstInput(const Tensor& tensor, SourceLocation where = SourceLocation::current())  // NOLINT
+      : tensor(tensor), where(where) {}
+  const Tensor& tensor;
+  SourceLocation where;
+};
+
 // A custom op as a small struct (PyTorch's autograd.Function):
 //   struct Swish {
-//     static constexpr OpInfo info{"swish", "dC = (σ + A σ(1 − σ)) ⊙ dA", "gA = gC ⊙ (σ + A σ(1 − σ))"};
+//     static inline const OpInfo info{"swish", "dC = (σ + A σ(1 − σ)) ⊙ dA", "gA = gC ⊙ (σ + A σ(1 − σ))"};
 //     static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
 //     static Grads backward(const Tensor& g, const Tensor& x) { ... }
 //   };
 //   Tensor y = apply<Swish>(x);
 // forward runs without recording; backward receives gC and the inputs.
-template <class Op, class... Inputs>
-Tensor apply(const Inputs&... inputs) {
-  static_assert((std::is_same_v<Inputs, Tensor> && ...), "apply: inputs must be Tensors");
+template <class Op, class... Rest>
+Tensor apply(FirstInput first, const Rest&... rest) {
+  static_assert((std::is_same_v<Rest, Tensor> && ...), "apply: inputs must be Tensors");
   Tensor output;
   {
     NoGradGuard no_grad;
-    output = Op::forward(inputs...);
+    output = Op::forward(first.tensor, rest...);
   }
-  return record(Op::info, std::move(output), {inputs...},
-                [inputs...](const Tensor& g) -> Grads { return Op::backward(g, inputs...); });
+  return record(
+      Op::info, std::move(output), {first.tensor, rest...},
+      [a = first.tensor, rest...](const Tensor& g) -> Grads { return Op::backward(g, a, rest...); },
+      first.where);
 }
 
 // ---- running the tape backwards ----

@@ -47,10 +47,9 @@ Shape with_dim(Shape shape, std::size_t dim, std::size_t size) {
 
 }  // namespace
 
-static constexpr OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
+static const OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
                                           "gA = index_add(0, dim, index, gC)", Saves::nothing};
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("index_select", a);
   const std::size_t d = normalize_dim("index_select", dim, a.dim());
   check_indices("index_select", index, d, a.shape()[d]);
@@ -74,14 +73,13 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
                     const Tensor& g) -> Grads {
                   return {index_add(zeros(shape, {.dtype = g.dtype()}),
                                     static_cast<std::ptrdiff_t>(d), idx, g)};
-                });
+                }, caller);
 }
 
-static constexpr OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
+static const OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
                                        "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("index_add", a, source);
   const std::size_t d = normalize_dim("index_add", dim, a.dim());
   const Shape expected = with_dim(a.shape(), d, index.size());
@@ -113,14 +111,13 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
                     const Tensor& g, const VjpContext& ctx) -> Grads {
                   return {g, ctx.needs[1] ? index_select(g, static_cast<std::ptrdiff_t>(d), idx)
                                           : Tensor()};
-                });
+                }, caller);
 }
 
-static constexpr OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
+static const OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
                                    "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("slice", a);
   const std::size_t d = normalize_dim("slice", dim, a.dim());
   const SliceRange r = slice_range("slice", a.shape(), d, start, end, step);
@@ -142,15 +139,14 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
                 [shape = a.shape(), d, start, end, step](const Tensor& g) -> Grads {
                   return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g,
                                         static_cast<std::ptrdiff_t>(d), start, end, step)};
-                });
+                }, caller);
 }
 
-static constexpr OpInfo slice_scatter_info{
+static const OpInfo slice_scatter_info{
     "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
     "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)", Saves::nothing};
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
                      std::size_t end, std::size_t step, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("slice_scatter", a, source);
   const std::size_t d = normalize_dim("slice_scatter", dim, a.dim());
   const SliceRange r = slice_range("slice_scatter", a.shape(), d, start, end, step);
@@ -185,13 +181,12 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
                   }
                   if (ctx.needs[1]) gs = slice(g, dd, start, end, step);
                   return {ga, gs};
-                });
+                }, caller);
 }
 
-static constexpr OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
+static const OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
                                     "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
 Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("concat", t);
   const Tensor& first = tensors[0];
@@ -247,12 +242,11 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
                     }
                   }
                   return grads;
-                });
+                }, caller);
 }
 
 // Not a primitive: unsqueeze each input at dim, then concat along it.
 Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   if (tensors.empty()) fail<ValueError>("stack: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("stack", t);
   const Shape& s0 = tensors[0].shape();
@@ -265,8 +259,8 @@ Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sourc
   }
   std::vector<Tensor> parts;
   parts.reserve(tensors.size());
-  for (const Tensor& t : tensors) parts.push_back(unsqueeze(t, static_cast<std::ptrdiff_t>(d)));
-  return concat(parts, static_cast<std::ptrdiff_t>(d));
+  for (const Tensor& t : tensors) parts.push_back(unsqueeze(t, static_cast<std::ptrdiff_t>(d), caller));
+  return concat(parts, static_cast<std::ptrdiff_t>(d), caller);
 }
 
 }  // namespace matgrad

@@ -21,20 +21,19 @@ static void check_same_shape(std::string_view op, const Tensor& input, const Ten
 }
 
 // mean(L) over all elements, sum(L), or L itself.
-static Tensor reduce(const Tensor& losses, Reduction reduction) {
+static Tensor reduce(const Tensor& losses, Reduction reduction, const SourceLocation& caller) {
   switch (reduction) {
     case Reduction::none: return losses;
-    case Reduction::sum: return sum(losses);
-    case Reduction::mean: return mean(losses);
+    case Reduction::sum: return sum(losses, caller);
+    case Reduction::mean: return mean(losses, caller);
   }
   fail<ValueError>("loss: unknown reduction {}", static_cast<int>(reduction));
 }
 
 // Composed: square(input − target), then the reduction.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_same_shape("mse_loss", input, target);
-  return reduce(square(input - target), reduction);
+  return reduce(square(sub(input, target, caller), caller), reduction, caller);
 }
 
 // The reduced value of per-element losses computed in the kernel (mean of nothing is NaN,
@@ -55,12 +54,11 @@ static xt::xarray<T> reduce_values(const std::vector<T>& losses, Reduction reduc
 
 // ℓᵢ = logsumexp(Aᵢ) − Aᵢ,ₜᵢ for each row i of A [N, C] (a [C] input is one row, giving a 0-d
 // loss for Reduction::none). dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ.
-static constexpr OpInfo cross_entropy_info{
+static const OpInfo cross_entropy_info{
     "cross_entropy", "dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ",
     "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)"};
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                      Reduction reduction, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("cross_entropy", logits);
   const Shape& shape = logits.shape();
   if (shape.size() != 1 && shape.size() != 2) {
@@ -114,16 +112,15 @@ Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                   if (reduction == Reduction::none && batched) scale = unsqueeze(g, 1);
                   if (reduction == Reduction::mean) scale = g / static_cast<double>(t.size());
                   return {(softmax(logits, -1) - onehot) * scale};
-                });
+                }, caller);
 }
 
 // ℓ = max(x, 0) − x y + log(1 + e^−|x|), the stable form of −y log σ(x) − (1 − y) log(1 − σ(x)).
-static constexpr OpInfo bce_with_logits_info{
+static const OpInfo bce_with_logits_info{
     "binary_cross_entropy_with_logits", "dℓ = (σ(X) − Y) ⊙ dX − X ⊙ dY",
     "gX = (σ(X) − Y) ⊙ gC, gY = −X ⊙ gC (gC ÷ numel for mean)"};
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_same_shape("binary_cross_entropy_with_logits", logits, targets);
   const Shape shape = logits.shape();
   Tensor out = detail::map_data(logits, [&](const auto& x) {
@@ -143,7 +140,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
         const Tensor scale = reduction == Reduction::mean ? g / count : g;
         return {ctx.needs[0] ? (sigmoid(logits) - targets) * scale : Tensor(),
                 ctx.needs[1] ? -(logits * scale) : Tensor()};
-      });
+      }, caller);
 }
 
 }  // namespace matgrad

@@ -150,9 +150,8 @@ Tensor zero_d(DType dtype, double value) { return full({}, value, {.dtype = dtyp
 }  // namespace
 
 // c = Σᵢ Aᵢᵢ;  dc = tr(dA) = tr(Iᵀ dA)  =>  gA = gc I
-static constexpr OpInfo trace_info{"trace", "dc = tr(dA)", "gA = gc I", Saves::nothing};
+static const OpInfo trace_info{"trace", "dc = tr(dA)", "gA = gc I", Saves::nothing};
 Tensor trace(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("trace", a);
   if (a.dim() != 2) {
     fail<ShapeError>("trace: expects a matrix, got shape {}", to_string(a.shape()));
@@ -166,14 +165,13 @@ Tensor trace(const Tensor& a, const SourceLocation& caller) {
   const std::size_t rows = a.size(0), cols = a.size(1);
   return record(trace_info, out, {a}, [rows, cols](const Tensor& g) -> Grads {
     return {g * eye(rows, cols, {.dtype = g.dtype()})};
-  });
+  }, caller);
 }
 
 // C = A⁻¹;  A C = I  =>  dA C + A dC = 0  =>  dC = −C dA C
 // tr(gCᵀ dC) = −tr(gCᵀ C dA C) = −tr((Cᵀ gC Cᵀ)ᵀ dA)  =>  gA = −Cᵀ gC Cᵀ
-static constexpr OpInfo inverse_info{"inverse", "dC = −C dA C", "gA = −Cᵀ gC Cᵀ", Saves::output};
+static const OpInfo inverse_info{"inverse", "dC = −C dA C", "gA = −Cᵀ gC Cᵀ", Saves::output};
 Tensor inverse(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("inverse", a);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -190,14 +188,13 @@ Tensor inverse(const Tensor& a, const SourceLocation& caller) {
   return record(inverse_info, out, {a}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
     const Tensor& c = ctx.output;
     return {-gemm(gemm(c, g, true, false), c, false, true)};
-  });
+  }, caller);
 }
 
 // c = det A;  dc = det A · tr(A⁻¹ dA) = tr((c A⁻ᵀ)ᵀ dA)  =>  gA = gc c A⁻ᵀ
-static constexpr OpInfo det_info{"det", "dc = c tr(A⁻¹ dA)", "gA = gc c A⁻ᵀ",
+static const OpInfo det_info{"det", "dc = c tr(A⁻¹ dA)", "gA = gc c A⁻ᵀ",
                                  Saves::inputs_and_output};
 Tensor det(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("det", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -211,13 +208,12 @@ Tensor det(const Tensor& a, const SourceLocation& caller) {
     // not, so the backward refuses a singular A instead of returning noise.
     a.visit([](const auto& x) { check_invertible("det (backward)", x, lu_factor("det", x)); });
     return {(g * ctx.output) * t(inverse(a))};
-  });
+  }, caller);
 }
 
 // c = log det A;  dc = tr(A⁻¹ dA)  =>  gA = gc A⁻ᵀ
-static constexpr OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "gA = gc A⁻ᵀ"};
+static const OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "gA = gc A⁻ᵀ"};
 Tensor logdet(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("logdet", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -226,14 +222,13 @@ Tensor logdet(const Tensor& a, const SourceLocation& caller) {
     return xt::xarray<T>(sign_logabsdet(f).second);
   });
   return record(logdet_info, out, {a},
-                [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; });
+                [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; }, caller);
 }
 
 // c = log|det A|;  dc = tr(A⁻¹ dA) as for logdet (the sign is locally constant)  =>  gA = gc A⁻ᵀ
-static constexpr OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det A|",
+static const OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det A|",
                                      "gA = gc A⁻ᵀ (the sign has no gradient)"};
 SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("slogdet", a);
   Tensor sign;
   Tensor logabsdet = detail::map_data(a, [&](const auto& x) {
@@ -245,16 +240,15 @@ SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
     return xt::xarray<T>(log_abs);
   });
   logabsdet = record(slogdet_info, logabsdet, {a},
-                     [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; });
+                     [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; }, caller);
   return {sign, logabsdet};
 }
 
 // X = A⁻¹ B;  A X = B  =>  dA X + A dX = dB  =>  dX = A⁻¹ (dB − dA X)
 // tr(gXᵀ A⁻¹ dB) gives gB = A⁻ᵀ gX = solve(Aᵀ, gX); tr(−gXᵀ A⁻¹ dA X) gives gA = −gB Xᵀ
-static constexpr OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)",
+static const OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)",
                                    "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output};
 Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("solve", a);
   detail::check_same_dtype("solve", a, b);
   const std::size_t n = a.size(0);
@@ -289,13 +283,12 @@ Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
     if (!ctx.needs[0]) return {Tensor(), gb};
     const Tensor& x = ctx.output;
     return {x.dim() == 1 ? -outer(gb, x) : -gemm(gb, x, false, true), gb};
-  });
+  }, caller);
 }
 
 // C = a bᵀ;  dC = da bᵀ + a dbᵀ  =>  ga = gC b,  gb = gCᵀ a
-static constexpr OpInfo outer_info{"outer", "dC = da bᵀ + a dbᵀ", "ga = gC b, gb = gCᵀ a"};
+static const OpInfo outer_info{"outer", "dC = da bᵀ + a dbᵀ", "ga = gC b, gb = gCᵀ a"};
 Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("outer", a, b);
   if (a.dim() != 1 || b.dim() != 1) {
     fail<ShapeError>("outer: expects two vectors, got shapes {} and {}", to_string(a.shape()),
@@ -311,16 +304,15 @@ Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   });
   return record(outer_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {ctx.needs[0] ? matmul(g, b) : Tensor(), ctx.needs[1] ? matmul(t(g), a) : Tensor()};
-  });
+  }, caller);
 }
 
 // Vector -> matrix with it on diagonal k; matrix -> its diagonal k (torch.diag). The two are
 // adjoint: each VJP is the other direction, with the matrix's shape restored.
-static constexpr OpInfo diag_info{"diag", "C = diag(a): dC = diag(da); c = diag(A): dc = diag(dA)",
+static const OpInfo diag_info{"diag", "C = diag(a): dC = diag(da); c = diag(A): dc = diag(dA)",
                                   "ga = diag(gC); gA = diag(gc) placed in A's shape",
                                   Saves::nothing};
 Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("diag", a);
   if (a.dim() != 1 && a.dim() != 2) {
     fail<ShapeError>("diag: expects a vector or a matrix, got shape {}", to_string(a.shape()));
@@ -337,7 +329,7 @@ Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& call
       return c;
     });
     return record(diag_info, out, {a},
-                  [diagonal](const Tensor& g) -> Grads { return {diag(g, diagonal)}; });
+                  [diagonal](const Tensor& g) -> Grads { return {diag(g, diagonal)}; }, caller);
   }
   const std::size_t rows = a.size(0), cols = a.size(1);
   const std::size_t length =
@@ -353,7 +345,7 @@ Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& call
   return record(diag_info, out, {a}, [rows, cols, flat = std::move(flat)](const Tensor& g) -> Grads {
     const Tensor placed = index_add(zeros({rows * cols}, {.dtype = g.dtype()}), 0, flat, g);
     return {reshape(placed, Shape{rows, cols})};
-  });
+  }, caller);
 }
 
 }  // namespace matgrad

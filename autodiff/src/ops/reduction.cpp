@@ -9,9 +9,8 @@ namespace matgrad {
 using detail::check_defined;
 using detail::normalize_dim;
 
-static constexpr OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)", Saves::nothing};
+static const OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)", Saves::nothing};
 Tensor sum(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -22,13 +21,12 @@ Tensor sum(const Tensor& a, const SourceLocation& caller) {
   const Shape input_shape = a.shape();
   return record(sum_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
     return {broadcast_to(g, input_shape)};
-  });
+  }, caller);
 }
 
-static constexpr OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
+static const OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
                                      "gA = gC broadcast along dim", Saves::nothing};
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("sum", a);
   const std::size_t d = normalize_dim("sum", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
@@ -36,24 +34,22 @@ Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocati
   const Shape input_shape = a.shape();
   return record(sum_dim_info, std::move(out), {a}, [input_shape, d, keepdim](const Tensor& g) -> Grads {
     return {broadcast_to(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d)), input_shape)};
-  });
+  }, caller);
 }
 
 Tensor mean(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("mean", a);
-  return sum(a) / static_cast<double>(a.numel());
+  return div(sum(a, caller), scalar_like(a, static_cast<double>(a.numel())), caller);
 }
 
 Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("mean", a);
   const std::size_t d = normalize_dim("mean", dim, a.dim());
-  return sum(a, dim, keepdim) / static_cast<double>(a.shape()[d]);
+  return div(sum(a, dim, keepdim, caller), scalar_like(a, static_cast<double>(a.shape()[d])), caller);
 }
 
 // c = ‖A‖ = sqrt(Σ A²);  dc = tr(Aᵀ dA) / c  =>  gA = gc A / c  (0 where c = 0)
-static constexpr OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "gA = gc A / c (0 where c = 0)",
+static const OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "gA = gc A / c (0 where c = 0)",
                                   Saves::inputs_and_output};
 
 template <class T>
@@ -69,7 +65,6 @@ static Tensor norm_vjp(const Tensor& g, const Tensor& a, const Tensor& c) {
 }
 
 Tensor norm(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("norm", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -79,11 +74,10 @@ Tensor norm(const Tensor& a, const SourceLocation& caller) {
   });
   return record(norm_info, std::move(out), {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {norm_vjp(g, a, ctx.output)};
-  });
+  }, caller);
 }
 
 Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("norm", a);
   const std::size_t d = normalize_dim("norm", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
@@ -99,7 +93,7 @@ Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
       return keepdim ? t : unsqueeze(t, static_cast<std::ptrdiff_t>(d));
     };
     return {norm_vjp(expand(g), a, expand(ctx.output))};
-  });
+  }, caller);
 }
 
 // Index of the first extremum along dim, for each position of the other dims.
@@ -143,14 +137,14 @@ xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim
 }
 
 // C = A[.., argmax, ..];  dC = dA[.., argmax, ..]  =>  gA = gC at the arg-extremum, 0 elsewhere
-static constexpr OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
+static const OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
                                  "gA = gC ⊙ onehot(argmax)", Saves::nothing};
-static constexpr OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
+static const OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
                                  "gA = gC ⊙ onehot(argmin)", Saves::nothing};
 
 template <class Better>
 static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, bool keepdim,
-                       Better better) {
+                       Better better, const SourceLocation& caller) {
   const auto index = arg_extremum(info.name, a, dim, true, better);
   const std::size_t d = normalize_dim(info.name, dim, a.dim());
   const detail::DimSplit split = detail::split_at(a.shape(), d);
@@ -171,16 +165,14 @@ static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, 
   });
   return record(info, out, {a}, [mask, d, keepdim](const Tensor& g) -> Grads {
     return {(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d))) * mask};
-  });
+  }, caller);
 }
 
 Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
-  return extremum(max_info, a, dim, keepdim, greater);
+  return extremum(max_info, a, dim, keepdim, greater, caller);
 }
 Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
-  return extremum(min_info, a, dim, keepdim, less);
+  return extremum(min_info, a, dim, keepdim, less, caller);
 }
 
 }  // namespace matgrad

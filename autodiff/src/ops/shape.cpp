@@ -12,9 +12,8 @@ using detail::check_defined;
 using detail::map_data;
 using detail::normalize_dim;
 
-static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
+static const OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
 Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("reshape", a);
   const Shape shape = shape_arg.resolve("reshape", a.numel());
   if (detail::dims_product(shape, 0, shape.size()) != a.numel()) {
@@ -25,13 +24,12 @@ Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation&
   Tensor out = map_data(a, [&](const auto& x) { return detail::reshaped(x, shape); });
   const Shape input_shape = a.shape();
   return record(reshape_info, std::move(out), {a},
-                [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; });
+                [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; }, caller);
 }
 
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("flatten", a);
-  if (a.dim() == 0) return reshape(a, {1});
+  if (a.dim() == 0) return reshape(a, {1}, caller);
   const std::size_t start = normalize_dim("flatten", start_dim, a.dim());
   const std::size_t end = normalize_dim("flatten", end_dim, a.dim());
   if (start > end) {
@@ -41,20 +39,18 @@ Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim
   Shape shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(start));
   shape.push_back(detail::dims_product(s, start, end + 1));
   shape.insert(shape.end(), s.begin() + static_cast<std::ptrdiff_t>(end) + 1, s.end());
-  return reshape(a, shape);
+  return reshape(a, shape, caller);
 }
 
 Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("unsqueeze", a);
   const std::size_t d = normalize_dim("unsqueeze", dim, a.dim() + 1);
   Shape shape = a.shape();
   shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(d), 1);
-  return reshape(a, shape);
+  return reshape(a, shape, caller);
 }
 
 Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("squeeze", a);
   const std::size_t d = normalize_dim("squeeze", dim, a.dim());
   if (a.shape()[d] != 1) {
@@ -63,12 +59,11 @@ Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller
   }
   Shape shape = a.shape();
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(d));
-  return reshape(a, shape);
+  return reshape(a, shape, caller);
 }
 
-static constexpr OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)", Saves::nothing};
+static const OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)", Saves::nothing};
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("transpose", a);
   const std::size_t d0 = normalize_dim("transpose", dim0, a.dim());
   const std::size_t d1 = normalize_dim("transpose", dim1, a.dim());
@@ -80,23 +75,21 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
     return xt::xarray<T>(xt::transpose(x, permutation));
   });
   return record(transpose_info, std::move(out), {a},
-                [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; });
+                [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; }, caller);
 }
 
 Tensor t(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("t", a);
   if (a.dim() > 2) {
     fail<ShapeError>("t: expects a tensor of rank <= 2, got shape {} (use transpose)",
                      to_string(a.shape()));
   }
-  return a.dim() < 2 ? a : transpose(a, 0, 1);
+  return a.dim() < 2 ? a : transpose(a, 0, 1, caller);
 }
 
-static constexpr OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)",
+static const OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)",
                                           "gA = sum_to_size(gC, shape(A))", Saves::nothing};
 Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("broadcast_to", a);
   if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
     fail<ShapeError>("broadcast_to: shape {} cannot be broadcast to {}", to_string(a.shape()),
@@ -119,13 +112,12 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& c
   const Shape input_shape = a.shape();
   return record(broadcast_to_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
     return {sum_to_size(g, input_shape)};
-  });
+  }, caller);
 }
 
-static constexpr OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)",
+static const OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)",
                                          "gA = broadcast_to(gC, shape(A))", Saves::nothing};
 Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("sum_to_size", a);
   const Shape& from = a.shape();
   if (shape.size() > from.size() || detail::broadcast_shapes("sum_to_size", shape, from) != from) {
@@ -151,7 +143,7 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
   const Shape input_shape = a.shape();
   return record(sum_to_size_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
     return {broadcast_to(g, input_shape)};
-  });
+  }, caller);
 }
 
 }  // namespace matgrad

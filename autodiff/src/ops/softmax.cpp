@@ -103,35 +103,32 @@ Tensor run(Kind kind, const Tensor& a, std::size_t d, const Shape& out_shape) {
 
 }  // namespace
 
-static constexpr OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙ dA))",
+static const OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙ dA))",
                                      "gA = C ⊙ (gC − Σ_dim(gC ⊙ C))", Saves::output};
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("softmax", a, dim);
   Tensor out = run(Kind::softmax, a, d, a.shape());
   return record(softmax_info, std::move(out), {a},
                 [d](const Tensor& g, const VjpContext& ctx) -> Grads {
                   const Tensor& c = ctx.output;
                   return {c * (g - sum_keep(g * c, d))};
-                });
+                }, caller);
 }
 
-static constexpr OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(C) ⊙ dA)",
+static const OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(C) ⊙ dA)",
                                          "gA = gC − exp(C) ⊙ Σ_dim gC", Saves::output};
 Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("log_softmax", a, dim);
   Tensor out = run(Kind::log_softmax, a, d, a.shape());
   return record(log_softmax_info, std::move(out), {a},
                 [d](const Tensor& g, const VjpContext& ctx) -> Grads {
                   return {g - exp(ctx.output) * sum_keep(g, d)};
-                });
+                }, caller);
 }
 
-static constexpr OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(exp(A − C) ⊙ dA)",
+static const OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(exp(A − C) ⊙ dA)",
                                        "gA = gC ⊙ exp(A − C) (gC, C broadcast along dim)", Saves::inputs_and_output};
 Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("logsumexp", a, dim);
   const bool scalar = a.dim() == 0;
   const Shape out_shape = scalar ? Shape{} : detail::reduced_shape(a.shape(), d, keepdim);
@@ -140,7 +137,7 @@ Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const Source
                 [a, d, keepdim, scalar](const Tensor& g, const VjpContext& ctx) -> Grads {
                   return {unreduce(g, d, keepdim, scalar) *
                           exp(a - unreduce(ctx.output, d, keepdim, scalar))};
-                });
+                }, caller);
 }
 
 }  // namespace matgrad
