@@ -2,6 +2,7 @@
 // scripts/op-table:
 //   print_op_table [--link-prefix P]   the Markdown table, code links prefixed with P
 //   print_op_table --check-rows        fails when a registered op has no row in tests/op_table.cpp
+//                                      (or no JVP rule in its OpInfo)
 // Linked with the whole library archive, so that every op's object file, and its OpInfo, is in.
 #define DOCTEST_CONFIG_IMPLEMENT  // op_table.hpp includes doctest; this program has its own main
 #include "op_table.hpp"
@@ -59,9 +60,14 @@ int main(int argc, char** argv) {
                    source_path(op->defined_at.file), op->defined_at.line);
         ++missing;
       }
+      if (op->jvp.empty()) {
+        fmt::print(stderr, "op '{}' ({}:{}) has no JVP rule in its OpInfo\n", op->name,
+                   source_path(op->defined_at.file), op->defined_at.line);
+        ++missing;
+      }
     }
     if (missing) return 1;
-    fmt::print("{} ops, each with a row in tests/op_table.cpp\n", ops.size());
+    fmt::print("{} ops, each with a JVP rule and a row in tests/op_table.cpp\n", ops.size());
     return 0;
   }
   std::string prefix;
@@ -71,11 +77,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "usage: print_op_table [--link-prefix P] | --check-rows\n");
     return 2;
   }
-  fmt::print("| op | differential | VJP (gradient of each input) | defined in |\n");
-  fmt::print("|---|---|---|---|\n");
+  fmt::print("| op | differential | JVP (tangent of the output) | VJP (gradient of each input) | defined in |\n");
+  fmt::print("|---|---|---|---|---|\n");
   for (const OpInfo* op : ops) {
     const std::string path = source_path(op->defined_at.file);
-    fmt::print("| `{}` | {} | {} | [{}]({}{}) |\n", op->name, cell(op->differential), cell(op->vjp),
-               path.substr(path.rfind('/') + 1), prefix, path);
+    fmt::print("| `{}` | {} | {} | {} | [{}]({}{}) |\n", op->name, cell(op->differential),
+               cell(op->jvp), cell(op->vjp), path.substr(path.rfind('/') + 1), prefix, path);
   }
 }

@@ -1,4 +1,5 @@
 // Tensor handles, factories, in-place updates and printing.
+#include "forward.hpp"
 #include "ops/common.hpp"
 #include "tape.hpp"
 
@@ -160,6 +161,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
     }
   });
   ++impl_->version;
+  detail::add_tangent_in_place(*this, other, alpha);
   return *this;
 }
 
@@ -172,6 +174,7 @@ Tensor& Tensor::mul_(double factor) {
     for (auto& v : self) v *= static_cast<T>(factor);
   });
   ++impl_->version;
+  detail::scale_tangent_in_place(*this, factor);
   return *this;
 }
 
@@ -184,6 +187,7 @@ Tensor& Tensor::copy_(const Tensor& other) {
   }
   impl_->data = other.impl()->data;
   ++impl_->version;
+  detail::copy_tangent_in_place(*this, other);
   return *this;
 }
 
@@ -196,6 +200,7 @@ Tensor& Tensor::fill_(double value) {
               static_cast<T>(value));
   });
   ++impl_->version;
+  detail::drop_tangent(*this);
   return *this;
 }
 
@@ -209,7 +214,8 @@ Tensor Tensor::mean(const SourceLocation& caller) const { return matgrad::mean(*
 // ---- conversions: differentiable ----
 
 // C = A in another dtype;  dC = dA  =>  gA = gC in A's dtype
-static const OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype", Saves::nothing};
+static const OpInfo to_info{"to", "dC = dA (cast)", "tC = tA cast to C's dtype", "gA = gC cast back to A's dtype",
+                            Saves::nothing};
 Tensor Tensor::to(DType target, const SourceLocation& caller) const {
   check_defined("to");
   if (dtype() == target) return *this;
@@ -218,15 +224,21 @@ Tensor Tensor::to(DType target, const SourceLocation& caller) const {
     return Tensor(xt::xarray<double>(xt::cast<double>(x)));
   });
   const DType source = dtype();
-  return record(to_info, out, {*this}, [source](const Tensor& g) -> Grads { return {g.to(source)}; }, caller);
+  return record(
+      to_info, std::move(out), {*this},
+      [target](const Tangent& ta) { return matgrad::to(ta, target); },
+      [source](const Tensor& g) -> Grads { return {g.to(source)}; }, caller);
 }
 
 // C = A;  dC = dA  =>  gA = gC
-static const OpInfo clone_info{"clone", "dC = dA", "gA = gC", Saves::nothing};
+static const OpInfo clone_info{"clone", "dC = dA", "tC = tA", "gA = gC", Saves::nothing};
 Tensor Tensor::clone(const SourceLocation& caller) const {
   check_defined("clone");
   Tensor out = detach();
-  return record(clone_info, out, {*this}, [](const Tensor& g) -> Grads { return {g}; }, caller);
+  return record(
+      clone_info, std::move(out), {*this},
+      [](const Tangent& ta) { return ta; },
+      [](const Tensor& g) -> Grads { return {g}; }, caller);
 }
 
 // ---- factories ----

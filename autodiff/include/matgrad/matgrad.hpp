@@ -4,6 +4,7 @@
 #include "matgrad/autograd.hpp"
 #include "matgrad/compare.hpp"
 #include "matgrad/error.hpp"
+#include "matgrad/forward_ad.hpp"
 #include "matgrad/functional.hpp"
 #include "matgrad/gradcheck.hpp"
 #include "matgrad/graph.hpp"

@@ -108,12 +108,12 @@ Tensor abs(const Tensor& a, const SourceLocation& caller = SourceLocation::curre
 Tensor tanh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor sigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 // The VJPs of tanh and sigmoid as ops of their own, from the gradient G and the forward's
-// output C (same shapes): G ⊙ (1 − C²) and G ⊙ C ⊙ (1 − C) in one pass; differentiable in both.
+// output C (G may broadcast against C): G ⊙ (1 − C²) and G ⊙ C ⊙ (1 − C) in one pass; differentiable in both.
 Tensor tanh_backward(const Tensor& grad, const Tensor& output, const SourceLocation& caller = SourceLocation::current());
 Tensor sigmoid_backward(const Tensor& grad, const Tensor& output, const SourceLocation& caller = SourceLocation::current());
 Tensor relu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is 0
 // relu's VJP as an op of its own, gC ⊙ [A > 0] in one pass (differentiable: gradient
-// gC ⊙ [A > 0] for the first argument, 0 for A). Shapes must match.
+// gC ⊙ [A > 0] for the first argument, 0 for A). G may broadcast against A.
 Tensor relu_backward(const Tensor& grad, const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is the slope
 Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0, const SourceLocation& caller = SourceLocation::current());

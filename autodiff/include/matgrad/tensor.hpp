@@ -155,6 +155,12 @@ struct TensorImpl {
   bool retains_grad = false;
   Tensor grad;
   Data data;
+  // Forward mode (forward.cpp): the tangent and the dual level it belongs to; a tangent of a
+  // level that has ended counts as none (and is dropped when the level ends).
+  struct TangentSlot {
+    Tensor value;
+    std::uint64_t level = 0;
+  } tangent;
 };
 }  // namespace detail
 

@@ -3,6 +3,7 @@
 
 #include "matgrad/autograd.hpp"
 #include "matgrad/ops.hpp"
+#include "tangent.hpp"
 
 #include <xtensor/xarray.hpp>
 

@@ -48,7 +48,8 @@ Shape with_dim(Shape shape, std::size_t dim, std::size_t size) {
 }  // namespace
 
 static const OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
-                                          "gA = index_add(0, dim, index, gC)", Saves::nothing};
+                                      "tC = index_select(tA, dim, index)",
+                                      "gA = index_add(0, dim, index, gC)", Saves::nothing};
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller) {
   check_defined("index_select", a);
   const std::size_t d = normalize_dim("index_select", dim, a.dim());
@@ -68,16 +69,19 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
     }
     return y;
   });
-  return record(index_select_info, out, {a},
-                [shape = a.shape(), d, idx = std::vector<std::size_t>(index.begin(), index.end())](
-                    const Tensor& g) -> Grads {
-                  return {index_add(zeros(shape, {.dtype = g.dtype()}),
-                                    static_cast<std::ptrdiff_t>(d), idx, g)};
-                }, caller);
+  return record(
+      index_select_info, std::move(out), {a},
+      [&](const Tangent& ta) { return index_select(ta, d, index); },
+      [shape = a.shape(), d, idx = std::vector<std::size_t>(index.begin(), index.end())](
+          const Tensor& g) -> Grads {
+        return {index_add(zeros(shape, {.dtype = g.dtype()}), static_cast<std::ptrdiff_t>(d), idx, g)};
+      },
+      caller);
 }
 
 static const OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
-                                       "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
+                                   "tC = index_add(tA, dim, index, tS)",
+                                   "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller) {
   detail::check_same_dtype("index_add", a, source);
@@ -106,16 +110,19 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
     }
     return y;
   });
-  return record(index_add_info, out, {a, source},
-                [d, idx = std::vector<std::size_t>(index.begin(), index.end())](
-                    const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {g, ctx.needs[1] ? index_select(g, static_cast<std::ptrdiff_t>(d), idx)
-                                          : Tensor()};
-                }, caller);
+  return record(
+      index_add_info, std::move(out), {a, source},
+      [&](const Tangent& ta, const Tangent& ts) { return ts ? index_add(ta.or_zeros(a), d, index, ts) : ta; },
+      [d, idx = std::vector<std::size_t>(index.begin(), index.end())](
+          const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {g, ctx.needs[1] ? index_select(g, static_cast<std::ptrdiff_t>(d), idx) : Tensor()};
+      },
+      caller);
 }
 
 static const OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
-                                   "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
+                               "tC = slice(tA, dim, start, end, step)",
+                               "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step, const SourceLocation& caller) {
   check_defined("slice", a);
@@ -135,16 +142,21 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
     }
     return y;
   });
-  return record(slice_info, out, {a},
-                [shape = a.shape(), d, start, end, step](const Tensor& g) -> Grads {
-                  return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g,
-                                        static_cast<std::ptrdiff_t>(d), start, end, step)};
-                }, caller);
+  return record(
+      slice_info, std::move(out), {a},
+      [&](const Tangent& ta) { return slice(ta, d, start, end, step); },
+      [shape = a.shape(), d, start, end, step](const Tensor& g) -> Grads {
+        return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g, static_cast<std::ptrdiff_t>(d),
+                              start, end, step)};
+      },
+      caller);
 }
 
 static const OpInfo slice_scatter_info{
     "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
-    "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)", Saves::nothing};
+    "tC = slice_scatter(tA, tS, dim, start, end, step)",
+    "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)",
+    Saves::nothing};
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
                      std::size_t end, std::size_t step, const SourceLocation& caller) {
   detail::check_same_dtype("slice_scatter", a, source);
@@ -170,22 +182,27 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
     }
     return y;
   });
-  return record(slice_scatter_info, out, {a, source},
-                [source_shape = source.shape(), d, start, end, step](
-                    const Tensor& g, const VjpContext& ctx) -> Grads {
-                  const auto dd = static_cast<std::ptrdiff_t>(d);
-                  Tensor ga, gs;
-                  if (ctx.needs[0]) {
-                    ga = slice_scatter(g, zeros(source_shape, {.dtype = g.dtype()}), dd, start,
-                                       end, step);
-                  }
-                  if (ctx.needs[1]) gs = slice(g, dd, start, end, step);
-                  return {ga, gs};
-                }, caller);
+  return record(
+      slice_scatter_info, std::move(out), {a, source},
+      [&](const Tangent& ta, const Tangent& ts) {
+        return slice_scatter(ta.or_zeros(a), ts.or_zeros(source), d, start, end, step);
+      },
+      [source_shape = source.shape(), d, start, end, step](const Tensor& g,
+                                                           const VjpContext& ctx) -> Grads {
+        const auto dd = static_cast<std::ptrdiff_t>(d);
+        Tensor ga, gs;
+        if (ctx.needs[0]) {
+          ga = slice_scatter(g, zeros(source_shape, {.dtype = g.dtype()}), dd, start, end, step);
+        }
+        if (ctx.needs[1]) gs = slice(g, dd, start, end, step);
+        return {ga, gs};
+      },
+      caller);
 }
 
 static const OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
-                                    "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
+                                "tC = concat(tA₀, tA₁, ...) (0 for an absent tAₖ)",
+                                "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
 Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
   if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("concat", t);
@@ -232,17 +249,21 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
     }
     return Tensor(std::move(y));
   });
-  return record(concat_info, out, tensors,
-                [d, offsets = std::move(offsets)](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  Grads grads(offsets.size() - 1);
-                  for (std::size_t k = 0; k < grads.size(); ++k) {
-                    if (ctx.needs[k]) {
-                      grads[k] = slice(g, static_cast<std::ptrdiff_t>(d), offsets[k],
-                                       offsets[k + 1]);
-                    }
-                  }
-                  return grads;
-                }, caller);
+  return record(
+      concat_info, std::move(out), tensors,
+      [&](const Tangents& t) {
+        std::vector<Tangent> parts;
+        for (std::size_t k = 0; k < t.size(); ++k) parts.push_back(t[k].or_zeros(tensors[k]));
+        return concat(parts, d);
+      },
+      [d, offsets = std::move(offsets)](const Tensor& g, const VjpContext& ctx) -> Grads {
+        Grads grads(offsets.size() - 1);
+        for (std::size_t k = 0; k < grads.size(); ++k) {
+          if (ctx.needs[k]) grads[k] = slice(g, static_cast<std::ptrdiff_t>(d), offsets[k], offsets[k + 1]);
+        }
+        return grads;
+      },
+      caller);
 }
 
 // Not a primitive: unsqueeze each input at dim, then concat along it.

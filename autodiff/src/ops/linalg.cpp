@@ -42,7 +42,7 @@ static std::string describe(const Shape& s, bool transposed) {
 }
 
 static const OpInfo gemm_info{
-    "gemm", "dC = op(dA) op(B) + op(A) op(dB)",
+    "gemm", "dC = op(dA) op(B) + op(A) op(dB)", "tC = op(tA) op(B) + op(A) op(tB) (two gemms, C's flags)",
     "C = A B: gA = gC Bᵀ, gB = Aᵀ gC (transposed cases likewise, by gemm flags)"};
 
 // C = op(A) op(B);  dC = op(dA) op(B) + op(A) op(dB). Reading tr(gCᵀ dC) off for each flag pair:
@@ -79,20 +79,25 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
     }
     return Tensor(std::move(c));
   });
-  return record(gemm_info, std::move(out), {a, b}, [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
-    Tensor ga, gb;
-    if (ctx.needs[0]) ga = !ta ? gemm(g, b, false, !tb) : gemm(b, g, tb, true);
-    if (ctx.needs[1]) gb = !tb ? gemm(a, g, !ta, false) : gemm(g, a, true, ta);
-    return {ga, gb};
-  }, caller);
+  return record(
+      gemm_info, std::move(out), {a, b},
+      // (the tangents are da and db here: ta and tb are the flags)
+      [&](const Tangent& da, const Tangent& db) { return gemm(da, b, ta, tb) + gemm(a, db, ta, tb); },
+      [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
+        Tensor ga, gb;
+        if (ctx.needs[0]) ga = !ta ? gemm(g, b, false, !tb) : gemm(b, g, tb, true);
+        if (ctx.needs[1]) gb = !tb ? gemm(a, g, !ta, false) : gemm(g, a, true, ta);
+        return {ga, gb};
+      },
+      caller);
 }
 
 // C = X Wᵀ + 1 bᵀ, X [N, in], W [out, in], b [out]: torch.nn.functional.linear. One record and
 // one pass over C instead of gemm then add: C starts as the broadcast bias and the gemm adds
 // X Wᵀ onto it (β = 1). The VJP is written with gemm and sum, so it differentiates again.
 //   dC = dX Wᵀ + X dWᵀ + 1 dbᵀ  =>  gX = gC W,  gW = gCᵀ X,  gb = 1ᵀ gC (column sums)
-static const OpInfo linear_info{"linear", "dC = dX Wᵀ + X dWᵀ + 1 dbᵀ",
-                                    "gX = gC W, gW = gCᵀ X, gb = 1ᵀ gC"};
+static const OpInfo linear_info{"linear", "dC = dX Wᵀ + X dWᵀ + 1 dbᵀ", "tC = tX Wᵀ + linear(X, tW, tb)",
+                                "gX = gC W, gW = gCᵀ X, gb = 1ᵀ gC"};
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLocation& caller) {
   detail::check_same_dtype("linear", x, w);
   if (b.defined()) detail::check_same_dtype("linear", x, b);
@@ -122,12 +127,16 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
     }
     return Tensor(std::move(y));
   });
-  return record(linear_info, std::move(c), {x, w, b},
-                [x, w](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {ctx.needs[0] ? gemm(g, w) : Tensor(),
-                          ctx.needs[1] ? gemm(g, x, true, false) : Tensor(),
-                          ctx.needs[2] ? sum(g, 0) : Tensor()};
-                }, caller);
+  return record(
+      linear_info, std::move(c), {x, w, b},
+      [&](const Tangent& tx, const Tangent& tw, const Tangent& tb) {
+        return gemm(tx, w, false, true) + linear(x, tw, tb);
+      },
+      [x, w](const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? gemm(g, w) : Tensor(), ctx.needs[1] ? gemm(g, x, true, false) : Tensor(),
+                ctx.needs[2] ? sum(g, 0) : Tensor()};
+      },
+      caller);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {

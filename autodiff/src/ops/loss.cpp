@@ -52,10 +52,33 @@ static xt::xarray<T> reduce_values(const std::vector<T>& losses, Reduction reduc
   return xt::xarray<T>(static_cast<T>(total));
 }
 
+// The tangent of per-element losses, reduced as the losses were.
+static Tangent reduce(const Tangent& losses, Reduction reduction, std::size_t count) {
+  switch (reduction) {
+    case Reduction::none: return losses;
+    case Reduction::sum: return sum(losses);
+    case Reduction::mean: return sum(losses) / static_cast<double>(count);
+  }
+  fail<ValueError>("loss: unknown reduction {}", static_cast<int>(reduction));
+}
+
+// 1 at [r, t[r]] for each row r of a tensor shaped like logits, 0 elsewhere.
+static Tensor onehot(const Tensor& logits, const std::vector<std::size_t>& t) {
+  Tensor out = zeros_like(logits);
+  out.visit([&](const auto& data) {
+    using T = typename std::decay_t<decltype(data)>::value_type;
+    T* p = out.mutable_data<T>().data();
+    const std::size_t classes = logits.shape().back();
+    for (std::size_t r = 0; r < t.size(); ++r) p[r * classes + t[r]] = T(1);
+  });
+  return out;
+}
+
 // ℓᵢ = logsumexp(Aᵢ) − Aᵢ,ₜᵢ for each row i of A [N, C] (a [C] input is one row, giving a 0-d
 // loss for Reduction::none). dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ.
 static const OpInfo cross_entropy_info{
     "cross_entropy", "dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ",
+    "tℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) tAᵢⱼ, reduced as ℓ",
     "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)"};
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                      Reduction reduction, const SourceLocation& caller) {
@@ -99,25 +122,24 @@ Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
     return reduce_values(losses, reduction, none_shape);
   });
 
-  return record(cross_entropy_info, std::move(out), {logits},
-                [logits, t = std::move(t), reduction, batched](const Tensor& g) -> Grads {
-                  Tensor onehot = zeros_like(logits);
-                  onehot.visit([&](const auto& data) {
-                    using T = typename std::decay_t<decltype(data)>::value_type;
-                    T* p = onehot.mutable_data<T>().data();
-                    const std::size_t classes = logits.shape().back();
-                    for (std::size_t r = 0; r < t.size(); ++r) p[r * classes + t[r]] = T(1);
-                  });
-                  Tensor scale = g;
-                  if (reduction == Reduction::none && batched) scale = unsqueeze(g, 1);
-                  if (reduction == Reduction::mean) scale = g / static_cast<double>(t.size());
-                  return {(softmax(logits, -1) - onehot) * scale};
-                }, caller);
+  return record(
+      cross_entropy_info, std::move(out), {logits},
+      [&](const Tangent& ta) {
+        return reduce(sum((softmax(logits, -1) - onehot(logits, t)) * ta, logits.dim() - 1, false), reduction, rows);
+      },
+      [logits, t, reduction, batched](const Tensor& g) -> Grads {  // t copied: the JVP reads it too
+        Tensor scale = g;
+        if (reduction == Reduction::none && batched) scale = unsqueeze(g, 1);
+        if (reduction == Reduction::mean) scale = g / static_cast<double>(t.size());
+        return {(softmax(logits, -1) - onehot(logits, t)) * scale};
+      },
+      caller);
 }
 
 // ℓ = max(x, 0) − x y + log(1 + e^−|x|), the stable form of −y log σ(x) − (1 − y) log(1 − σ(x)).
 static const OpInfo bce_with_logits_info{
     "binary_cross_entropy_with_logits", "dℓ = (σ(X) − Y) ⊙ dX − X ⊙ dY",
+    "tℓ = (σ(X) − Y) ⊙ tX − X ⊙ tY, reduced as ℓ",
     "gX = (σ(X) − Y) ⊙ gC, gY = −X ⊙ gC (gC ÷ numel for mean)"};
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction, const SourceLocation& caller) {
@@ -136,11 +158,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   const double count = static_cast<double>(logits.numel());
   return record(
       bce_with_logits_info, std::move(out), {logits, targets},
+      [&](const Tangent& tx, const Tangent& ty) {
+        return reduce((sigmoid(logits) - targets) * tx - logits * ty, reduction, logits.numel());
+      },
       [logits, targets, reduction, count](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor scale = reduction == Reduction::mean ? g / count : g;
         return {ctx.needs[0] ? (sigmoid(logits) - targets) * scale : Tensor(),
                 ctx.needs[1] ? -(logits * scale) : Tensor()};
-      }, caller);
+      },
+      caller);
 }
 
 }  // namespace matgrad

@@ -9,7 +9,8 @@ namespace matgrad {
 using detail::check_defined;
 using detail::normalize_dim;
 
-static const OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)", Saves::nothing};
+static const OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "tc = Σᵢⱼ tAᵢⱼ", "gA = gc 1 (broadcast)",
+                             Saves::nothing};
 Tensor sum(const Tensor& a, const SourceLocation& caller) {
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
@@ -19,22 +20,27 @@ Tensor sum(const Tensor& a, const SourceLocation& caller) {
     return xt::xarray<T>(total);
   });
   const Shape input_shape = a.shape();
-  return record(sum_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
-    return {broadcast_to(g, input_shape)};
-  }, caller);
+  return record(
+      sum_info, std::move(out), {a},
+      [](const Tangent& ta) { return sum(ta); },
+      [input_shape](const Tensor& g) -> Grads { return {broadcast_to(g, input_shape)}; }, caller);
 }
 
-static const OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
-                                     "gA = gC broadcast along dim", Saves::nothing};
+static const OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]", "tC = Σₖ tA[.., k, ..]",
+                                 "gA = gC broadcast along dim", Saves::nothing};
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   check_defined("sum", a);
   const std::size_t d = normalize_dim("sum", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
   Tensor out = detail::map_data(a, [&](const auto& x) { return detail::sum_dim(x, d, out_shape); });
   const Shape input_shape = a.shape();
-  return record(sum_dim_info, std::move(out), {a}, [input_shape, d, keepdim](const Tensor& g) -> Grads {
-    return {broadcast_to(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d)), input_shape)};
-  }, caller);
+  return record(
+      sum_dim_info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum(ta, d, keepdim); },
+      [input_shape, d, keepdim](const Tensor& g) -> Grads {
+        return {broadcast_to(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d)), input_shape)};
+      },
+      caller);
 }
 
 Tensor mean(const Tensor& a, const SourceLocation& caller) {
@@ -49,19 +55,18 @@ Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
 }
 
 // c = ‖A‖ = sqrt(Σ A²);  dc = tr(Aᵀ dA) / c  =>  gA = gc A / c  (0 where c = 0)
-static const OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "gA = gc A / c (0 where c = 0)",
-                                  Saves::inputs_and_output};
+static const OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "tc = Σ(A ⊙ tA) / c (0 where c = 0)",
+                              "gA = gc A / c (0 where c = 0)", Saves::inputs_and_output};
 
 template <class T>
 static void sqrt_in_place(xt::xarray<T>& x) {
   for (auto& v : x) v = std::sqrt(v);
 }
 
-static Tensor norm_vjp(const Tensor& g, const Tensor& a, const Tensor& c) {
+// g / c where c > 0, else 0: `where` keeps the 0/0 of the other branch out of the result.
+static Tensor over_norm(const Tensor& g, const Tensor& c) {
   const Tensor zero = scalar_like(c, 0.0);
-  // g / c where c > 0, else 0: `where` keeps the 0/0 of the other branch out of the result.
-  const Tensor scale = where(gt(c, zero), g / where(gt(c, zero), c, ones_like(c)), zero);
-  return a * scale;
+  return where(gt(c, zero), g / where(gt(c, zero), c, ones_like(c)), zero);
 }
 
 Tensor norm(const Tensor& a, const SourceLocation& caller) {
@@ -72,9 +77,11 @@ Tensor norm(const Tensor& a, const SourceLocation& caller) {
     for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i] * x.data()[i];
     return xt::xarray<T>(std::sqrt(total));
   });
-  return record(norm_info, std::move(out), {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
-    return {norm_vjp(g, a, ctx.output)};
-  }, caller);
+  return record(
+      norm_info, std::move(out), {a},
+      [&](const Tangent& ta, const JvpContext& ctx) { return sum(a * ta) * over_norm(ones_like(ctx.output), ctx.output); },
+      [a](const Tensor& g, const VjpContext& ctx) -> Grads { return {a * over_norm(g, ctx.output)}; },
+      caller);
 }
 
 Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
@@ -88,12 +95,18 @@ Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
     sqrt_in_place(y);
     return y;
   });
-  return record(norm_info, std::move(out), {a}, [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
-    const auto expand = [&](const Tensor& t) {
-      return keepdim ? t : unsqueeze(t, static_cast<std::ptrdiff_t>(d));
-    };
-    return {norm_vjp(expand(g), a, expand(ctx.output))};
-  }, caller);
+  return record(
+      norm_info, std::move(out), {a},
+      [&](const Tangent& ta, const JvpContext& ctx) {
+        return sum(a * ta, d, keepdim) * over_norm(ones_like(ctx.output), ctx.output);
+      },
+      [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const auto expand = [&](const Tensor& t) {
+          return keepdim ? t : unsqueeze(t, static_cast<std::ptrdiff_t>(d));
+        };
+        return {a * over_norm(expand(g), expand(ctx.output))};
+      },
+      caller);
 }
 
 // Index of the first extremum along dim, for each position of the other dims.
@@ -138,9 +151,11 @@ xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim
 
 // C = A[.., argmax, ..];  dC = dA[.., argmax, ..]  =>  gA = gC at the arg-extremum, 0 elsewhere
 static const OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
-                                 "gA = gC ⊙ onehot(argmax)", Saves::nothing};
+                             "tC = Σ_dim(tA ⊙ onehot(argmax))", "gA = gC ⊙ onehot(argmax)",
+                             Saves::nothing};
 static const OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
-                                 "gA = gC ⊙ onehot(argmin)", Saves::nothing};
+                             "tC = Σ_dim(tA ⊙ onehot(argmin))", "gA = gC ⊙ onehot(argmin)",
+                             Saves::nothing};
 
 template <class Better>
 static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, bool keepdim,
@@ -163,9 +178,13 @@ static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, 
     }
     return values;
   });
-  return record(info, out, {a}, [mask, d, keepdim](const Tensor& g) -> Grads {
-    return {(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d))) * mask};
-  }, caller);
+  return record(
+      info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum(mask * ta, d, keepdim); },
+      [mask, d, keepdim](const Tensor& g) -> Grads {
+        return {(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d))) * mask};
+      },
+      caller);
 }
 
 Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {

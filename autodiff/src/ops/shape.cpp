@@ -12,7 +12,8 @@ using detail::check_defined;
 using detail::map_data;
 using detail::normalize_dim;
 
-static const OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
+static const OpInfo reshape_info{"reshape", "dC = reshape(dA)", "tC = reshape(tA)", "gA = reshape(gC, shape(A))",
+                                 Saves::nothing};
 Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
   check_defined("reshape", a);
   const Shape shape = shape_arg.resolve("reshape", a.numel());
@@ -23,8 +24,10 @@ Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation&
   }
   Tensor out = map_data(a, [&](const auto& x) { return detail::reshaped(x, shape); });
   const Shape input_shape = a.shape();
-  return record(reshape_info, std::move(out), {a},
-                [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; }, caller);
+  return record(
+      reshape_info, std::move(out), {a},
+      [&](const Tangent& ta) { return reshape(ta, shape); },
+      [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; }, caller);
 }
 
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
@@ -62,7 +65,7 @@ Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller
   return reshape(a, shape, caller);
 }
 
-static const OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)", Saves::nothing};
+static const OpInfo transpose_info{"transpose", "dC = swap(dA)", "tC = swap(tA)", "gA = swap(gC)", Saves::nothing};
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller) {
   check_defined("transpose", a);
   const std::size_t d0 = normalize_dim("transpose", dim0, a.dim());
@@ -74,8 +77,10 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
     std::swap(permutation[d0], permutation[d1]);
     return xt::xarray<T>(xt::transpose(x, permutation));
   });
-  return record(transpose_info, std::move(out), {a},
-                [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; }, caller);
+  return record(
+      transpose_info, std::move(out), {a},
+      [&](const Tangent& ta) { return transpose(ta, d0, d1); },
+      [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; }, caller);
 }
 
 Tensor t(const Tensor& a, const SourceLocation& caller) {
@@ -87,8 +92,8 @@ Tensor t(const Tensor& a, const SourceLocation& caller) {
   return a.dim() < 2 ? a : transpose(a, 0, 1, caller);
 }
 
-static const OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)",
-                                          "gA = sum_to_size(gC, shape(A))", Saves::nothing};
+static const OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)", "tC = broadcast(tA)",
+                                      "gA = sum_to_size(gC, shape(A))", Saves::nothing};
 Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
   check_defined("broadcast_to", a);
   if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
@@ -110,13 +115,14 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& c
     return y;
   });
   const Shape input_shape = a.shape();
-  return record(broadcast_to_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
-    return {sum_to_size(g, input_shape)};
-  }, caller);
+  return record(
+      broadcast_to_info, std::move(out), {a},
+      [&](const Tangent& ta) { return broadcast_to(ta, shape); },
+      [input_shape](const Tensor& g) -> Grads { return {sum_to_size(g, input_shape)}; }, caller);
 }
 
-static const OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)",
-                                         "gA = broadcast_to(gC, shape(A))", Saves::nothing};
+static const OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)", "tC = sum_to_size(tA)",
+                                     "gA = broadcast_to(gC, shape(A))", Saves::nothing};
 Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
   check_defined("sum_to_size", a);
   const Shape& from = a.shape();
@@ -141,9 +147,10 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
     return y;
   });
   const Shape input_shape = a.shape();
-  return record(sum_to_size_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
-    return {broadcast_to(g, input_shape)};
-  }, caller);
+  return record(
+      sum_to_size_info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum_to_size(ta, shape); },
+      [input_shape](const Tensor& g) -> Grads { return {broadcast_to(g, input_shape)}; }, caller);
 }
 
 }  // namespace matgrad

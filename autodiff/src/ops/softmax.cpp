@@ -30,6 +30,7 @@ DimSplit split(const Shape& s, std::size_t d) {
 Tensor sum_keep(const Tensor& t, std::size_t d) {
   return t.dim() == 0 ? t : sum(t, static_cast<std::ptrdiff_t>(d), true);
 }
+Tangent sum_keep(const Tangent& t, std::size_t d) { return t.primal_dim() == 0 ? t : sum(t, d, true); }
 
 // Puts back dim d removed by a reduction with keepdim = false (nothing to do for 0-d inputs).
 Tensor unreduce(const Tensor& g, std::size_t d, bool keepdim, bool scalar_input) {
@@ -104,40 +105,56 @@ Tensor run(Kind kind, const Tensor& a, std::size_t d, const Shape& out_shape) {
 }  // namespace
 
 static const OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙ dA))",
-                                     "gA = C ⊙ (gC − Σ_dim(gC ⊙ C))", Saves::output};
+                                 "tC = C ⊙ (tA − Σ_dim(C ⊙ tA))", "gA = C ⊙ (gC − Σ_dim(gC ⊙ C))",
+                                 Saves::output};
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   const std::size_t d = softmax_dim("softmax", a, dim);
   Tensor out = run(Kind::softmax, a, d, a.shape());
-  return record(softmax_info, std::move(out), {a},
-                [d](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  const Tensor& c = ctx.output;
-                  return {c * (g - sum_keep(g * c, d))};
-                }, caller);
+  return record(
+      softmax_info, std::move(out), {a},
+      [d](const Tangent& ta, const JvpContext& ctx) {
+        const Tensor& c = ctx.output;
+        return c * (ta - sum_keep(c * ta, d));
+      },
+      [d](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const Tensor& c = ctx.output;
+        return {c * (g - sum_keep(g * c, d))};
+      },
+      caller);
 }
 
 static const OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(C) ⊙ dA)",
-                                         "gA = gC − exp(C) ⊙ Σ_dim gC", Saves::output};
+                                     "tC = tA − Σ_dim(exp(C) ⊙ tA)", "gA = gC − exp(C) ⊙ Σ_dim gC",
+                                     Saves::output};
 Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   const std::size_t d = softmax_dim("log_softmax", a, dim);
   Tensor out = run(Kind::log_softmax, a, d, a.shape());
-  return record(log_softmax_info, std::move(out), {a},
-                [d](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {g - exp(ctx.output) * sum_keep(g, d)};
-                }, caller);
+  return record(
+      log_softmax_info, std::move(out), {a},
+      [d](const Tangent& ta, const JvpContext& ctx) { return ta - sum_keep(exp(ctx.output) * ta, d); },
+      [d](const Tensor& g, const VjpContext& ctx) -> Grads { return {g - exp(ctx.output) * sum_keep(g, d)}; },
+      caller);
 }
 
 static const OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(exp(A − C) ⊙ dA)",
-                                       "gA = gC ⊙ exp(A − C) (gC, C broadcast along dim)", Saves::inputs_and_output};
+                                   "tC = Σ_dim(exp(A − C) ⊙ tA)",
+                                   "gA = gC ⊙ exp(A − C) (gC, C broadcast along dim)",
+                                   Saves::inputs_and_output};
 Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   const std::size_t d = softmax_dim("logsumexp", a, dim);
   const bool scalar = a.dim() == 0;
   const Shape out_shape = scalar ? Shape{} : detail::reduced_shape(a.shape(), d, keepdim);
   Tensor out = run(Kind::logsumexp, a, d, out_shape);
-  return record(logsumexp_info, std::move(out), {a},
-                [a, d, keepdim, scalar](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {unreduce(g, d, keepdim, scalar) *
-                          exp(a - unreduce(ctx.output, d, keepdim, scalar))};
-                }, caller);
+  return record(
+      logsumexp_info, std::move(out), {a},
+      [&](const Tangent& ta, const JvpContext& ctx) {
+        const Tangent weighted = exp(a - unreduce(ctx.output, d, keepdim, scalar)) * ta;
+        return scalar ? weighted : sum(weighted, d, keepdim);
+      },
+      [a, d, keepdim, scalar](const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {unreduce(g, d, keepdim, scalar) * exp(a - unreduce(ctx.output, d, keepdim, scalar))};
+      },
+      caller);
 }
 
 }  // namespace matgrad
