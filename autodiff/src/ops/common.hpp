@@ -233,6 +233,14 @@ xt::xarray<T> sum_dim(const xt::xarray<T>& x, std::size_t dim, const Shape& out_
   std::fill(out.begin(), out.end(), T(0));
   const T* __restrict src = x.data();
   T* __restrict dst = out.data();  // a fresh array: no aliasing, so the loops vectorise
+  if (inner == 1) {  // the last dim: one running sum per row, in the same order
+    for (std::size_t o = 0; o < outer; ++o) {
+      T total = 0;
+      for (std::size_t k = 0; k < n; ++k) total += src[o * n + k];
+      dst[o] = total;
+    }
+    return out;
+  }
   for (std::size_t o = 0; o < outer; ++o) {
     T* row = dst + o * inner;
     for (std::size_t k = 0; k < n; ++k) {

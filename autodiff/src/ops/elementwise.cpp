@@ -200,14 +200,19 @@ Tensor relu_backward(const Tensor& g, const Tensor& a, const SourceLocation& cal
 
 // leaky_relu'(0) = negative_slope, as in PyTorch (slope 1 only where A > 0).
 static const OpInfo leaky_relu_info{"leaky_relu", "dC = ([A > 0] + s [A ≤ 0]) ⊙ dA",
-                                    "tC = where(A > 0, tA, s tA)", "gA = where(A > 0, gC, s gC)"};
+                                    "tC = where(A > 0, 1, s) ⊙ tA", "gA = where(A > 0, gC, s gC)"};
 Tensor leaky_relu(const Tensor& a, double negative_slope, const SourceLocation& caller) {
   Tensor out = unary("leaky_relu", a, [negative_slope](auto v) {
     return v > 0 ? v : static_cast<decltype(v)>(negative_slope) * v;
   });
   return record(
       leaky_relu_info, std::move(out), {a},
-      [&](const Tangent& ta) { return where(gt(a, zero_like_scalar(a)), ta, ta * negative_slope); },
+      [&](const Tangent& ta) {
+        const Tensor slope = unary("leaky_relu", a, [negative_slope](auto v) {
+          return v > 0 ? decltype(v)(1) : static_cast<decltype(v)>(negative_slope);
+        });  // piecewise constant: a constant of the graph, as the masks are
+        return slope * ta;
+      },
       [a, negative_slope](const Tensor& g) -> Grads {
         return {where(gt(a, zero_like_scalar(a)), g, g * negative_slope)};
       },
@@ -215,16 +220,19 @@ Tensor leaky_relu(const Tensor& a, double negative_slope, const SourceLocation& 
 }
 
 // softplus(x) = log(1 + e^(βx)) / β, and x itself where βx > threshold (PyTorch's linear
-// regime, derivative exactly 1 there; the threshold itself is still in the log regime).
-static Tensor softplus_linear_part(const Tensor& a, double beta, double threshold) {
-  return mask_of("softplus", a, [&](auto v) {
+// regime, derivative exactly 1 there; the threshold itself is still in the log regime). Both
+// rules multiply by the slope where(βA > threshold, 1, σ(βA)): one broadcasting product,
+// where a tangent with several directions would make `where` broadcast its condition.
+static Tensor softplus_slope(const Tensor& a, double beta, double threshold) {
+  const Tensor linear = mask_of("softplus", a, [&](auto v) {
     return v * static_cast<decltype(v)>(beta) > static_cast<decltype(v)>(threshold);
   });
+  return where(linear, ones_like(a), sigmoid(a * beta));
 }
 
 static const OpInfo softplus_info{"softplus", "dC = σ(βA) ⊙ dA (dA where βA > threshold)",
-                                  "tC = where(βA > threshold, tA, tA ⊙ σ(βA))",
-                                  "gA = where(βA > threshold, gC, gC ⊙ σ(βA))"};
+                                  "tC = where(βA > threshold, 1, σ(βA)) ⊙ tA",
+                                  "gA = where(βA > threshold, 1, σ(βA)) ⊙ gC"};
 Tensor softplus(const Tensor& a, double beta, double threshold, const SourceLocation& caller) {
   Tensor out = unary("softplus", a, [beta, threshold](auto v) {
     using T = decltype(v);
@@ -234,12 +242,8 @@ Tensor softplus(const Tensor& a, double beta, double threshold, const SourceLoca
   });
   return record(
       softplus_info, std::move(out), {a},
-      [&](const Tangent& ta) {
-        return where(softplus_linear_part(a, beta, threshold), ta, ta * sigmoid(a * beta));
-      },
-      [a, beta, threshold](const Tensor& g) -> Grads {
-        return {where(softplus_linear_part(a, beta, threshold), g, g * sigmoid(a * beta))};
-      },
+      [&](const Tangent& ta) { return softplus_slope(a, beta, threshold) * ta; },
+      [a, beta, threshold](const Tensor& g) -> Grads { return {g * softplus_slope(a, beta, threshold)}; },
       caller);
 }
 

@@ -4,7 +4,10 @@
 #include "tangent.hpp"
 
 #include "../forward.hpp"
+#include "common.hpp"
 #include "matgrad/ops.hpp"
+
+#include <algorithm>
 
 namespace matgrad {
 
@@ -25,6 +28,23 @@ std::ptrdiff_t dim_of(const Tangent& t, std::size_t dim) {
   return static_cast<std::ptrdiff_t>(dim + offset(t));
 }
 
+// transpose(t, d0, d1), as a reshape when the swap moves no element: the dims of size above 1
+// keep their order (a single column of each direction, say).
+Tensor swap_dims(const Tensor& t, std::size_t d0, std::size_t d1) {
+  Shape swapped = t.shape();
+  std::swap(swapped[d0], swapped[d1]);
+  auto order = [](const Shape& s, std::size_t a, std::size_t b) {
+    std::vector<std::size_t> dims;  // the original dim at each position, sizes above 1 only
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] > 1) dims.push_back(i == a ? b : i == b ? a : i);
+    }
+    return dims;
+  };
+  std::vector<std::size_t> moved = order(swapped, d0, d1);
+  if (std::is_sorted(moved.begin(), moved.end())) return reshape(t, swapped);
+  return transpose(t, static_cast<std::ptrdiff_t>(d0), static_cast<std::ptrdiff_t>(d1));
+}
+
 }  // namespace
 
 Tangent tanh_backward(const Tangent& g, const Tensor& c) {
@@ -40,12 +60,24 @@ Tangent relu_backward(const Tangent& g, const Tensor& a) {
 Tangent where(const Tensor& condition, const Tangent& a, const Tangent& b) {
   if (!a && !b) return a;
   const Tangent& some = a ? a : b;
-  std::size_t rank = condition.dim();
-  if (a) rank = std::max(rank, a.primal_dim());
-  if (b) rank = std::max(rank, b.primal_dim());
-  const Tensor zero = scalar_like(some.tensor(), 0.0);
-  return like(some, where(condition, a ? detail::aligned(a, rank) : zero,
-                          b ? detail::aligned(b, rank) : zero));
+  if (!some.batch()) {
+    const Tensor zero = scalar_like(some.tensor(), 0.0);
+    return like(some, where(condition, a ? a.tensor() : zero, b ? b.tensor() : zero));
+  }
+  // Batched: everything broadcast to the output's shape first, [N] ++ the broadcast of the
+  // input's shapes, where `where` takes its fast path (its broadcasting one walks strided
+  // iterators).
+  Shape primal = condition.shape();
+  for (const Tangent* t : {&a, &b}) {
+    if (*t) primal = detail::broadcast_shapes("where", primal, t->primal_shape());
+  }
+  Shape shape{some.batch()};
+  shape.insert(shape.end(), primal.begin(), primal.end());
+  auto full = [&](const Tangent& t) {
+    return t ? broadcast_to(detail::aligned(t, primal.size()), shape)
+             : zeros(shape, {.dtype = some.tensor().dtype()});
+  };
+  return like(some, where(broadcast_to(condition, shape), full(a), full(b)));
 }
 
 Tangent to(const Tangent& t, DType dtype) { return t ? like(t, t.tensor().to(dtype)) : t; }
@@ -151,12 +183,12 @@ Tangent gemm(const Tensor& a, const Tangent& b, bool ta, bool tb) {
   const Shape& s = v.shape();
   if (v.dim() == 3 && tb) {  // op(A) Bᵢᵀ = (Bᵢ op(A)ᵀ)ᵀ: the directions' rows stacked
     const Tensor c = gemm(reshape(v, Shape{s[0] * s[1], s[2]}), a, false, !ta);
-    return like(b, transpose(reshape(c, Shape{s[0], s[1], c.shape()[1]}), 1, 2));
+    return like(b, swap_dims(reshape(c, Shape{s[0], s[1], c.shape()[1]}), 1, 2));
   }
-  if (v.dim() == 3) {  // op(A) Bᵢ: the directions' columns side by side
-    const Tensor columns = reshape(transpose(v, 0, 1), Shape{s[1], s[0] * s[2]});
-    const Tensor c = gemm(a, columns, ta, false);
-    return like(b, transpose(reshape(c, Shape{c.shape()[0], s[0], s[2]}), 0, 1));
+  if (v.dim() == 3) {  // op(A) Bᵢ = (Bᵢᵀ op(A)ᵀ)ᵀ: the same, Bᵢᵀ's rows stacked
+    const Tensor rows = reshape(swap_dims(v, 1, 2), Shape{s[0] * s[2], s[1]});
+    const Tensor c = gemm(rows, a, false, !ta);
+    return like(b, swap_dims(reshape(c, Shape{s[0], s[2], c.shape()[1]}), 1, 2));
   }
   return like(b, repeated_gemm(a, v, ta, tb, false, b.batch()));
 }
