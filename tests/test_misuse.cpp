@@ -196,7 +196,7 @@ TEST_CASE("records made by a VJP in a create_graph pass point at the line of the
 
 // C = A ⊙ σ(A), as a struct for apply<Op>.
 struct Swish {
-  static inline const OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA",
+  static inline const OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA", "",
                                   "gA = gC ⊙ (σ(A) + A σ(A)(1 − σ(A)))"};
   static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
   static Grads backward(const Tensor& g, const Tensor& x) {

@@ -45,14 +45,18 @@ void enter(detail::LevelOptions options, std::string_view who) {
 
 void exit_level() {
   for (const auto& weak : level.duals) {
-    if (auto impl = weak.lock(); impl && impl->tangent.level == level.id) impl->tangent = {};
+    if (auto impl = weak.lock(); impl && impl->tangent && impl->tangent->level == level.id) {
+      impl->tangent.reset();
+    }
   }
   level = Level();
   detail::forward_mode = false;
 }
 
 void attach(const Tensor& t, Tensor value) {
-  t.impl()->tangent = {std::move(value), level.id};
+  auto& slot = t.impl()->tangent;
+  if (!slot) slot = std::make_unique<detail::TensorImpl::TangentSlot>();
+  *slot = {std::move(value), level.id};
   level.duals.push_back(t.impl());
   if (level.duals.size() >= level.sweep_at) {
     std::erase_if(level.duals, [](const auto& weak) { return weak.expired(); });
@@ -124,8 +128,9 @@ detail::ForwardLevel::~ForwardLevel() { exit_level(); }
 bool is_forward_ad_enabled() { return level.id != 0; }
 
 const Tensor* detail::tangent_of(const Tensor& t) {
-  const TensorImpl::TangentSlot& slot = t.impl()->tangent;
-  return level.id != 0 && slot.level == level.id && slot.value.defined() ? &slot.value : nullptr;
+  const auto& slot = t.impl()->tangent;
+  return slot && level.id != 0 && slot->level == level.id && slot->value.defined() ? &slot->value
+                                                                                   : nullptr;
 }
 
 Tensor detail::tangent_or_none(const Tensor& t) {
@@ -277,8 +282,8 @@ void detail::copy_tangent_in_place(const Tensor& self, const Tensor& other) {
 }
 
 void detail::drop_tangent(const Tensor& self) {
-  TensorImpl::TangentSlot& slot = self.impl()->tangent;
-  if (level.id != 0 && slot.level == level.id) slot = {};
+  auto& slot = self.impl()->tangent;
+  if (slot && level.id != 0 && slot->level == level.id) slot.reset();
 }
 
 // ---- Tangent ----

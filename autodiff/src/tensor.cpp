@@ -48,7 +48,7 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
 
 template <class T>
 static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires_grad) {
-  auto impl = std::make_shared<TensorImpl>(std::move(data));
+  auto impl = detail::new_impl(std::move(data));
   impl->requires_grad = requires_grad;
   return impl;
 }
@@ -124,7 +124,7 @@ void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) 
 
 Tensor Tensor::detach() const {
   check_defined("detach");
-  return Tensor(std::make_shared<TensorImpl>(impl_->data));
+  return Tensor(detail::new_impl(impl_->data));
 }
 
 std::uint64_t Tensor::version() const {

@@ -150,17 +150,22 @@ struct TensorImpl {
   // The fields the engine reads of every input and output come first, on the cache line of
   // the shared count that make_shared puts just before the object.
   std::uint64_t version = 0;
-  Node* node = nullptr;  // the tape record that produced this tensor; null for leaves
+  // The graph fields. A non-leaf belongs to the record that produced it (`node`, null for
+  // leaves): the record owns this object, and a Tensor handle to it shares the record's
+  // reference count, so holding the tensor holds its whole history.
+  Node* node = nullptr;
   bool requires_grad = false;
   bool retains_grad = false;
   Tensor grad;
   Data data;
-  // Forward mode (forward.cpp): the tangent and the dual level it belongs to; a tangent of a
-  // level that has ended counts as none (and is dropped when the level ends).
+  // Forward mode (forward.cpp): the tangent and the dual level it belongs to, null until a
+  // dual level gives this tensor a tangent (one pointer per tensor outside forward mode). A
+  // tangent of a level that has ended counts as none (and is dropped when the level ends).
   struct TangentSlot {
     Tensor value;
     std::uint64_t level = 0;
-  } tangent;
+  };
+  std::unique_ptr<TangentSlot> tangent;
 };
 }  // namespace detail
 

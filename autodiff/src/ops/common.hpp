@@ -3,6 +3,7 @@
 
 #include "matgrad/autograd.hpp"
 #include "matgrad/ops.hpp"
+#include "pool.hpp"
 #include "tangent.hpp"
 
 #include <xtensor/xarray.hpp>
@@ -96,7 +97,7 @@ xt::xarray<T> empty_array(const Shape& shape, std::string_view op = "allocate") 
 template <class T>
 Tensor empty_tensor(const Shape& shape, std::string_view op = "allocate") {
   return allocating<T>(shape, op, [&] {
-    return Tensor(std::make_shared<TensorImpl>(std::in_place_type<xt::xarray<T>>, shape));
+    return Tensor(new_impl(std::in_place_type<xt::xarray<T>>, shape));
   });
 }
 

@@ -1,41 +1,12 @@
 // Matrix products. gemm is the one primitive: every matmul case and every matmul VJP is a gemm
-// with transpose flags, so no transpose is ever materialised.
+// with transpose flags, so no transpose is ever materialised. detail::gemm (backend.cpp) picks
+// the library, and runs a product with a vector side as a matrix-vector product.
+#include "../blas.hpp"
 #include "common.hpp"
-
-#include <cblas.h>
 
 namespace matgrad {
 
 using detail::check_defined;
-
-static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
-                      std::size_t lda, const float* b, std::size_t ldb, float* c, std::size_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
-}
-static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
-                      const double* a, std::size_t lda, const double* b, std::size_t ldb, double* c,
-                      std::size_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
-}
-
-// C = op(A) op(B) + β C, for linear's bias (β = 1 onto the broadcast bias).
-template <class T>
-static void blas_gemm_beta(std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b,
-                           T* c, T beta) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0f, a, static_cast<int>(k), b, static_cast<int>(k), beta, c,
-                static_cast<int>(n));
-  } else {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0, a, static_cast<int>(k), b, static_cast<int>(k), beta, c,
-                static_cast<int>(n));
-  }
-}
 
 static std::string describe(const Shape& s, bool transposed) {
   return to_string(s) + (transposed ? "ᵀ" : "");
@@ -69,15 +40,16 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
   Tensor out = a.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = b.data<T>();
-    auto c = detail::empty_array<T>(out_shape);
-    if (k == 0) std::fill(c.begin(), c.end(), T(0));
+    Tensor result = detail::empty_tensor<T>(out_shape);
+    T* c = detail::elements_of<T>(result);
+    if (k == 0) std::fill(c, c + result.numel(), T(0));
     if (m != 0 && n != 0 && k != 0) {
       for (std::size_t i = 0; i < batch; ++i) {
-        blas_gemm(ta, tb, m, n, k, x.data() + i * ra * ca, ca, y.data() + i * rb * cb, cb,
-                  c.data() + i * m * n, n);
+        detail::gemm(ta, tb, m, n, k, x.data() + i * ra * ca, ca, y.data() + i * rb * cb, cb,
+                     T(0), c + i * m * n, n);
       }
     }
-    return Tensor(std::move(c));
+    return result;
   });
   return record(
       gemm_info, std::move(out), {a, b},
@@ -92,7 +64,8 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
       caller);
 }
 
-// C = X Wᵀ + 1 bᵀ, X [N, in], W [out, in], b [out]: torch.nn.functional.linear. One record and
+// C = X Wᵀ + 1 bᵀ, X [N, in], W [out, in], b [out]: torch.nn.functional.linear (X of another
+// rank ≥ 1 is [*, in], its leading dims flattened into N around the product). One record and
 // one pass over C instead of gemm then add: C starts as the broadcast bias and the gemm adds
 // X Wᵀ onto it (β = 1). The VJP is written with gemm and sum, so it differentiates again.
 //   dC = dX Wᵀ + X dWᵀ + 1 dbᵀ  =>  gX = gC W,  gW = gCᵀ X,  gb = 1ᵀ gC (column sums)
@@ -103,29 +76,39 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
   if (b.defined()) detail::check_same_dtype("linear", x, b);
   const Shape& sx = x.shape();
   const Shape& sw = w.shape();
-  if (sx.size() != 2 || sw.size() != 2 || sx[1] != sw[1]) {
-    fail<ShapeError>("linear: expects input [N, in] and weight [out, in], got {} and {}",
+  if (sx.empty() || sw.size() != 2 || sx.back() != sw[1]) {
+    fail<ShapeError>("linear: expects input [*, in] and weight [out, in], got {} and {}",
                      to_string(sx), to_string(sw));
   }
-  const std::size_t rows = sx[0], in = sx[1], out = sw[0];
+  const std::size_t in = sx.back(), out = sw[0];
   if (b.defined() && b.shape() != Shape{out}) {
     fail<ShapeError>("linear: the bias must have shape [{}] for weight {}, got {}", out,
                      to_string(sw), to_string(b.shape()));
   }
+  // Any other rank, as in torch: the leading dims are rows of one [N, in] product.
+  if (sx.size() != 2) {
+    Shape out_shape = sx;
+    out_shape.back() = out;
+    const auto rows = static_cast<std::ptrdiff_t>(detail::dims_product(sx, 0, sx.size() - 1));
+    return reshape(linear(reshape(x, {rows, static_cast<std::ptrdiff_t>(in)}, caller), w, b, caller),
+                   out_shape, caller);
+  }
+  const std::size_t rows = sx[0];
   Tensor c = x.visit([&](const auto& xa) {
     using T = typename std::decay_t<decltype(xa)>::value_type;
-    auto y = detail::empty_array<T>({rows, out});
-    T* dst = y.data();
+    Tensor y = detail::empty_tensor<T>({rows, out});
+    T* dst = detail::elements_of<T>(y);
     if (b.defined()) {
       const T* bias = b.data<T>().data();
       for (std::size_t r = 0; r < rows; ++r) std::copy(bias, bias + out, dst + r * out);
     } else {
-      std::fill(dst, dst + y.size(), T(0));
+      std::fill(dst, dst + rows * out, T(0));
     }
     if (rows != 0 && out != 0 && in != 0) {
-      blas_gemm_beta<T>(rows, out, in, xa.data(), w.data<T>().data(), dst, T(1));
+      detail::gemm(false, true, rows, out, in, xa.data(), in, w.data<T>().data(), in, T(1), dst,
+                   out);
     }
-    return Tensor(std::move(y));
+    return y;
   });
   return record(
       linear_info, std::move(c), {x, w, b},
