@@ -104,6 +104,18 @@ TEST_CASE("the engine broadcasts a tangent to the output's shape, as it sums gra
               tensor({{0.0, 0.0}, {10.0, 20.0}, {10.0, 20.0}}, f64));
 }
 
+// docs/matrix-calculus.md § 7: reverse mode gives where(X > 0, sqrt(X), 0) a NaN gradient at
+// X < 0 (0 ⊘ NaN); the JVP selects the branch's tangent instead of multiplying by a mask.
+TEST_CASE("where's JVP selects: the NaN tangent of the branch not taken stays out") {
+  const DualLevel level;
+  const Tensor x = make_dual(tensor({-1.0, 4.0}, f64), tensor({1.0, 1.0}, f64));
+  const Tensor zero = scalar_like(x, 0.0);
+  const Tensor y = where(gt(x, zero), sqrt(x), zero);
+  const Tensor t = unpack_dual(sqrt(x)).tangent;
+  CHECK(std::isnan(t.data<double>()(0)));  // the branch itself has a NaN tangent at -1
+  check_close(unpack_dual(y).tangent, tensor({0.0, 0.25}, f64));
+}
+
 TEST_CASE("in-place updates carry the tangent along; mutable data does not") {
   const DualLevel level;
   Tensor x = make_dual(tensor({1.0, 2.0}, f64), tensor({1.0, 1.0}, f64));

@@ -110,8 +110,10 @@ Tangent sum(const Tangent& t) {
   const auto n = static_cast<std::ptrdiff_t>(t.batch());
   return like(t, sum(reshape(t.tensor(), {n, -1}), 1));
 }
+// Over dim 0 of a 0-d input (its one element, as in PyTorch), the tangent as it is.
 Tangent sum(const Tangent& t, std::size_t dim, bool keepdim) {
-  return t ? like(t, sum(t.tensor(), dim_of(t, dim), keepdim)) : t;
+  if (!t || t.primal_dim() == 0) return t;
+  return like(t, sum(t.tensor(), dim_of(t, dim), keepdim));
 }
 
 Tangent trace(const Tangent& t) {
@@ -120,7 +122,9 @@ Tangent trace(const Tangent& t) {
   return sum(t * eye(s[0], s[1], {.dtype = t.tensor().dtype()}));
 }
 
+// A 0-d input takes the one index 0 (checked by the op): its batched tangent is the result's.
 Tangent index_select(const Tangent& t, std::size_t dim, std::span<const std::size_t> index) {
+  if (t && t.batch() && t.primal_dim() == 0) return t;
   return t ? like(t, index_select(t.tensor(), dim_of(t, dim), index)) : t;
 }
 Tangent slice(const Tangent& t, std::size_t dim, std::size_t start, std::size_t end, std::size_t step) {
@@ -128,6 +132,9 @@ Tangent slice(const Tangent& t, std::size_t dim, std::size_t start, std::size_t 
 }
 Tangent index_add(const Tangent& a, std::size_t dim, std::span<const std::size_t> index,
                   const Tangent& source) {
+  if (a.batch() && a.primal_dim() == 0) {  // one index, 0; a source of shape [] or [1]
+    return like(a, a.tensor() + reshape(source.tensor(), a.tensor().shape()));
+  }
   return like(a, index_add(a.tensor(), dim_of(a, dim), index, source.tensor()));
 }
 Tangent slice_scatter(const Tangent& a, const Tangent& source, std::size_t dim, std::size_t start,
