@@ -58,6 +58,24 @@ TEST_CASE("a dual tensor's tangent goes through every op, and the level drops it
   }
 }
 
+// A recorded tangent that reads its op's output (exp: tC = tA ⊙ C) holds that output's record,
+// which holds the tangent: such graphs live until the level ends (README, forward mode), and
+// the level's end frees them all.
+TEST_CASE("graphs with recorded tangents are freed when the level ends") {
+  const Tensor w = tensor({0.5, 1.0}, f64_grad);
+  const std::size_t before = tape_size();
+  {
+    const DualLevel level;
+    const Tensor x = make_dual(w, tensor({1.0, 1.0}, f64));
+    for (int i = 0; i < 100; ++i) {
+      const Tensor y = tanh(exp(x) * x);
+      CHECK(unpack_dual(y).tangent.requires_grad());  // recorded: reverse over forward
+    }
+    CHECK(tape_size() > before);
+  }
+  CHECK(tape_size() == before);
+}
+
 TEST_CASE("tensors without a tangent count as zero, and an output of them has none") {
   const DualLevel level;
   const Tensor a = tensor({1.0, 2.0}, f64), b = tensor({3.0, 4.0}, f64);
