@@ -1,4 +1,5 @@
 // The engine: grad mode, appending records, compacting the tape, and the reverse walk.
+#include "ops/common.hpp"
 #include "tape.hpp"
 
 #include "matgrad/ops.hpp"
@@ -157,7 +158,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
   const bool is_input = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& input) {
     return input.impl() == output.impl();
   });
-  if (is_input || output.impl()->node || output.impl()->requires_grad) output = output.detach();
+  if (is_input || output.impl()->node || output.impl()->requires_grad) output = detail::copy(output);
   const SourceLocation& site = detail::CallSite::current() ? *detail::CallSite::current() : where;
   if (anomaly_enabled && !all_finite(output)) {
     std::string inputs_text;
@@ -190,7 +191,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
     }
     if (op.saves_inputs() && input.defined()) {
       edge.saved = input.impl();
-      edge.saved_version = input.impl()->version;
+      edge.saved_version = input.impl()->version();
     }
     node.inputs.push_back(std::move(edge));
   }
@@ -202,7 +203,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
   node.output_shape = output.shape();
   if (op.saves_output()) {
     node.saved_output = output.impl();
-    node.saved_output_version = output.impl()->version;
+    node.saved_output_version = output.impl()->version();
   }
   return output;
 }
@@ -218,12 +219,14 @@ using detail::Node;
 using detail::Tape;
 using detail::TensorImpl;
 
-// Adds g into an accumulator slot. Out of place when the slot's tensor is shared (a VJP may
-// return the same tensor for two inputs) or when building a graph of the backward pass.
+// Adds g into an accumulator slot. Out of place when the slot's tensor or its storage is
+// shared (a VJP may return the same tensor for two inputs, or a view of one, as reshape's does)
+// or when building a graph of the backward pass.
 void accumulate(Tensor& slot, Tensor g, bool create_graph) {
   if (!slot.defined()) {
     slot = std::move(g);
-  } else if (create_graph || slot.impl().use_count() > 1 || slot.requires_grad()) {
+  } else if (create_graph || slot.impl().use_count() > 1 || slot.impl()->storage_shared() ||
+             slot.requires_grad()) {
     slot = slot + g;
   } else {
     slot.add_(g);
@@ -263,14 +266,14 @@ void check_saved_versions(const Node& node) {
   };
   for (std::size_t k = 0; k < node.inputs.size(); ++k) {
     const Edge& e = node.inputs[k];
-    if (auto input = e.saved.lock(); input && input->version != e.saved_version) {
+    if (auto input = e.saved.lock(); input && input->version() != e.saved_version) {
       fail_modified(fmt::format("input {}", k), Tensor(input).shape(), e.saved_version,
-                    input->version);
+                    input->version());
     }
   }
-  if (node.saved_output && node.saved_output->version != node.saved_output_version) {
+  if (node.saved_output && node.saved_output->version() != node.saved_output_version) {
     fail_modified("the output", node.output_shape, node.saved_output_version,
-                  node.saved_output->version);
+                  node.saved_output->version());
   }
 }
 
@@ -336,8 +339,9 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       return;
     }
     Tensor& slot = leaf->grad;
-    if (!slot.defined() && !create_graph && (g.impl().use_count() > 1 || g.requires_grad())) {
-      slot = g.detach();  // a fresh .grad must not alias a tensor held elsewhere
+    if (!slot.defined() && !create_graph &&
+        (g.impl().use_count() > 1 || g.impl()->storage_shared() || g.requires_grad())) {
+      slot = detail::copy(g);  // a fresh .grad must not alias a tensor held elsewhere
     } else {
       accumulate(slot, g, create_graph);
     }
@@ -431,7 +435,7 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       if (!needed[i]) continue;
     } else if (node.retains_grad) {
       if (auto out = node.output.lock()) {
-        accumulate(out->grad, create_graph ? g : g.detach(), create_graph);  // a copy: g flows on
+        accumulate(out->grad, create_graph ? g : detail::copy(g), create_graph);  // g flows on
       }
     }
 

@@ -83,29 +83,47 @@ auto allocating(const Shape& shape, std::string_view op, Make make) {
   }
 }
 
-// An uninitialised array.
+// An uninitialised array in a storage of its own.
 template <class T>
-xt::xarray<T> empty_array(const Shape& shape, std::string_view op = "allocate") {
-  return allocating<T>(shape, op, [&] { return xt::xarray<T>::from_shape(shape); });
+Array<T> empty_array(const Shape& shape, std::string_view op = "allocate") {
+  return allocating<T>(shape, op, [&] { return Array<T>(SharedBuffer<T>(xt::compute_size(shape)), shape); });
 }
 
 // The same as a tensor: the array is built inside the tensor, where building it first and
 // moving it in costs a third more for a small tensor (the shape, strides and back-strides are
-// copied). Write its elements through elements_of.
+// copied). Two allocations: the TensorImpl, and the storage with its elements. Write its
+// elements through elements_of.
 template <class T>
 Tensor empty_tensor(const Shape& shape, std::string_view op = "allocate") {
   return allocating<T>(shape, op, [&] {
-    return Tensor(std::make_shared<TensorImpl>(std::in_place_type<xt::xarray<T>>, shape));
+    return Tensor(std::make_shared<TensorImpl>(std::in_place_type<T>, shape));
   });
 }
 
 // The elements of a tensor the caller has just made and nobody else has seen: no version bump.
 template <class T>
 T* elements_of(const Tensor& fresh) {
-  return std::get<xt::xarray<T>>(fresh.impl()->data).data();
+  return std::get<Array<T>>(fresh.impl()->data).data();
 }
 
-// Calls f(const xt::xarray<T>&) on a's data and wraps the array (or tensor) it returns.
+// A tensor over a's storage (its elements from `offset` on, and its version counter) with
+// `shape`, without history: the body of every view (reshape, view, narrow, detach and those
+// built on them). The caller checks that the shape fits.
+inline Tensor view_of(const Tensor& a, const Shape& shape, std::size_t offset = 0) {
+  return Tensor(std::make_shared<TensorImpl>(TensorImpl::ViewOf{}, *a.impl(), shape, offset));
+}
+
+// A copy of a's elements in a storage of its own, without history.
+inline Tensor copy(const Tensor& a) {
+  return a.visit([](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    Tensor out = empty_tensor<T>(x.shape(), "copy");
+    std::copy(x.data(), x.data() + x.size(), elements_of<T>(out));
+    return out;
+  });
+}
+
+// Calls f(const Array<T>&) on a's data and wraps the array (or tensor) it returns.
 template <class F>
 Tensor map_data(const Tensor& a, F&& f) {
   return a.visit([&](const auto& x) { return Tensor(f(x)); });
@@ -123,7 +141,7 @@ Tensor map_data2(std::string_view op, const Tensor& a, const Tensor& b, F&& f) {
 
 // Elementwise y = f(x) into a new tensor of the same shape.
 template <class T, class F>
-Tensor elementwise(const xt::xarray<T>& x, F f) {
+Tensor elementwise(const Array<T>& x, F f) {
   Tensor out = empty_tensor<T>(x.shape());
   const T* src = x.data();
   T* dst = elements_of<T>(out);
@@ -155,7 +173,7 @@ inline bool repeats_as_column(const Shape& small, const Shape& full) {
 // Elementwise z = f(x, y) with NumPy broadcasting; fast paths for equal shapes, scalars, rows
 // and columns.
 template <class T, class F>
-Tensor elementwise(std::string_view op, const xt::xarray<T>& x, const xt::xarray<T>& y, F f) {
+Tensor elementwise(std::string_view op, const Array<T>& x, const Array<T>& y, F f) {
   if (x.shape() == y.shape()) {
     Tensor out = empty_tensor<T>(x.shape());
     T* dst = elements_of<T>(out);
@@ -223,9 +241,10 @@ Tensor elementwise(std::string_view op, const xt::xarray<T>& x, const xt::xarray
 
 namespace matgrad::detail {
 
-// Sum over one dim of x viewed as [outer, n, inner]; the result has shape `out_shape`.
-template <class T>
-xt::xarray<T> sum_dim(const xt::xarray<T>& x, std::size_t dim, const Shape& out_shape) {
+// Sum over one dim of x (a row-major array: an Array or an xt::xarray) viewed as
+// [outer, n, inner]; the result has shape `out_shape`.
+template <class A, class T = typename A::value_type>
+Array<T> sum_dim(const A& x, std::size_t dim, const Shape& out_shape) {
   const detail::DimSplit split = split_at(x.shape(), dim);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   auto out = empty_array<T>(out_shape);
@@ -242,10 +261,10 @@ xt::xarray<T> sum_dim(const xt::xarray<T>& x, std::size_t dim, const Shape& out_
   return out;
 }
 
-// Sum of x viewed as [rows, size / rows] over its rows (the leading dims summed away, as for
-// a bias gradient); the result has shape `out_shape` of size / rows elements.
-template <class T>
-xt::xarray<T> sum_rows(const xt::xarray<T>& x, std::size_t rows, const Shape& out_shape) {
+// Sum of x (a row-major array) viewed as [rows, size / rows] over its rows (the leading dims
+// summed away, as for a bias gradient); the result has shape `out_shape` of size / rows elements.
+template <class A, class T = typename A::value_type>
+Array<T> sum_rows(const A& x, std::size_t rows, const Shape& out_shape) {
   auto out = empty_array<T>(out_shape);
   const std::size_t cols = out.size();
   T* __restrict dst = out.data();  // a fresh array: no aliasing, so the loop vectorises
@@ -255,14 +274,6 @@ xt::xarray<T> sum_rows(const xt::xarray<T>& x, std::size_t rows, const Shape& ou
     const T* row = src + r * cols;
     for (std::size_t j = 0; j < cols; ++j) dst[j] += row[j];
   }
-  return out;
-}
-
-// A copy of x's data under another shape of the same size.
-template <class T>
-xt::xarray<T> reshaped(const xt::xarray<T>& x, const Shape& shape) {
-  auto out = empty_array<T>(shape);
-  std::copy(x.data(), x.data() + x.size(), out.data());
   return out;
 }
 

@@ -57,7 +57,7 @@ static constexpr OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "gA = gc A / c
                                   Saves::inputs_and_output};
 
 template <class T>
-static void sqrt_in_place(xt::xarray<T>& x) {
+static void sqrt_in_place(Array<T>& x) {
   for (auto& v : x) v = std::sqrt(v);
 }
 
@@ -104,7 +104,7 @@ Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
 
 // Index of the first extremum along dim, for each position of the other dims.
 template <class T, class Better>
-static xt::xarray<std::size_t> arg_extremum(std::string_view op, const xt::xarray<T>& x,
+static xt::xarray<std::size_t> arg_extremum(std::string_view op, const Array<T>& x,
                                             std::size_t dim, bool keepdim, Better better) {
   const detail::DimSplit split = detail::split_at(x.shape(), dim);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;

@@ -5,6 +5,7 @@
 #include <xtensor/xmanipulation.hpp>
 
 #include <numeric>
+#include <optional>
 
 namespace matgrad {
 
@@ -12,20 +13,46 @@ using detail::check_defined;
 using detail::map_data;
 using detail::normalize_dim;
 
-static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
-Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
-  check_defined("reshape", a);
-  const Shape shape = shape_arg.resolve("reshape", a.numel());
+// The shape a view or reshape of `a` to `shape_arg` has, or a ShapeError naming the op.
+static Shape view_shape(std::string_view op, const Tensor& a, const ShapeArg& shape_arg) {
+  check_defined(op, a);
+  const Shape shape = shape_arg.resolve(op, a.numel());
   if (detail::dims_product(shape, 0, shape.size()) != a.numel()) {
-    fail<ShapeError>("reshape: cannot reshape {} ({} elements) to {} ({} elements)",
+    fail<ShapeError>("{}: cannot reshape {} ({} elements) to {} ({} elements)", op,
                      to_string(a.shape()), a.numel(), to_string(shape),
                      detail::dims_product(shape, 0, shape.size()));
   }
-  Tensor out = map_data(a, [&](const auto& x) { return detail::reshaped(x, shape); });
+  return shape;
+}
+
+// Every tensor is contiguous, so a reshape is always a view: the output shares a's storage
+// (elements and version counter), as PyTorch's reshape does for a contiguous tensor.
+static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
+Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  const Shape shape = view_shape("reshape", a, shape_arg);
+  Tensor out = detail::view_of(a, shape);
   const Shape input_shape = a.shape();
   return record(reshape_info, std::move(out), {a},
                 [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; });
+}
+
+// PyTorch's view: the same as reshape here. PyTorch refuses a view only where strides do not
+// allow one, and a matgrad tensor is always contiguous, so only a wrong element count fails.
+static constexpr OpInfo view_info{"view", "dC = view(dA)", "gA = view(gC, shape(A))", Saves::nothing};
+Tensor view(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  const Shape shape = view_shape("view", a, shape_arg);
+  Tensor out = detail::view_of(a, shape);
+  const Shape input_shape = a.shape();
+  return record(view_info, std::move(out), {a},
+                [input_shape](const Tensor& g) -> Grads { return {view(g, input_shape)}; });
+}
+
+Tensor view_as(const Tensor& a, const Tensor& other, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  check_defined("view_as", other);
+  return view(a, other.shape());
 }
 
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
@@ -136,17 +163,21 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
   Tensor out = map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const std::size_t lead = from.size() - shape.size();
-    // Sum the leading dims away, then every dim that the target holds at size 1.
-    Shape rest(from.begin() + static_cast<std::ptrdiff_t>(lead), from.end());
-    xt::xarray<T> y = lead == 0 ? x : detail::sum_rows(x, detail::dims_product(from, 0, lead), rest);
+    // Sum the leading dims away, then every dim that the target holds at size 1 (at least one
+    // of the two, as from != shape). Each sum makes a new array: an Array is never resized.
+    std::optional<Array<T>> y;
+    if (lead != 0) {
+      Shape rest(from.begin() + static_cast<std::ptrdiff_t>(lead), from.end());
+      y.emplace(detail::sum_rows(x, detail::dims_product(from, 0, lead), rest));
+    }
     for (std::size_t d = 0; d < shape.size(); ++d) {
-      if (shape[d] == 1 && y.shape()[d] != 1) {
-        Shape reduced = y.shape();
+      Shape reduced = y ? y->shape() : x.shape();
+      if (shape[d] == 1 && reduced[d] != 1) {
         reduced[d] = 1;
-        y = detail::sum_dim(y, d, reduced);
+        y.emplace(y ? detail::sum_dim(*y, d, reduced) : detail::sum_dim(x, d, reduced));
       }
     }
-    return y;
+    return std::move(*y);
   });
   const Shape input_shape = a.shape();
   return record(sum_to_size_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
