@@ -36,7 +36,9 @@ static const std::vector<std::pair<const char*, std::function<Tensor(const Tenso
 };
 
 TEST_CASE("views share their base's elements and version counter, both ways") {
-  for (const auto& [name, make] : views) {
+  for (const auto& entry : views) {  // no structured binding: clang 14 cannot capture one
+    const std::string name = entry.first;
+    const auto& make = entry.second;
     CAPTURE(name);
     Tensor base = f64({{1, 2, 3}, {4, 5, 6}});
     Tensor v = make(base);
@@ -150,10 +152,11 @@ TEST_CASE("views of tensors that require grad are recorded; their VJPs reshape t
 
 TEST_CASE("in-place changes through a view of a leaf that requires grad are refused in grad mode") {
   Tensor x = f64({{1, 2, 3}, {4, 5, 6}}, true);
-  for (const auto& [name, make] : views) {
+  for (const auto& entry : views) {
+    const std::string name = entry.first;
     CAPTURE(name);
-    if (std::string(name) == "detach") continue;  // detached: no longer requires grad
-    Tensor v = make(x);
+    if (name == "detach") continue;  // detached: no longer requires grad
+    Tensor v = entry.second(x);
     CHECK(v.requires_grad());
     check_error<AutogradError>([&] { v.mul_(2.0); }, {"mul_", "requires grad", "NoGradGuard"});
     check_error<AutogradError>([&] { v.fill_(0.0); }, {"fill_"});
@@ -255,6 +258,29 @@ TEST_CASE("data<T>() is an xtensor adaptor over the storage; what code written f
   CHECK(t.data<double>()(1, 2) == 13);
   t.mutable_data<double>() = f64({{0, 0, 0}, {0, 0, 7}}).data<double>();  // same shape: fine
   CHECK(v.data<double>()(5) == 7);
+}
+
+// The README's migration note, checked: what code written for the old `const xt::xarray<T>&`
+// return of data<T>() does now.
+template <class T>
+double first_of(const xt::xarray<T>& x) {
+  return x.data()[0];
+}
+static double first_of_copy(const xt::xarray<double>& x) { return x.data()[0]; }
+template <class A>
+concept DeducesAsXarray = requires(const A& a) { first_of(a); };
+static_assert(!DeducesAsXarray<Array<double>>);  // a template on xt::xarray<T> no longer deduces
+static_assert(DeducesAsXarray<xt::xarray<double>>);
+static_assert(!std::is_convertible_v<Array<double>&, xt::xarray<double>&>);  // nor binds as a reference
+static_assert(std::is_convertible_v<const Array<double>&, xt::xarray<double>>);  // but converts (a copy)
+
+TEST_CASE("migration: binding data<T>() to const xt::xarray<T>& compiles and copies") {
+  Tensor t = f64({1, 2, 3});
+  const xt::xarray<double>& bound = t.data<double>();
+  CHECK(bound.data() != elements(t));
+  CHECK(bound(2) == 3);
+  CHECK(first_of_copy(t.data<double>()) == 1);
+  CHECK(first_of(xt::xarray<double>(t.data<double>())) == 1);
 }
 
 TEST_CASE("a tensor from an xt::xarray takes its elements over; from an Array too") {

@@ -30,7 +30,6 @@ constexpr DType dtype_of<float>() { return DType::float32; }
 template <>
 constexpr DType dtype_of<double>() { return DType::float64; }
 
-
 // A shape argument that also accepts one -1 ("infer this dimension"), as in reshape({2, -1}).
 class ShapeArg {
  public:
@@ -177,6 +176,8 @@ struct TensorImpl {
             base.data)) {
     attach();
   }
+  // Not copyable: `storage` points into the block `data` holds (a copied Array copies the
+  // elements into a block of its own).
   TensorImpl(const TensorImpl&) = delete;
   TensorImpl& operator=(const TensorImpl&) = delete;
 

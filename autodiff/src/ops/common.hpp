@@ -5,6 +5,7 @@
 #include "matgrad/ops.hpp"
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xnoalias.hpp>
 
 #include <algorithm>
 #include <span>
@@ -87,6 +88,23 @@ auto allocating(const Shape& shape, std::string_view op, Make make) {
 template <class T>
 Array<T> empty_array(const Shape& shape, std::string_view op = "allocate") {
   return allocating<T>(shape, op, [&] { return Array<T>(SharedBuffer<T>(xt::compute_size(shape)), shape); });
+}
+
+// A 0-d array holding value.
+template <class T>
+Array<T> scalar_array(T value) {
+  auto a = empty_array<T>({});
+  a.data()[0] = value;
+  return a;
+}
+
+// An xtensor expression evaluated into an array of its own (one allocation, as for an
+// xt::xarray, which a tensor would take over with a second one for its storage's header).
+template <class E, class T = typename E::value_type>
+Array<T> to_array(const xt::xexpression<E>& e) {
+  auto out = empty_array<T>(Shape(e.derived_cast().shape().begin(), e.derived_cast().shape().end()));
+  xt::noalias(out) = e;
+  return out;
 }
 
 // The same as a tensor: the array is built inside the tensor, where building it first and

@@ -40,8 +40,8 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, 
 // The reduced value of per-element losses computed in the kernel (mean of nothing is NaN,
 // as in PyTorch).
 template <class T>
-static xt::xarray<T> reduce_values(const std::vector<T>& losses, Reduction reduction,
-                                   const Shape& none_shape) {
+static Array<T> reduce_values(const std::vector<T>& losses, Reduction reduction,
+                              const Shape& none_shape) {
   if (reduction == Reduction::none) {
     auto out = detail::empty_array<T>(none_shape);
     std::copy(losses.begin(), losses.end(), out.data());
@@ -50,7 +50,7 @@ static xt::xarray<T> reduce_values(const std::vector<T>& losses, Reduction reduc
   double total = 0;  // accumulated in double, also for float32
   for (const T v : losses) total += static_cast<double>(v);
   if (reduction == Reduction::mean) total /= static_cast<double>(losses.size());
-  return xt::xarray<T>(static_cast<T>(total));
+  return detail::scalar_array(static_cast<T>(total));
 }
 
 // ℓᵢ = logsumexp(Aᵢ) − Aᵢ,ₜᵢ for each row i of A [N, C] (a [C] input is one row, giving a 0-d

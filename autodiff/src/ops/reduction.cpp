@@ -17,7 +17,7 @@ Tensor sum(const Tensor& a, const SourceLocation& caller) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     T total = 0;
     for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i];
-    return xt::xarray<T>(total);
+    return detail::scalar_array(total);
   });
   const Shape input_shape = a.shape();
   return record(sum_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
@@ -75,7 +75,7 @@ Tensor norm(const Tensor& a, const SourceLocation& caller) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     T total = 0;
     for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i] * x.data()[i];
-    return xt::xarray<T>(std::sqrt(total));
+    return detail::scalar_array(std::sqrt(total));
   });
   return record(norm_info, std::move(out), {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {norm_vjp(g, a, ctx.output)};

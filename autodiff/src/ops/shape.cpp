@@ -104,7 +104,7 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
     std::vector<std::size_t> permutation(x.dimension());
     std::iota(permutation.begin(), permutation.end(), std::size_t{0});
     std::swap(permutation[d0], permutation[d1]);
-    return xt::xarray<T>(xt::transpose(x, permutation));
+    return detail::to_array(xt::transpose(x, permutation));
   });
   return record(transpose_info, std::move(out), {a},
                 [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; });
