@@ -100,7 +100,6 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
   const std::size_t d0 = normalize_dim("transpose", dim0, a.dim());
   const std::size_t d1 = normalize_dim("transpose", dim1, a.dim());
   Tensor out = map_data(a, [&](const auto& x) {
-    using T = typename std::decay_t<decltype(x)>::value_type;
     std::vector<std::size_t> permutation(x.dimension());
     std::iota(permutation.begin(), permutation.end(), std::size_t{0});
     std::swap(permutation[d0], permutation[d1]);
