@@ -19,7 +19,8 @@ constexpr double kLr = 0.1;
 constexpr std::size_t kClasses = 10;
 
 struct Args {
-  int threads = 0;  // OpenBLAS threads; 0 keeps OpenBLAS's default
+  int threads = 0;  // threads of the products (OpenBLAS's here; matgrad's and oneDNN's in their
+                    // programs); 0 keeps the defaults
   std::string dir = "/usr/share/datasets/fashion-mnist";
 };
 
@@ -42,7 +43,7 @@ inline long peak_rss_kib() {
 // One line, "key=value ...", parsed by the driver.
 inline void report(double load_ms, double epoch_ms, double eval_ms, double accuracy, double loss) {
   std::printf("load_ms=%.3f epoch_ms=%.3f eval_ms=%.3f maxrss_kib=%ld accuracy=%.4f loss=%.4f "
-              "blas_threads=%d\n",
+              "openblas_threads=%d\n",
               load_ms, epoch_ms, eval_ms, peak_rss_kib(), accuracy, loss,
               openblas_get_num_threads());
 }

@@ -36,6 +36,7 @@ Split load(const std::string& dir, const std::string& prefix) {
 
 int main(int argc, char** argv) {
   const epoch::Args args = epoch::parse(argc, argv);
+  onednn_threads = args.threads;
   constexpr std::size_t kIn = 784;
   const auto t0 = Clock::now();
   const Split train = load(args.dir, "train");

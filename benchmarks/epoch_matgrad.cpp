@@ -13,6 +13,7 @@ using bench::seconds_since;
 
 int main(int argc, char** argv) {
   const bench::epoch::Args args = bench::epoch::parse(argc, argv);
+  if (args.threads > 0) set_num_threads(args.threads);  // oneDNN's and OpenBLAS's pools
   const auto t0 = Clock::now();
   data::Dataset train = data::load_fashion_mnist(data::Split::train, args.dir);
   data::Dataset test = data::load_fashion_mnist(data::Split::test, args.dir);

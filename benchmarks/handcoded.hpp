@@ -1,7 +1,7 @@
 // The "no autodiff" reference: an MLP's forward and backward pass written by hand on the same
-// kernels matgrad uses (BLAS gemm with transpose flags, plain loops for bias, ReLU and
-// softmax cross-entropy), with every buffer allocated once. Header-only, so that the epoch
-// benchmark links nothing but BLAS.
+// kernels matgrad uses (gemm with transpose flags on oneDNN or BLAS, plain loops for bias, ReLU
+// and softmax cross-entropy), with every buffer allocated once. Header-only, so that the epoch
+// benchmark links nothing but BLAS (and oneDNN).
 //
 // Layers l = 0..L−1 with weights W_l [out, in] (as nn::Linear and torch.nn.Linear store them)
 // and biases b_l [out], batch X [B, in]:
@@ -13,6 +13,10 @@
 #pragma once
 
 #include <cblas.h>
+#ifdef MATGRAD_BENCH_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -22,9 +26,32 @@
 
 namespace bench {
 
+// The library of the hand-coded float32 GEMMs: the one matgrad's float32 GEMMs run on by
+// default, so that both sides of a ratio run the same kernels; the GEMM-floor rows switch it.
+// float64 GEMMs run on OpenBLAS, as matgrad's do.
+enum class Sgemm { openblas, onednn };
+#ifdef MATGRAD_BENCH_ONEDNN
+inline Sgemm sgemm_library = Sgemm::onednn;
+#else
+inline Sgemm sgemm_library = Sgemm::openblas;
+#endif
+// oneDNN's threads: OpenMP's count of the calling thread, which libtorch's set_num_threads also
+// sets; so each call sets it, as matgrad does (0: leave it).
+inline int onednn_threads = 0;
+
 inline void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
                  std::size_t lda, const float* b, std::size_t ldb, float* c, std::size_t ldc,
                  float beta = 0) {
+#ifdef MATGRAD_BENCH_ONEDNN
+  if (sgemm_library == Sgemm::onednn) {
+    if (onednn_threads > 0 && omp_get_max_threads() != onednn_threads) {
+      omp_set_num_threads(onednn_threads);
+    }
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), 1.0f,
+               a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc));
+    return;
+  }
+#endif
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
@@ -33,6 +60,15 @@ inline void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, 
                  double beta = 0) {
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+// Runs f with the float32 GEMMs on `library`.
+template <class F>
+void with_sgemm(Sgemm library, F&& f) {
+  const Sgemm saved = sgemm_library;
+  sgemm_library = library;
+  f();
+  sgemm_library = saved;
 }
 
 template <class T>

@@ -2,11 +2,13 @@
 // of absolute times and ratios, headed by the machine, compiler, BLAS and thread settings.
 //
 //   matgrad_bench [--rounds N] [--quick] [--only SECTION[,SECTION...]]
-//   matgrad_bench --profile step|step64|hand|hand64|chain|matmul [seconds [BLAS threads]]   (for perf)
+//   matgrad_bench --profile step|step64|hand|hand64|chain|matmul|logreg|handlogreg [seconds [threads]]
 //
-// Sections: check (gradients agree), step (MLP training step, float32 and float64), overhead
-// (per-op cost on tiny tensors), scaling (batch size, width, backward/forward, chain length),
-// epoch (Fashion-MNIST epoch time and peak RSS, each run a separate process).
+// Sections: check (gradients agree), step (MLP training step, float32 and float64, against the
+// GEMM floor of each backend), logreg (a logistic-regression gradient: matrix-vector
+// products), overhead (per-op cost on tiny tensors), scaling (batch size, width,
+// backward/forward, chain length), epoch (Fashion-MNIST epoch time and peak RSS, each run a
+// separate process).
 //
 // Every comparison runs its contenders in interleaved rounds (rotating order) and reports the
 // median over rounds; a ratio is the median over rounds of the ratio measured in that round,
@@ -64,8 +66,8 @@ enum class Unit { time, per_op, mib, ratio };
 struct Row {
   std::string name;
   Unit unit = Unit::time;
-  std::optional<double> matgrad, hand, torch, floor;
-  std::optional<double> vs_hand, vs_torch;  // matgrad / peer, median of per-round ratios
+  std::optional<double> matgrad, hand, torch, floor_openblas, floor_onednn;
+  std::optional<double> vs_hand, vs_torch, vs_floor;  // matgrad / peer, median of per-round ratios
   std::string goal;                         // e.g. "≤ 1.05× hand, ≤ 0.80× libtorch"
   std::optional<bool> met;
   std::string verdict;  // when there are two goals: each one's outcome
@@ -117,14 +119,15 @@ std::string format_value(std::optional<double> v, Unit unit) {
 std::string format_ratio(std::optional<double> r) { return r ? fmt::format("{:.3f}", *r) : "–"; }
 
 void print_table() {
-  fmt::print("| benchmark | matgrad | hand-coded | libtorch | GEMM floor | matgrad / hand | "
-             "matgrad / libtorch | goal | met |\n");
-  fmt::print("|---|---:|---:|---:|---:|---:|---:|---|---|\n");
+  fmt::print("| benchmark | matgrad | hand-coded | libtorch | GEMM floor OpenBLAS | GEMM floor "
+             "oneDNN | matgrad / hand | matgrad / libtorch | matgrad / fastest floor | goal | met |\n");
+  fmt::print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
   for (const Row& r : table) {
-    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name,
+    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name,
                format_value(r.matgrad, r.unit), format_value(r.hand, r.unit),
-               format_value(r.torch, r.unit), format_value(r.floor, r.unit),
-               format_ratio(r.vs_hand), format_ratio(r.vs_torch), r.goal.empty() ? "" : r.goal,
+               format_value(r.torch, r.unit), format_value(r.floor_openblas, r.unit),
+               format_value(r.floor_onednn, r.unit), format_ratio(r.vs_hand),
+               format_ratio(r.vs_torch), format_ratio(r.vs_floor), r.goal.empty() ? "" : r.goal,
                !r.verdict.empty() ? r.verdict : !r.met ? "" : *r.met ? "yes" : "**no**");
   }
   for (const std::string& n : notes) fmt::print("\n{}", n);
@@ -236,7 +239,9 @@ struct MlpSet {
   }
 
   double hand_step() { return hand.step(x_hand.data(), data.targets.data(), batch, T(0.1)); }
-  void floor() { hand.gemms_only(x_hand.data(), batch); }
+  void floor(bench::Sgemm library) {
+    bench::with_sgemm(library, [&] { hand.gemms_only(x_hand.data(), batch); });
+  }
 };
 
 // The largest |matgrad − peer| over all parameters' gradients, relative to the largest
@@ -275,12 +280,32 @@ void check_gradients(double tolerance) {
     worst_torch = std::max(worst_torch, max_rel_diff(values_of<T>(params[k].grad()), set.torch->grad(k)));
   }
 #endif
-  const bool ok = worst_hand <= tolerance && (!kTorch || worst_torch <= tolerance);
+  // float32 on oneDNN: the same matgrad step with its GEMMs on OpenBLAS instead.
+  std::optional<double> worst_backend;
+  constexpr double backend_tolerance = 1e-5;
+  if (std::is_same_v<T, float> && gemm_backend(DType::float32) == GemmBackend::onednn) {
+    std::vector<std::vector<double>> grads{{loss.item()}};
+    for (const Tensor& p : params) grads.push_back(values_of<T>(p.grad()));
+    set_gemm_backend(GemmBackend::openblas);
+    set.mg.optimizer->zero_grad();
+    Tensor again = cross_entropy(set.mg.model(set.mg.x), set.mg.targets);
+    again.backward();
+    set_gemm_backend(GemmBackend::onednn);
+    worst_backend = max_rel_diff(grads[0], {again.item()});
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      worst_backend = std::max(*worst_backend, max_rel_diff(grads[k + 1], values_of<T>(params[k].grad())));
+    }
+  }
+  const bool ok = worst_hand <= tolerance && (!kTorch || worst_torch <= tolerance) &&
+                  (!worst_backend || *worst_backend <= backend_tolerance);
   notes.push_back(fmt::format(
       "Gradient cross-check ({}, 784-256-128-10, batch 128, same weights and batch): max "
-      "relative difference of matgrad's loss and gradients vs hand-coded {:.1e}{}: {}.",
+      "relative difference of matgrad's loss and gradients vs hand-coded {:.1e}{}{}: {}.",
       dtype_name(dtype_of<T>()), worst_hand,
       kTorch ? fmt::format(", vs libtorch {:.1e}", worst_torch) : std::string(),
+      worst_backend ? fmt::format(", on oneDNN vs on OpenBLAS {:.1e} (≤ {:.0e})", *worst_backend,
+                                  backend_tolerance)
+                    : std::string(),
       ok ? fmt::format("agree (≤ {:.0e})", tolerance) : "**DISAGREE**"));
   if (!ok) {
     print_table();
@@ -289,49 +314,100 @@ void check_gradients(double tolerance) {
   }
 }
 
-std::string threads_label(int threads) { return fmt::format("{} BLAS thread{}", threads, threads == 1 ? "" : "s"); }
+std::string threads_label(int threads) { return fmt::format("{} thread{}", threads, threads == 1 ? "" : "s"); }
+
+// One thread count for everyone: matgrad's (oneDNN's and OpenBLAS's pools), the hand-coded
+// oneDNN calls', and OpenBLAS's for the hand-coded and libtorch peers (libtorch's own
+// intra-op threads stay 1, see torch_sample).
+void use_threads(int threads) {
+  set_num_threads(threads);
+  bench::onednn_threads = threads;
+}
+
+#ifdef MATGRAD_BENCH_TORCH
+// A libtorch sample: its intra-op threads are OpenMP's count of this thread, which matgrad's and
+// the hand-coded oneDNN calls set to theirs; put it back to 1 first (more would oversubscribe).
+template <class F>
+double torch_sample(F&& f, double budget, std::size_t min_calls, std::size_t warmup = 0) {
+  bench::torch_peer::set_intra_op_threads(1);
+  return bench::time_per_call(std::forward<F>(f), budget, min_calls, warmup);
+}
+#endif
+
+#ifdef MATGRAD_BENCH_ONEDNN
+constexpr bool kOneDnn = true;
+#else
+constexpr bool kOneDnn = false;
+#endif
+
+// The bounds a step row is held to, each on a ratio of matgrad to a peer (0: none).
+struct StepGoals {
+  double vs_hand = 0, vs_floor = 0, vs_torch = 0;
+  std::string text;  // e.g. "≤ 1.05× fastest floor, ≤ 0.80× libtorch"
+};
+
+// Which GEMM floors a row times: none, the one of the library matgrad uses, or every one built.
+enum class Floors { none, matgrads, every };
 
 // One MLP step comparison, appended to the table.
 template <class T>
 void step_row(const std::string& name, const Config& cfg, std::vector<std::size_t> sizes,
-              std::size_t batch, bool with_torch, bool with_floor, const std::string& goal,
-              double goal_hand, double goal_torch) {
+              std::size_t batch, bool with_torch, Floors floors, const StepGoals& goals) {
   progress(name);
   Generator gen(7);
   MlpSet<T> set(std::move(sizes), batch, with_torch && kTorch, gen);
-  std::vector<Contender> c{
-      {"matgrad", [&] { return bench::time_per_call([&] { set.mg.step(); }, cfg.budget, 3, 2); }},
-      {"hand", [&] { return bench::time_per_call([&] { set.hand_step(); }, cfg.budget, 3, 2); }}};
+  auto timed = [&](auto&& f) { return bench::time_per_call(f, cfg.budget, 3, 2); };
+  std::vector<Contender> c{{"matgrad", [&] { return timed([&] { set.mg.step(); }); }},
+                           {"hand", [&] { return timed([&] { set.hand_step(); }); }}};
+  std::optional<std::size_t> at_torch, at_openblas, at_onednn;
 #ifdef MATGRAD_BENCH_TORCH
   if (set.torch) {
-    c.push_back({"torch", [&] { return bench::time_per_call([&] { set.torch->step(); }, cfg.budget, 3, 2); }});
+    at_torch = c.size();
+    c.push_back({"torch", [&] { return torch_sample([&] { set.torch->step(); }, cfg.budget, 3, 2); }});
   }
 #endif
-  if (with_floor) c.push_back({"floor", [&] { return bench::time_per_call([&] { set.floor(); }, cfg.budget, 3, 2); }});
+  // float64 GEMMs run on OpenBLAS only.
+  const bool float32 = std::is_same_v<T, float>;
+  const bool matgrad_on_onednn = float32 && gemm_backend(DType::float32) == GemmBackend::onednn;
+  if (floors == Floors::every || (floors == Floors::matgrads && !matgrad_on_onednn)) {
+    at_openblas = c.size();
+    c.push_back({"floor OpenBLAS", [&] { return timed([&] { set.floor(bench::Sgemm::openblas); }); }});
+  }
+  if (float32 && kOneDnn && (floors == Floors::every || (floors == Floors::matgrads && matgrad_on_onednn))) {
+    at_onednn = c.size();
+    c.push_back({"floor oneDNN", [&] { return timed([&] { set.floor(bench::Sgemm::onednn); }); }});
+  }
   const auto s = bench::interleave(c, cfg.rounds);
   Row row = make_row(name);
   row.matgrad = median(s[0]);
   row.hand = median(s[1]);
   row.vs_hand = ratio_of(s[0], s[1]);
-  std::size_t k = 2;
-#ifdef MATGRAD_BENCH_TORCH
-  if (set.torch) {
-    row.torch = median(s[k]);
-    row.vs_torch = ratio_of(s[0], s[k]);
-    ++k;
+  if (at_torch) {
+    row.torch = median(s[*at_torch]);
+    row.vs_torch = ratio_of(s[0], s[*at_torch]);
   }
-#endif
-  if (with_floor) row.floor = median(s[k]);
-  row.goal = goal;
-  if (!goal.empty()) {
-    const bool hand_met = *row.vs_hand <= goal_hand;
-    row.met = hand_met;
-    if (goal_torch > 0 && row.vs_torch) {
-      const bool torch_met = *row.vs_torch <= goal_torch;
-      row.met = hand_met && torch_met;
-      row.verdict = fmt::format("hand {}, libtorch {}", hand_met ? "yes" : "**no**",
-                                torch_met ? "yes" : "**no**");
-    }
+  std::optional<std::size_t> fastest;
+  for (const auto& at : {at_openblas, at_onednn}) {
+    if (at && (!fastest || median(s[*at]) < median(s[*fastest]))) fastest = at;
+  }
+  if (at_openblas) row.floor_openblas = median(s[*at_openblas]);
+  if (at_onednn) row.floor_onednn = median(s[*at_onednn]);
+  if (fastest) row.vs_floor = ratio_of(s[0], s[*fastest]);
+  row.goal = goals.text;
+  std::vector<std::string> verdicts;
+  bool all = true;
+  auto judge = [&](const char* what, std::optional<double> ratio, double bound) {
+    if (bound <= 0 || !ratio) return;
+    const bool met = *ratio <= bound;
+    all = all && met;
+    verdicts.push_back(fmt::format("{} {}", what, met ? "yes" : "**no**"));
+  };
+  judge("hand", row.vs_hand, goals.vs_hand);
+  judge("floor", row.vs_floor, goals.vs_floor);
+  judge("libtorch", row.vs_torch, goals.vs_torch);
+  if (!verdicts.empty()) {
+    row.met = all;
+    if (verdicts.size() > 1) row.verdict = fmt::format("{}", fmt::join(verdicts, ", "));
   }
   table.push_back(row);
 }
@@ -346,49 +422,192 @@ double step_gemm_flops(const std::vector<std::size_t>& sizes, std::size_t batch)
   return flops;
 }
 
-// GFLOPS of a large square sgemm on the current BLAS threads: the best OpenBLAS does here.
-double square_sgemm_gflops() {
-  constexpr int n = 1024;
+// GFLOPS of a large square sgemm on the current threads (the best of 5), on one library.
+double square_sgemm_gflops(bench::Sgemm library) {
+  constexpr std::size_t n = 1024;
   const std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f);
   std::vector<float> c(n * n);
   double best = 1e9;
-  for (int r = 0; r < 5; ++r) {
-    const auto start = bench::Clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
-                0.0f, c.data(), n);
-    best = std::min(best, bench::seconds_since(start));
-  }
+  bench::with_sgemm(library, [&] {
+    for (int r = 0; r < 5; ++r) {
+      const auto start = bench::Clock::now();
+      bench::gemm(false, false, n, n, n, a.data(), n, b.data(), n, c.data(), n);
+      best = std::min(best, bench::seconds_since(start));
+    }
+  });
   return 2.0 * n * n * n / best / 1e9;
 }
 
+// The note under the table: each floor's rate, beside a large sgemm's on the same library.
+void floor_note(const Row& row, const std::vector<std::size_t>& sizes, int threads) {
+  const double flops = step_gemm_flops(sizes, 128);
+  std::vector<std::string> parts;
+  if (row.floor_openblas) {
+    parts.push_back(fmt::format("OpenBLAS (core {}) {} = {:.0f} GFLOPS (a 1024³ sgemm: {:.0f})",
+                                openblas_core(), format_value(*row.floor_openblas, Unit::time),
+                                flops / *row.floor_openblas / 1e9,
+                                square_sgemm_gflops(bench::Sgemm::openblas)));
+  }
+  if (row.floor_onednn) {
+    parts.push_back(fmt::format("oneDNN {} = {:.0f} GFLOPS (a 1024³ sgemm: {:.0f})",
+                                format_value(*row.floor_onednn, Unit::time),
+                                flops / *row.floor_onednn / 1e9,
+                                square_sgemm_gflops(bench::Sgemm::onednn)));
+  }
+  notes.push_back(fmt::format(
+      "GEMM floors, float32, {}: the 8 GEMMs of a step ({:.1f} MFLOP) on {}. A step on these "
+      "GEMMs cannot beat its floor, so the fastest floor bounds matgrad / libtorch from below "
+      "at floor / libtorch.",
+      threads_label(threads), flops / 1e6, fmt::join(parts, "; ")));
+}
+
+void pools_note(const Config& cfg, int threads);
+
 void section_step(const Config& coarse, int default_threads) {
   const std::vector<std::size_t> mlp{784, 256, 128, 10};
-  const std::string goal_both = kTorch ? "≤ 1.05× hand, ≤ 0.80× libtorch" : "≤ 1.05× hand";
+  StepGoals f32{.vs_floor = 1.05, .vs_torch = kTorch ? 0.80 : 0.0,
+                .text = kTorch ? "≤ 1.05× fastest floor, ≤ 0.80× libtorch" : "≤ 1.05× fastest floor"};
+  const StepGoals f64{.vs_hand = 1.05, .text = "≤ 1.05× hand (float64)"};
   // The target rows: three times the rounds at a third of the sample length, so that a change
   // of the shared machine's load within a round (seconds) hits fewer of its samples unevenly.
   Config cfg = coarse;
   cfg.rounds *= 3;
   cfg.budget /= 3;
-  openblas_set_num_threads(1);
-  step_row<float>("MLP step, float32, batch 128, 1 BLAS thread", cfg, mlp, 128, true, true,
-                  goal_both, 1.05, 0.80);
-  if (const auto floor = table.back().floor) {
-    notes.push_back(fmt::format(
-        "GEMM floor, float32, 1 BLAS thread: {:.1f} MFLOP in {} = {:.0f} GFLOPS; a 1024×1024×1024 "
-        "sgemm on the same thread: {:.0f} GFLOPS (the best of 5). A step on these GEMMs cannot "
-        "beat the floor, so it bounds matgrad / libtorch from below at floor / libtorch.",
-        step_gemm_flops(mlp, 128) / 1e6, format_value(*floor, Unit::time),
-        step_gemm_flops(mlp, 128) / *floor / 1e9, square_sgemm_gflops()));
+  for (int threads : {1, default_threads}) {
+    use_threads(threads);
+    const std::string label = threads_label(threads) + (threads == default_threads ? " (default)" : "");
+    step_row<float>("MLP step, float32, batch 128, " + label, cfg, mlp, 128, true, Floors::every, f32);
+    floor_note(table.back(), mlp, threads);
+    if (default_threads == 1) break;
   }
-  openblas_set_num_threads(default_threads);
-  step_row<float>(fmt::format("MLP step, float32, batch 128, {} (default)", threads_label(default_threads)),
-                  cfg, mlp, 128, true, true, goal_both, 1.05, 0.80);
-  openblas_set_num_threads(1);
-  step_row<double>("MLP step, float64, batch 128, 1 BLAS thread", cfg, mlp, 128, true, true,
-                   "≤ 1.05× hand (float64)", 1.05, 0);
-  openblas_set_num_threads(default_threads);
-  step_row<double>(fmt::format("MLP step, float64, batch 128, {} (default)", threads_label(default_threads)),
-                   cfg, mlp, 128, true, true, "≤ 1.05× hand (float64)", 1.05, 0);
+  for (int threads : {1, default_threads}) {
+    use_threads(threads);
+    const std::string label = threads_label(threads) + (threads == default_threads ? " (default)" : "");
+    step_row<double>("MLP step, float64, batch 128, " + label, cfg, mlp, 128, true, Floors::every, f64);
+    if (default_threads == 1) break;
+  }
+  pools_note(coarse, default_threads);
+}
+
+// Both pools in turn at the default threads: a float32 step (oneDNN's OpenMP threads) then a
+// float64 step (OpenBLAS's threads), against the two apart. Idle OpenMP threads spin for a
+// while before they sleep, and so do OpenBLAS's: pools used in turn can fight for the cores.
+void pools_note(const Config& cfg, int threads) {
+  if (!kOneDnn || threads < 2) return;
+  progress("two pools in turn");
+  use_threads(threads);
+  Generator gen(9);
+  MlpSet<float> f32({784, 256, 128, 10}, 128, false, gen);
+  MlpSet<double> f64({784, 256, 128, 10}, 128, false, gen);
+  auto timed = [&](auto&& f) { return bench::time_per_call(f, cfg.budget, 3, 2); };
+  const auto s = bench::interleave({{"f32", [&] { return timed([&] { f32.mg.step(); }); }},
+                                    {"f64", [&] { return timed([&] { f64.mg.step(); }); }},
+                                    {"both", [&] { return timed([&] { f32.mg.step(); f64.mg.step(); }); }}},
+                                   cfg.rounds);
+  std::vector<double> apart;
+  for (std::size_t r = 0; r < s[0].size(); ++r) apart.push_back(s[0][r] + s[1][r]);
+  notes.push_back(fmt::format(
+      "Two pools in turn, {}: a float32 MLP step (oneDNN) then a float64 one (OpenBLAS) take {} "
+      "against {} + {} apart: {:.2f}× (1 would mean no interference; matgrad itself never mixes "
+      "them within one dtype's products).",
+      threads_label(threads), format_value(median(s[2]), Unit::time),
+      format_value(median(s[0]), Unit::time), format_value(median(s[1]), Unit::time),
+      ratio_of(s[2], apart)));
+}
+
+// ---- a logistic-regression gradient: matrix-vector products ----
+
+// mean BCE-with-logits of X w against labels y, X [n, d], and its gradient for w, by hand:
+//   z = X w,  loss = mean(softplus(z) − y z),  gw = Xᵀ (σ(z) − y) / n
+// with dgemv (the products matgrad now runs) or dgemm with one column (what it ran before).
+struct HandLogreg {
+  std::size_t n, d;
+  std::vector<double> x, y, w, z, gw;
+  bool gemv = true;
+  double run() {
+    if (gemv) {
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, int(n), int(d), 1.0, x.data(), int(d), w.data(), 1,
+                  0.0, z.data(), 1);
+    } else {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), 1, int(d), 1.0, x.data(),
+                  int(d), w.data(), 1, 0.0, z.data(), 1);
+    }
+    double loss = 0;
+    const double inv_n = 1.0 / double(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double zi = z[i];
+      loss += std::max(zi, 0.0) - zi * y[i] + std::log1p(std::exp(-std::abs(zi)));
+      z[i] = (1.0 / (1.0 + std::exp(-zi)) - y[i]) * inv_n;
+    }
+    if (gemv) {
+      cblas_dgemv(CblasRowMajor, CblasTrans, int(n), int(d), 1.0, x.data(), int(d), z.data(), 1,
+                  0.0, gw.data(), 1);
+    } else {
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(d), 1, int(n), 1.0, x.data(),
+                  int(d), z.data(), 1, 0.0, gw.data(), 1);
+    }
+    return loss * inv_n;
+  }
+};
+
+struct LogregSet {
+  HandLogreg hand;
+  Tensor x, y, w;
+  explicit LogregSet(std::size_t n = 1000, std::size_t d = 50) : hand{n, d, {}, {}, {}, {}, {}} {
+    std::mt19937_64 gen(5);
+    std::normal_distribution<double> normal;
+    hand.x.resize(n * d);
+    for (double& v : hand.x) v = normal(gen);
+    hand.w.resize(d);
+    for (double& v : hand.w) v = 0.1 * normal(gen);
+    hand.y.resize(n);
+    for (double& v : hand.y) v = double(gen() % 2);
+    hand.z.resize(n);
+    hand.gw.resize(d);
+    x = Tensor(xt::xarray<double>(xt::adapt(hand.x, Shape{n, d})));
+    y = Tensor(xt::xarray<double>(xt::adapt(hand.y, Shape{n})));
+    w = Tensor(xt::xarray<double>(xt::adapt(hand.w, Shape{d})), true);
+  }
+  double matgrad_step() {
+    Tensor loss = binary_cross_entropy_with_logits(matmul(x, w), y);
+    loss.backward();
+    const double value = loss.item();
+    w.zero_grad();
+    return value;
+  }
+};
+
+void section_logreg(const Config& cfg) {
+  use_threads(1);
+  progress("logistic-regression gradient");
+  LogregSet set;
+  // The gradients agree before anything is timed.
+  Tensor loss = binary_cross_entropy_with_logits(matmul(set.x, set.w), set.y);
+  loss.backward();
+  const double hand_loss = set.hand.run();
+  const double diff = std::max(std::abs(loss.item() - hand_loss) / std::abs(hand_loss),
+                               max_rel_diff(values_of<double>(set.w.grad()), set.hand.gw));
+  set.w.zero_grad();
+  HandLogreg by_gemm = set.hand;
+  by_gemm.gemv = false;
+  std::vector<Contender> c{
+      {"matgrad", [&] { return bench::time_per_call([&] { set.matgrad_step(); }, cfg.budget, 3, 2); }},
+      {"hand", [&] { return bench::time_per_call([&] { set.hand.run(); }, cfg.budget, 3, 2); }},
+      {"hand dgemm", [&] { return bench::time_per_call([&] { by_gemm.run(); }, cfg.budget, 3, 2); }}};
+  const auto s = bench::interleave(c, cfg.rounds);
+  Row row = make_row("logistic-regression gradient, X 1000×50, float64, 1 thread");
+  row.matgrad = median(s[0]);
+  row.hand = median(s[1]);
+  row.vs_hand = ratio_of(s[0], s[1]);
+  row.goal = "≤ 1.2× hand";
+  row.met = *row.vs_hand <= 1.2;
+  table.push_back(row);
+  notes.push_back(fmt::format(
+      "Logistic regression (mean BCE with logits of X w, gradient for w): matgrad's loss and "
+      "gradient vs hand-written {:.1e} relative; the hand-written gradient on dgemv {}, on "
+      "dgemm with one column {} ({:.2f}× as long: why matrix-vector products run as gemv).",
+      diff, format_value(median(s[1]), Unit::time), format_value(median(s[2]), Unit::time),
+      ratio_of(s[2], s[1])));
 }
 
 // ---- per-op overhead ----
@@ -484,7 +703,7 @@ struct HandMatmulChain {
 };
 
 void section_overhead(const Config& cfg) {
-  openblas_set_num_threads(1);
+  use_threads(1);
   {
     constexpr std::size_t ops = 100000;
     progress("per-op overhead: 1-element chain");
@@ -493,7 +712,7 @@ void section_overhead(const Config& cfg) {
         {"matgrad", [&] { return bench::time_per_call([&] { matgrad_scalar_chain(ops); }, cfg.budget, 2) / ops; }},
         {"hand", [&] { return bench::time_per_call([&] { hand_scalar_chain(ops, scratch); }, cfg.budget, 2) / ops; }}};
 #ifdef MATGRAD_BENCH_TORCH
-    c.push_back({"torch", [&] { return bench::time_per_call([&] { bench::torch_peer::scalar_chain(ops); }, cfg.budget, 2) / ops; }});
+    c.push_back({"torch", [&] { return torch_sample([&] { bench::torch_peer::scalar_chain(ops); }, cfg.budget, 2) / ops; }});
 #endif
     table.push_back(overhead_row("per-op overhead: 100,000 ops mul/add/tanh on 1-element tensors, fwd + bwd",
                                  bench::interleave(c, cfg.rounds), "≤ 0.10× libtorch", 0.10));
@@ -518,7 +737,7 @@ void section_overhead(const Config& cfg) {
         {"matgrad", [&] { return bench::time_per_call(matgrad_chain, cfg.budget, 2) / ops; }},
         {"hand", [&] { return bench::time_per_call([&] { hand.run(ops); }, cfg.budget, 2) / ops; }}};
 #ifdef MATGRAD_BENCH_TORCH
-    c.push_back({"torch", [&] { return bench::time_per_call([&] { torch_chain.run(ops); }, cfg.budget, 2) / ops; }});
+    c.push_back({"torch", [&] { return torch_sample([&] { torch_chain.run(ops); }, cfg.budget, 2) / ops; }});
 #endif
     table.push_back(overhead_row("per-op overhead: 10,000 matmuls of 16×16 float32, fwd + bwd",
                                  bench::interleave(c, cfg.rounds), "≤ 0.50× libtorch", 0.50));
@@ -528,18 +747,18 @@ void section_overhead(const Config& cfg) {
 // ---- scaling ----
 
 void section_scaling(const Config& cfg) {
-  openblas_set_num_threads(1);
+  use_threads(1);
   Config quick = cfg;
   quick.rounds = std::max<std::size_t>(5, cfg.rounds - 2);
   quick.budget = cfg.budget * 0.6;
   for (std::size_t batch : {32, 64, 128, 256, 512, 1024}) {
     step_row<float>(fmt::format("scaling: step, batch {}, 784-256-128-10, 1 thread", batch), quick,
-                    {784, 256, 128, 10}, batch, false, true, "", 0, 0);
+                    {784, 256, 128, 10}, batch, false, Floors::matgrads, {});
   }
   for (std::size_t width : {64, 128, 256, 512, 1024, 2048}) {
     step_row<float>(fmt::format("scaling: step, width {}: 784-{}-{}-10, batch 128, 1 thread", width,
                                 width, width / 2),
-                    quick, {784, width, width / 2, 10}, 128, false, true, "", 0, 0);
+                    quick, {784, width, width / 2, 10}, 128, false, Floors::matgrads, {});
   }
 
   // Backward / forward: each step timed in two parts, forward (with the loss) and backward.
@@ -576,7 +795,10 @@ void section_scaling(const Config& cfg) {
                         [&] { set.hand.backward(); });
          }}};
 #ifdef MATGRAD_BENCH_TORCH
-    c.push_back({"torch", [&] { return timed(parts[2], [&] { set.torch->forward(); }, [&] { set.torch->backward_only(); }); }});
+    c.push_back({"torch", [&] {
+                   bench::torch_peer::set_intra_op_threads(1);
+                   return timed(parts[2], [&] { set.torch->forward(); }, [&] { set.torch->backward_only(); });
+                 }});
 #endif
     for (Split& p : parts) p = {};
     bench::interleave(c, cfg.rounds);
@@ -733,15 +955,17 @@ void section_epoch(const Config& cfg, int default_threads, const std::filesystem
 
 // Runs one workload alone for `seconds`, for `perf record -g`: step (matgrad's MLP step,
 // float32), step64, hand and hand64 (the hand-coded step, for its profile beside matgrad's),
-// chain (1-element ops), matmul (16×16 chain); one BLAS thread by default.
+// chain (1-element ops), matmul (16×16 chain), logreg and handlogreg (the logistic-regression
+// gradient, matgrad's and hand-written); one thread by default.
 int profile(const std::string& what, double seconds, int threads) {
-  openblas_set_num_threads(threads);
+  use_threads(threads);
   Generator gen(7);
   std::function<void()> work;
   std::unique_ptr<MlpSet<float>> set32;
   std::unique_ptr<MlpSet<double>> set64;
   const Tensor w = Tensor(xt::xarray<float>(xt::adapt(orthogonal16(3), Shape{16, 16})), true);
   const Tensor y0 = Tensor(xt::xarray<float>(xt::adapt(orthogonal16(4), Shape{16, 16})));
+  LogregSet logreg;
   if (what == "step" || what == "hand") {
     set32 = std::make_unique<MlpSet<float>>(std::vector<std::size_t>{784, 256, 128, 10}, 128, false, gen);
     if (what == "step") work = [&] { set32->mg.step(); };
@@ -759,8 +983,12 @@ int profile(const std::string& what, double seconds, int threads) {
       y.backward(ones_like(y));
       Tensor(w).zero_grad();
     };
+  } else if (what == "logreg") {
+    work = [&] { logreg.matgrad_step(); };
+  } else if (what == "handlogreg") {
+    work = [&] { logreg.hand.run(); };
   } else {
-    std::fprintf(stderr, "--profile: step, step64, hand, hand64, chain or matmul\n");
+    std::fprintf(stderr, "--profile: step, step64, hand, hand64, chain, matmul, logreg or handlogreg\n");
     return 2;
   }
   std::size_t calls = 0;
@@ -793,27 +1021,29 @@ int main(int argc, char** argv) {
       std::string s;
       while (std::getline(list, s, ',')) cfg.only.insert(s);
     } else {
-      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,overhead,scaling,epoch]\n");
+      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,logreg,overhead,scaling,epoch]\n");
       return 2;
     }
   }
-  const int default_threads = openblas_get_num_threads();
+  const int default_threads = get_num_threads();  // MATGRAD_NUM_THREADS, else every CPU
+  std::string backends = backend_info().to_string();
 #ifdef MATGRAD_BENCH_TORCH
   bench::torch_peer::set_threads(1);
 #endif
   const std::filesystem::path dir = std::filesystem::canonical("/proc/self/exe").parent_path();
 
   if (cfg.wants("check")) {
-    openblas_set_num_threads(1);
+    use_threads(1);
     check_gradients<float>(1e-4);
     check_gradients<double>(1e-10);
   }
   if (cfg.wants("step")) section_step(cfg, default_threads);
+  if (cfg.wants("logreg")) section_logreg(cfg);
   if (cfg.wants("overhead")) section_overhead(cfg);
   if (cfg.wants("scaling")) section_scaling(cfg);
   if (cfg.wants("epoch")) section_epoch(cfg, default_threads, dir);
 
-  const char* env_threads = std::getenv("OPENBLAS_NUM_THREADS");
+  use_threads(default_threads);
   fmt::print("## matgrad benchmarks\n\n");
   fmt::print("- machine: {}, {} cores{}\n", bench::cpu_model(), std::thread::hardware_concurrency(),
              bench::cpu_has("avx512f") ? ", AVX-512" : "");
@@ -830,12 +1060,22 @@ int main(int argc, char** argv) {
              ", no -march=native"
 #endif
   );
-  fmt::print("- BLAS: {} (core {}); default threads {}{}; rows say which they use\n",
-             openblas_get_config(), openblas_get_corename(), default_threads,
-             env_threads ? fmt::format(" (OPENBLAS_NUM_THREADS={})", env_threads) : std::string());
+  backends.pop_back();
+  fmt::print("- matgrad's backend_info():\n  - {}\n", fmt::join(
+      [&] {
+        std::vector<std::string> lines;
+        std::istringstream in(backends);
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return lines;
+      }(), "\n  - "));
+  fmt::print("- threads: rows say how many, set for matgrad's pools (set_num_threads), the "
+             "hand-coded oneDNN calls and OpenBLAS alike; the hand-coded float32 GEMMs run on "
+             "{}, as matgrad's do; the GEMM floors on each library\n",
+             kOneDnn ? "oneDNN" : "OpenBLAS");
 #ifdef MATGRAD_BENCH_TORCH
-  fmt::print("- libtorch {}: intra-op threads 1, inter-op 1 (its GEMMs run on the same OpenBLAS and "
-             "its threads; more would oversubscribe the cores)\n",
+  fmt::print("- libtorch {}: intra-op threads 1, inter-op 1 (its GEMMs run on OpenBLAS as "
+             "detected, with the rows' threads; more intra-op threads would oversubscribe the "
+             "cores)\n",
              bench::torch_peer::version());
 #else
   fmt::print("- libtorch: not built (find_package(Torch) failed or libtorch-dev is absent); its "

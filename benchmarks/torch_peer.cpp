@@ -12,6 +12,8 @@ void set_threads(int threads) {
   torch::set_num_interop_threads(1);
 }
 
+void set_intra_op_threads(int threads) { torch::set_num_threads(threads); }
+
 static torch::Tensor from_values(const std::vector<double>& v, torch::IntArrayRef shape,
                                  torch::Dtype dtype) {
   return torch::tensor(v, torch::dtype(torch::kFloat64)).reshape(shape).to(dtype);

@@ -10,8 +10,12 @@
 namespace bench::torch_peer {
 
 std::string version();
-// Intra-op threads of libtorch (OpenBLAS has its own pool, set with openblas_set_num_threads).
+// Intra-op threads of libtorch, and inter-op 1 (once: libtorch refuses a second inter-op
+// setting). OpenBLAS has its own pool, set with openblas_set_num_threads.
 void set_threads(int threads);
+// Intra-op threads only: OpenMP's count of the calling thread, which others (matgrad's oneDNN
+// calls) set too.
+void set_intra_op_threads(int threads);
 
 // The same MLP as HandMlp (torch::nn::Sequential of Linear and ReLU, cross_entropy, SGD), in
 // float32 or float64, with weights copied from the given arrays ([out, in] and [out], as

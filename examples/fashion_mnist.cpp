@@ -7,7 +7,6 @@
 //   fashion_mnist --eval out/fashion_mnist/checkpoint.npz  evaluate a saved checkpoint
 #include <matgrad/nn.hpp>
 
-#include <cblas.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -44,7 +43,7 @@ struct Options {
   bool hidden_given = false;
   double dropout = 0;
   std::uint64_t seed = 0;
-  int threads = 1;
+  int threads = 0;  // 0: matgrad's default (MATGRAD_NUM_THREADS, else every CPU)
   bool standardize = true;
   fs::path data_dir = data::fashion_mnist_dir;
   fs::path out_dir = "out/fashion_mnist";
@@ -66,7 +65,9 @@ void usage(std::FILE* to) {
              "  --hidden A,B,...    hidden layer sizes (default 256,128)\n"
              "  --dropout P         dropout after each hidden layer (default 0)\n"
              "  --seed N            seed for initialisation, shuffling and dropout (default 0)\n"
-             "  --threads N         OpenBLAS threads (default 1; 0 keeps OpenBLAS's own default)\n"
+             "  --threads N         threads of the matrix products, oneDNN's and OpenBLAS's pools\n"
+             "                      alike (default: MATGRAD_NUM_THREADS, else every CPU; results are\n"
+             "                      the same to the last digit for a given seed and thread count)\n"
              "  --no-standardize    feed pixels in [0, 1] instead of standardised inputs\n"
              "  --data-dir DIR      the dataset (default {})\n"
              "  --out DIR           where history.csv, history.png and checkpoint.npz go\n"
@@ -159,7 +160,7 @@ Options parse_args(int argc, char** argv) {
       o.seed = parse_number<std::uint64_t>(flag, next());
     } else if (flag == "--threads") {
       o.threads = parse_number<int>(flag, next());
-      if (o.threads < 0) throw UsageError{fmt::format("--threads must be >= 0, got {}", o.threads)};
+      if (o.threads < 1) throw UsageError{fmt::format("--threads must be >= 1, got {}", o.threads)};
     } else if (flag == "--no-standardize") {
       no_value();
       o.standardize = false;
@@ -405,10 +406,11 @@ int run_training(const Options& o) {
   Schedule schedule = make_schedule(o, *opt, loader.size());
   std::size_t parameter_count = 0;
   for (const Tensor& p : net.parameters()) parameter_count += p.numel();
+  const BackendInfo backends = backend_info();
   fmt::print("model: MLP 784-{}-10 ({} parameters), {} lr {} ({} schedule), batch {}, {} epochs, seed {}, "
-             "{} OpenBLAS thread(s)\n\n",
+             "{} thread{}\n{}\n",
              fmt::join(o.hidden, "-"), parameter_count, opt->name(), o.lr, o.schedule, o.batch_size, o.epochs,
-             o.seed, openblas_get_num_threads());
+             o.seed, backends.threads, backends.threads == 1 ? "" : "s", backends.to_string());
 
   fs::create_directories(o.out_dir);
   const fs::path csv = o.out_dir / "history.csv";
@@ -484,8 +486,8 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
-  if (options.threads > 0) openblas_set_num_threads(options.threads);
   try {
+    if (options.threads > 0) set_num_threads(options.threads);
     return options.eval ? run_eval(options) : run_training(options);
   } catch (const std::exception& e) {
     fmt::print(stderr, "\nfashion_mnist: {}\n", e.what());

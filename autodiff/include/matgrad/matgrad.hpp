@@ -2,6 +2,7 @@
 #pragma once
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/backend.hpp"
 #include "matgrad/compare.hpp"
 #include "matgrad/error.hpp"
 #include "matgrad/functional.hpp"

@@ -1,41 +1,12 @@
 // Matrix products. gemm is the one primitive: every matmul case and every matmul VJP is a gemm
-// with transpose flags, so no transpose is ever materialised.
+// with transpose flags, so no transpose is ever materialised. detail::gemm (backend.cpp) picks
+// the library, and runs a product with a vector side as a matrix-vector product.
+#include "../blas.hpp"
 #include "common.hpp"
-
-#include <cblas.h>
 
 namespace matgrad {
 
 using detail::check_defined;
-
-static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a,
-                      std::size_t lda, const float* b, std::size_t ldb, float* c, std::size_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
-}
-static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
-                      const double* a, std::size_t lda, const double* b, std::size_t ldb, double* c,
-                      std::size_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
-              static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
-}
-
-// C = op(A) op(B) + β C, for linear's bias (β = 1 onto the broadcast bias).
-template <class T>
-static void blas_gemm_beta(std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b,
-                           T* c, T beta) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0f, a, static_cast<int>(k), b, static_cast<int>(k), beta, c,
-                static_cast<int>(n));
-  } else {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), 1.0, a, static_cast<int>(k), b, static_cast<int>(k), beta, c,
-                static_cast<int>(n));
-  }
-}
 
 static std::string describe(const Shape& s, bool transposed) {
   return to_string(s) + (transposed ? "ᵀ" : "");
@@ -74,8 +45,8 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
     if (k == 0) std::fill(c.begin(), c.end(), T(0));
     if (m != 0 && n != 0 && k != 0) {
       for (std::size_t i = 0; i < batch; ++i) {
-        blas_gemm(ta, tb, m, n, k, x.data() + i * ra * ca, ca, y.data() + i * rb * cb, cb,
-                  c.data() + i * m * n, n);
+        detail::gemm(ta, tb, m, n, k, x.data() + i * ra * ca, ca, y.data() + i * rb * cb, cb,
+                     T(0), c.data() + i * m * n, n);
       }
     }
     return Tensor(std::move(c));
@@ -120,7 +91,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
       std::fill(dst, dst + y.size(), T(0));
     }
     if (rows != 0 && out != 0 && in != 0) {
-      blas_gemm_beta<T>(rows, out, in, xa.data(), w.data<T>().data(), dst, T(1));
+      detail::gemm(false, true, rows, out, in, xa.data(), in, w.data<T>().data(), in, T(1), dst,
+                   out);
     }
     return Tensor(std::move(y));
   });

@@ -1,6 +1,7 @@
 // Matrix functions from the Matrix Cookbook: trace, inverse, det, logdet, slogdet, solve, outer
 // and diag. The factorisations run in LAPACK through xtensor-blas; every VJP is written with
 // matgrad's own ops, so these gradients can be differentiated again.
+#include "../blas.hpp"
 #include "common.hpp"
 
 #include <xtensor-blas/xlinalg.hpp>
@@ -58,6 +59,7 @@ struct Lu {
 template <class T>
 Lu<T> lu_factor(std::string_view op, const Array<T>& a) {
   check_finite(op, a);
+  detail::prepare_blas();  // every LAPACK call starts from an LU factorisation
   Lu<T> f;
   f.lu = a;
   f.pivots.resize(a.shape()[0]);
