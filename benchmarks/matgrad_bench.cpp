@@ -6,7 +6,9 @@
 //
 // Sections: check (gradients agree), step (MLP training step, float32 and float64, against the
 // GEMM floor of each backend), logreg (a logistic-regression gradient: matrix-vector
-// products), overhead (per-op cost on tiny tensors), scaling (batch size, width,
+// products), overhead (per-op cost on tiny tensors), engine (the per-op cost against ADOL-C,
+// an HVP against its closed form, hessian/hvp over 10,000 calls, grad beside a large live
+// graph, the memory of graphs built and dropped), scaling (batch size, width,
 // backward/forward, chain length), epoch (Fashion-MNIST epoch time and peak RSS, each run a
 // separate process).
 //
@@ -18,13 +20,18 @@
 #ifdef MATGRAD_BENCH_TORCH
 #include "torch_peer.hpp"
 #endif
+#ifdef MATGRAD_BENCH_ADOLC
+#include "adolc_peer.hpp"
+#endif
 
+#include <matgrad/functional.hpp>
 #include <matgrad/nn.hpp>
 
 #include <xtensor/xadapt.hpp>
 
 #include <cblas.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +58,11 @@ constexpr bool kTorch = true;
 #else
 constexpr bool kTorch = false;
 #endif
+#ifdef MATGRAD_BENCH_ADOLC
+constexpr bool kAdolc = true;
+#else
+constexpr bool kAdolc = false;
+#endif
 
 struct Config {
   std::size_t rounds = 7;
@@ -66,8 +78,10 @@ enum class Unit { time, per_op, mib, ratio };
 struct Row {
   std::string name;
   Unit unit = Unit::time;
-  std::optional<double> matgrad, hand, torch, floor_openblas, floor_onednn;
-  std::optional<double> vs_hand, vs_torch, vs_floor;  // matgrad / peer, median of per-round ratios
+  std::optional<double> matgrad, hand, torch, floor_openblas, floor_onednn, other;
+  // matgrad / peer, median of per-round ratios
+  std::optional<double> vs_hand, vs_torch, vs_floor, vs_other;
+  std::string other_name;  // the peer in the "other" column (ADOL-C, a closed form, ...)
   std::string goal;                         // e.g. "≤ 1.05× hand, ≤ 0.80× libtorch"
   std::optional<bool> met;
   std::string verdict;  // when there are two goals: each one's outcome
@@ -97,6 +111,15 @@ Row overhead_row(std::string name, const std::vector<std::vector<double>>& s, st
   return row;
 }
 
+// Adds one more goal to a row: its text joins the goal column, its outcome the verdict.
+void add_goal(Row& row, const std::string& goal, bool met) {
+  const bool first = row.goal.empty();
+  const std::string before = first ? "" : row.verdict.empty() ? (row.met.value_or(true) ? "yes" : "**no**") : row.verdict;
+  row.goal = first ? goal : row.goal + ", " + goal;
+  row.verdict = first ? "" : before + "; " + goal + (met ? " yes" : " **no**");
+  row.met = row.met.value_or(true) && met;
+}
+
 std::vector<Row> table;
 std::vector<std::string> notes;
 
@@ -120,14 +143,18 @@ std::string format_ratio(std::optional<double> r) { return r ? fmt::format("{:.3
 
 void print_table() {
   fmt::print("| benchmark | matgrad | hand-coded | libtorch | GEMM floor OpenBLAS | GEMM floor "
-             "oneDNN | matgrad / hand | matgrad / libtorch | matgrad / fastest floor | goal | met |\n");
-  fmt::print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+             "oneDNN | other | matgrad / hand | matgrad / libtorch | matgrad / fastest floor | "
+             "matgrad / other | goal | met |\n");
+  fmt::print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
   for (const Row& r : table) {
-    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name,
+    const std::string other =
+        r.other ? fmt::format("{} ({})", format_value(r.other, r.unit), r.other_name) : "–";
+    fmt::print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name,
                format_value(r.matgrad, r.unit), format_value(r.hand, r.unit),
                format_value(r.torch, r.unit), format_value(r.floor_openblas, r.unit),
-               format_value(r.floor_onednn, r.unit), format_ratio(r.vs_hand),
-               format_ratio(r.vs_torch), format_ratio(r.vs_floor), r.goal.empty() ? "" : r.goal,
+               format_value(r.floor_onednn, r.unit), other, format_ratio(r.vs_hand),
+               format_ratio(r.vs_torch), format_ratio(r.vs_floor), format_ratio(r.vs_other),
+               r.goal.empty() ? "" : r.goal,
                !r.verdict.empty() ? r.verdict : !r.met ? "" : *r.met ? "yes" : "**no**");
   }
   for (const std::string& n : notes) fmt::print("\n{}", n);
@@ -612,27 +639,27 @@ void section_logreg(const Config& cfg) {
 
 // ---- per-op overhead ----
 
-const Tensor& chain_scale() {
-  static const Tensor t = full({1}, 0.999);
-  return t;
-}
-const Tensor& chain_shift() {
-  static const Tensor t = full({1}, 0.001);
-  return t;
-}
-
-// ops ops alternating mul/add/tanh on one-element float32 tensors, then backward.
-void matgrad_scalar_chain(std::size_t ops) {
-  Tensor x = full({1}, 0.5, {.requires_grad = true});
-  Tensor y = x;
+// `ops` ops alternating mul/add/tanh on one-element tensors of `dtype`, from a leaf that
+// requires grad: the graph, not yet differentiated.
+Tensor chain_graph(std::size_t ops, DType dtype = DType::float32) {
+  static const Tensor scale32 = full({1}, 0.999), shift32 = full({1}, 0.001);
+  static const Tensor scale64 = full({1}, 0.999, {.dtype = DType::float64});
+  static const Tensor shift64 = full({1}, 0.001, {.dtype = DType::float64});
+  const bool f64 = dtype == DType::float64;
+  Tensor y = full({1}, 0.5, {.dtype = dtype, .requires_grad = true});
   for (std::size_t i = 0; i < ops; ++i) {
     switch (i % 3) {
-      case 0: y = y * chain_scale(); break;
-      case 1: y = y + chain_shift(); break;
+      case 0: y = y * (f64 ? scale64 : scale32); break;
+      case 1: y = y + (f64 ? shift64 : shift32); break;
       default: y = tanh(y); break;
     }
   }
-  y.backward();
+  return y;
+}
+
+// The chain, forward and backward.
+void matgrad_scalar_chain(std::size_t ops, DType dtype = DType::float32) {
+  chain_graph(ops, dtype).backward();
 }
 
 // The same chain by hand: values forward, the derivative product backward.
@@ -714,8 +741,10 @@ void section_overhead(const Config& cfg) {
 #ifdef MATGRAD_BENCH_TORCH
     c.push_back({"torch", [&] { return torch_sample([&] { bench::torch_peer::scalar_chain(ops); }, cfg.budget, 2) / ops; }});
 #endif
-    table.push_back(overhead_row("per-op overhead: 100,000 ops mul/add/tanh on 1-element tensors, fwd + bwd",
-                                 bench::interleave(c, cfg.rounds), "≤ 0.10× libtorch", 0.10));
+    Row row = overhead_row("per-op overhead: 100,000 ops mul/add/tanh on 1-element tensors, fwd + bwd",
+                           bench::interleave(c, cfg.rounds), "≤ 0.10× libtorch", 0.10);
+    add_goal(row, "≤ 250 ns/op", *row.matgrad <= 250e-9);
+    table.push_back(row);
   }
   {
     constexpr std::size_t ops = 10000;
@@ -739,8 +768,210 @@ void section_overhead(const Config& cfg) {
 #ifdef MATGRAD_BENCH_TORCH
     c.push_back({"torch", [&] { return torch_sample([&] { torch_chain.run(ops); }, cfg.budget, 2) / ops; }});
 #endif
-    table.push_back(overhead_row("per-op overhead: 10,000 matmuls of 16×16 float32, fwd + bwd",
-                                 bench::interleave(c, cfg.rounds), "≤ 0.50× libtorch", 0.50));
+    Row row = overhead_row("per-op overhead: 10,000 matmuls of 16×16 float32, fwd + bwd",
+                           bench::interleave(c, cfg.rounds), "≤ 0.50× libtorch", 0.50);
+    add_goal(row, "≤ 1.5× hand", *row.vs_hand <= 1.5);
+    table.push_back(row);
+  }
+}
+
+// ---- the engine: cost and memory that follow the live graph ----
+
+// The resident set now, from /proc/self/statm.
+double resident_mib() {
+  std::ifstream in("/proc/self/statm");
+  double pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+double peak_resident_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024;
+}
+
+// f(x) = Σ softplus(A x) + ½ xᵀx = Σ log(1 + exp(A x)) + ½ xᵀx, A 100×20, and its Hessian-vector
+// product in closed form:
+// H v = Aᵀ (p ⊙ (1 − p) ⊙ A v) + v, p = σ(A x).
+struct LogisticHvp {
+  static constexpr std::size_t m = 100, n = 20;
+  std::vector<double> a, x, v, z, w, hv;
+  Tensor at, xt, vt;
+  LogisticHvp() : a(m * n), x(n), v(n), z(m), w(m), hv(n) {
+    std::mt19937_64 gen(11);
+    std::normal_distribution<double> normal;
+    for (double& e : a) e = normal(gen) / std::sqrt(double(n));
+    for (double& e : x) e = normal(gen);
+    for (double& e : v) e = normal(gen);
+    at = Tensor(xt::xarray<double>(xt::adapt(a, Shape{m, n})));
+    xt = Tensor(xt::xarray<double>(xt::adapt(x, Shape{n})));
+    vt = Tensor(xt::xarray<double>(xt::adapt(v, Shape{n})));
+  }
+  static Tensor f(const Tensor& a, const Tensor& x) {
+    return sum(softplus(matmul(a, x))) + 0.5 * sum(x * x);
+  }
+  Tensor matgrad_hvp() const {
+    return hvp([this](const Tensor& x) { return f(at, x); }, xt, vt).product;
+  }
+  Tensor matgrad_hessian() const {
+    return hessian([this](const Tensor& x) { return f(at, x); }, xt);
+  }
+  const std::vector<double>& closed_form() {
+    for (std::size_t i = 0; i < m; ++i) {
+      double ax = 0, av = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        ax += a[i * n + j] * x[j];
+        av += a[i * n + j] * v[j];
+      }
+      const double p = 1 / (1 + std::exp(-ax));
+      w[i] = p * (1 - p) * av;
+    }
+    std::copy(v.begin(), v.end(), hv.begin());
+    for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t j = 0; j < n; ++j) hv[j] += a[i * n + j] * w[i];
+    }
+    return hv;
+  }
+};
+
+// Run as a child (--graphs k): builds and drops k graphs of 1.1M ops in turn, then prints its
+// resident set at the start (after one small graph), its peak and after the last graph is gone.
+int graphs_child(std::size_t k) {
+  chain_graph(1000);  // the allocator, the pool and the thread's state set up
+  const double start = resident_mib();
+  for (std::size_t i = 0; i < k; ++i) {
+    Tensor y = chain_graph(1'100'000);
+    if (!y.requires_grad()) return 1;
+  }
+  fmt::print("start_mib={} peak_mib={} end_mib={}\n", start, peak_resident_mib(), resident_mib());
+  return 0;
+}
+
+std::map<std::string, double> run_child(const std::string& command);
+
+void section_engine(const Config& cfg, const std::filesystem::path& dir) {
+  set_num_threads(1);
+  // The chain in float64 against ADOL-C, taping + gradient.
+  if (kAdolc) {
+    constexpr std::size_t ops = 100000;
+    progress("engine: 1-element chain, float64, vs ADOL-C");
+    std::vector<Contender> c{
+        {"matgrad", [&] { return bench::time_per_call([&] { matgrad_scalar_chain(ops, DType::float64); }, cfg.budget, 2) / ops; }}};
+#ifdef MATGRAD_BENCH_ADOLC
+    c.push_back({"adolc", [&] { return bench::time_per_call([&] { bench::adolc_peer::tape_and_gradient(ops); }, cfg.budget, 2) / ops; }});
+#endif
+    const auto samples = bench::interleave(c, cfg.rounds);
+    Row row = make_row("per-op overhead: 100,000 ops mul/add/tanh, float64, fwd + bwd, vs ADOL-C taping + gradient", Unit::per_op);
+    row.matgrad = median(samples[0]);
+    row.other = median(samples[1]);
+    row.other_name = "ADOL-C";
+    row.vs_other = ratio_of(samples[0], samples[1]);
+    add_goal(row, "≤ 2.6× ADOL-C", *row.vs_other <= 2.6);
+    table.push_back(row);
+  } else {
+    notes.push_back("ADOL-C rows skipped: libadolc-dev is not installed.");
+  }
+
+  // One HVP against its closed form, and hessian()/hvp() over 10,000 calls.
+  LogisticHvp problem;
+  {
+    progress("engine: HVP vs closed form");
+    const Tensor hv = problem.matgrad_hvp();
+    const std::vector<double>& closed = problem.closed_form();
+    double diff = 0;
+    for (std::size_t j = 0; j < LogisticHvp::n; ++j) diff = std::max(diff, std::abs(hv.data<double>()(j) - closed[j]));
+    std::vector<Contender> c{
+        {"matgrad", [&] { return bench::time_per_call([&] { problem.matgrad_hvp(); }, cfg.budget, 3); }},
+        {"closed", [&] { return bench::time_per_call([&] { problem.closed_form(); }, cfg.budget, 3); }}};
+    const auto samples = bench::interleave(c, cfg.rounds);
+    Row row = make_row("hvp() of Σ softplus(A x) + ½ xᵀx, x ∈ R^20, A 100×20, float64");
+    row.matgrad = median(samples[0]);
+    row.other = median(samples[1]);
+    row.other_name = "closed form";
+    row.vs_other = ratio_of(samples[0], samples[1]);
+    add_goal(row, "≤ 12 µs", *row.matgrad <= 12e-6);
+    add_goal(row, "≤ 7× closed form", *row.vs_other <= 7);
+    table.push_back(row);
+    notes.push_back(fmt::format("hvp() against the closed form Aᵀ(p(1 − p) ⊙ Av) + v: max abs difference {:.1e}.", diff));
+  }
+  for (const bool is_hessian : {true, false}) {
+    const std::string what = is_hessian ? "hessian()" : "hvp()";
+    progress("engine: " + what + " over 10,000 calls");
+    constexpr std::size_t blocks = 10, per_block = 1000;
+    std::vector<double> times, rss;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const auto start = bench::Clock::now();
+      for (std::size_t i = 0; i < per_block; ++i) {
+        if (is_hessian) problem.matgrad_hessian(); else problem.matgrad_hvp();
+      }
+      times.push_back(bench::seconds_since(start) / per_block);
+      rss.push_back(resident_mib());
+    }
+    // The last five blocks against the first five, by their medians (a shared machine's load
+    // moves a single block by more than 10 %); RSS at the end against after the first block.
+    const double growth = median({times.begin() + blocks / 2, times.end()}) /
+                          median({times.begin(), times.begin() + blocks / 2});
+    const double rss_growth = rss.back() / rss[0];
+    Row row = make_row(fmt::format("{} 10,000 calls on one thread: time per call (median of 10 blocks of 1,000)", what));
+    row.matgrad = median(times);
+    row.goal = fmt::format("flat ±10 %: calls 5,001–10,000 / calls 1–5,000 = {:.3f} in time; RSS {:.1f} → {:.1f} MiB ({:.3f})",
+                           growth, rss[0], rss.back(), rss_growth);
+    row.met = growth <= 1.10 && growth >= 0.90 && rss_growth <= 1.10;
+    table.push_back(row);
+  }
+
+  // grad of a small graph beside a large live one: the walk touches only the small graph.
+  {
+    progress("engine: grad beside a live 1M-op graph");
+    Tensor w = full({4}, 0.5, {.dtype = DType::float64, .requires_grad = true});
+    auto small = [&] {
+      Tensor y = w;
+      for (int i = 0; i < 100; ++i) y = i % 2 ? tanh(y) : y * 1.01;
+      return grad({sum(y)}, {w});
+    };
+    std::vector<double> empty, beside;
+    small();
+    for (std::size_t r = 0; r < cfg.rounds; ++r) {
+      empty.push_back(bench::time_per_call(small, cfg.budget, 3));
+      Tensor big = chain_graph(1'000'000);
+      beside.push_back(bench::time_per_call(small, cfg.budget, 3));
+    }
+    Row row = make_row("grad of a 100-op graph beside a live 1,000,000-op graph (vs with nothing else alive)");
+    row.matgrad = median(beside);
+    row.other = median(empty);
+    row.other_name = "nothing else alive";
+    row.vs_other = ratio_of(beside, empty);
+    add_goal(row, "≤ 1.1×", *row.vs_other <= 1.1);
+    table.push_back(row);
+  }
+
+  // Three graphs of 1.1M ops built and dropped in turn, against one: separate processes.
+  {
+    progress("engine: 1 and 3 graphs of 1.1M ops, one process each");
+    std::vector<double> one, three, back;
+    const std::size_t rounds = std::max<std::size_t>(3, cfg.rounds / 2);
+    for (std::size_t r = 0; r < rounds; ++r) {
+      auto a = run_child(fmt::format("'{}' --graphs 1", (dir / "matgrad_bench").string()));
+      auto b = run_child(fmt::format("'{}' --graphs 3", (dir / "matgrad_bench").string()));
+      if (a.empty() || b.empty()) continue;
+      one.push_back(a["peak_mib"]);
+      three.push_back(b["peak_mib"]);
+      back.push_back(b["end_mib"] / b["start_mib"]);
+    }
+    if (!one.empty()) {
+      Row row = make_row("peak RSS: 3 graphs of 1.1M ops built and dropped in turn (vs 1 graph)", Unit::mib);
+      row.matgrad = median(three);
+      row.other = median(one);
+      row.other_name = "1 graph";
+      row.vs_other = ratio_of(three, one);
+      add_goal(row, "≤ 1.2× one graph", *row.vs_other <= 1.2);
+      table.push_back(row);
+      Row end = make_row("RSS after the last of the 3 graphs is dropped, / RSS at the start", Unit::ratio);
+      end.matgrad = median(back);
+      add_goal(end, "≤ 1.10", *end.matgrad <= 1.10);
+      table.push_back(end);
+    }
   }
 }
 
@@ -1007,6 +1238,7 @@ int main(int argc, char** argv) {
   Config cfg;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--graphs" && i + 1 < argc) return graphs_child(std::stoul(argv[i + 1]));
     if (arg == "--profile" && i + 1 < argc) {
       return profile(argv[i + 1], i + 2 < argc ? std::atof(argv[i + 2]) : 10.0,
                      i + 3 < argc ? std::atoi(argv[i + 3]) : 1);
@@ -1021,7 +1253,7 @@ int main(int argc, char** argv) {
       std::string s;
       while (std::getline(list, s, ',')) cfg.only.insert(s);
     } else {
-      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,logreg,overhead,scaling,epoch]\n");
+      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,logreg,overhead,engine,scaling,epoch]\n");
       return 2;
     }
   }
@@ -1040,6 +1272,7 @@ int main(int argc, char** argv) {
   if (cfg.wants("step")) section_step(cfg, default_threads);
   if (cfg.wants("logreg")) section_logreg(cfg);
   if (cfg.wants("overhead")) section_overhead(cfg);
+  if (cfg.wants("engine")) section_engine(cfg, dir);
   if (cfg.wants("scaling")) section_scaling(cfg);
   if (cfg.wants("epoch")) section_epoch(cfg, default_threads, dir);
 

@@ -129,6 +129,60 @@ TEST_CASE("Sequential names parameters as PyTorch does and propagates train/eval
   CHECK_THROWS_AS(net[5], IndexError);
 }
 
+// A module written as users write theirs: children and a parameter registered once.
+struct ScaledNet : ModuleBase<ScaledNet> {
+  Linear fc1, fc2;
+  Dropout drop{0.5};
+  Tensor scale;
+  explicit ScaledNet(Generator& gen)
+      : fc1(3, 4, gen), fc2(4, 1, gen), scale(ones({1}, {.requires_grad = true})) {
+    register_module("fc1", &ScaledNet::fc1);
+    register_module("drop", &ScaledNet::drop);
+    register_module("fc2", &ScaledNet::fc2);
+    register_parameter("scale", &ScaledNet::scale);
+  }
+  Tensor forward(const Tensor& x) { return fc2(drop(relu(fc1(x)))) * scale; }
+};
+static_assert(Module<ScaledNet>);
+
+TEST_CASE("a module's registered parameters and children are listed, trained and switched to eval") {
+  Generator gen(5);
+  ScaledNet net(gen);
+  std::vector<std::string> names;
+  for (const auto& [name, p] : net.named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "scale"});
+  // A copy lists its own tensors (the registry holds member pointers, not addresses).
+  ScaledNet copy = net;
+  copy.scale = zeros({1}, {.requires_grad = true});
+  CHECK(copy.named_parameters().back().second.impl() == copy.scale.impl());
+  CHECK(net.named_parameters().back().second.impl() == net.scale.impl());
+  net.eval();
+  CHECK_FALSE(net.drop.is_training());
+  net.train();
+  CHECK(net.drop.is_training());
+  // Every registered parameter gets a gradient and is updated.
+  optim::SGD opt(net.parameters(), {.lr = 0.1});
+  const Tensor before = net.scale.detach().clone();  // detach alone would share the storage
+  sum(net(ones({2, 3}))).backward();
+  for (const Tensor& p : net.parameters()) CHECK(p.grad().defined());
+  opt.step();
+  CHECK(values(net.scale) != values(before));
+}
+
+TEST_CASE("registering a name twice, or optimising no parameters, is an error") {
+  struct Twice : ModuleBase<Twice> {
+    Tensor a, b;
+    Twice() {
+      register_parameter("a", &Twice::a);
+      register_parameter("a", &Twice::b);
+    }
+    Tensor forward(const Tensor& x) { return x; }
+  };
+  CHECK_THROWS_WITH_AS(Twice(), doctest::Contains("'a' is already registered"), ValueError);
+  CHECK_THROWS_WITH_AS(optim::SGD(Identity().parameters()), doctest::Contains("empty parameter list"),
+                       ValueError);
+}
+
 TEST_CASE("zero_grad drops the gradients of every parameter") {
   Generator gen(0);
   Sequential net{Linear(3, 4, gen), ReLU(), Linear(4, 1, gen)};

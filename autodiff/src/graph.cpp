@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace matgrad {
@@ -58,29 +59,18 @@ std::string name_of(const Names& names, const TensorImpl* impl) {
   return it == names.end() ? std::string() : it->second;
 }
 
-// Whether a constant input was recorded (it may have been freed since).
-bool has_constant(const Edge& e) {
-  const std::weak_ptr<TensorImpl> none;
-  return e.constant.owner_before(none) || none.owner_before(e.constant);
-}
-
 std::string output_name(const Names& names, const Node& node) {
-  const auto out = node.output.lock();
-  return out ? name_of(names, out.get()) : std::string();
+  return name_of(names, node.output.get());
 }
 
-// The records that `output` depends on, in tape order, found without recursion.
+// The records that `output` depends on, oldest first, found without recursion.
 std::vector<const Node*> records_behind(std::string_view who, const Tensor& output) {
   if (!output.defined()) fail<ValueError>("{}: the output is an undefined tensor", who);
   std::vector<const Node*> found;
   const Node* root = output.impl()->node;
   if (!root) return found;
-  if (root->tape != &detail::current_tape()) {
-    fail<AutogradError>("{}: the output was computed on another thread's tape", who);
-  }
-  std::vector<char> seen(root->index + 1, 0);
+  std::unordered_set<const Node*> seen{root};
   std::vector<const Node*> stack{root};
-  seen[root->index] = 1;
   while (!stack.empty()) {
     const Node* node = stack.back();
     stack.pop_back();
@@ -88,19 +78,24 @@ std::vector<const Node*> records_behind(std::string_view who, const Tensor& outp
       fail<AutogradError>(
           "{}: the record of '{}' (output shape {}) was released by backward, so its inputs are "
           "gone; show the graph before backward, or pass retain_graph=true to backward",
-          who, node->op->name, to_string(node->output_shape));
+          who, node->op->name, to_string(node->output_shape()));
     }
     found.push_back(node);
     for (const Edge& e : node->inputs) {
-      if (e.node && !seen[e.node->index]) {
-        seen[e.node->index] = 1;
-        stack.push_back(e.node);
-      }
+      if (e.producer && seen.insert(e.producer).second) stack.push_back(e.producer);
     }
   }
   std::sort(found.begin(), found.end(),
-            [](const Node* a, const Node* b) { return a->index < b->index; });
+            [](const Node* a, const Node* b) { return a->sequence < b->sequence; });
   return found;
+}
+
+// Each record's position in a listing, its name there ("r3", "#3").
+using Positions = std::unordered_map<const Node*, std::size_t>;
+Positions positions_of(const std::vector<const Node*>& nodes) {
+  Positions at;
+  for (std::size_t i = 0; i < nodes.size(); ++i) at.emplace(nodes[i], i);
+  return at;
 }
 
 // The part of a VJP rule for each input: "gA = gC ⊙ B, gB = gC ⊙ A" gives "gA = gC ⊙ B" and
@@ -189,12 +184,13 @@ std::string to_dot(const Tensor& output, const DotOptions& options) {
     return out + "}\n";
   }
   const Node* root = output.impl()->node;
+  const Positions at = positions_of(nodes);
   for (const Node* node : nodes) {
     const std::string name = output_name(names, *node);
     std::string label = fmt::format("{}{}\n{}", name.empty() ? "" : name + " = ", node->op->name,
-                                    to_string(node->output_shape));
+                                    to_string(node->output_shape()));
     if (options.differentials) label = fmt::format("{}\n{}", label, node->op->differential);
-    out += fmt::format("  r{} [label=\"{}\", shape=ellipse{}];\n", node->index, escape(label),
+    out += fmt::format("  r{} [label=\"{}\", shape=ellipse{}];\n", at.at(node), escape(label),
                        node == root ? ", peripheries=2, style=bold" : "");
   }
   for (const Node* node : nodes) {
@@ -202,25 +198,21 @@ std::string to_dot(const Tensor& output, const DotOptions& options) {
     for (std::size_t k = 0; k < node->inputs.size(); ++k) {
       const Edge& e = node->inputs[k];
       std::string target;
-      if (e.node) {
-        target = fmt::format("r{}", e.node->index);
-      } else if (e.leaf) {
-        target = leaf_node(e.leaf.get(), true, name_of(names, e.leaf.get()), e.shape);
-      } else if (has_constant(e)) {
-        // A constant freed since is drawn on its own, unnamed.
-        const auto constant = e.constant.lock();
-        target = leaf_node(constant ? static_cast<const void*>(constant.get()) : &e, false,
-                           name_of(names, constant.get()), e.shape);
+      if (e.producer) {
+        target = fmt::format("r{}", at.at(e.producer));
+      } else if (e.input) {
+        target = leaf_node(e.input.get(), e.leaf, name_of(names, e.input.get()),
+                           detail::shape_of(*e.input));
       } else {
         continue;  // an undefined optional input
       }
       std::string attributes;
-      if (options.vjp_labels && (e.node || e.leaf)) {
+      if (options.vjp_labels && e.takes_grad()) {
         attributes = fmt::format(" [label=\" {} \"]", escape(parts[k]));
-      } else if (!e.node && !e.leaf) {
+      } else if (!e.takes_grad()) {
         attributes = " [style=dashed, arrowhead=none]";  // no gradient flows to a constant
       }
-      out += fmt::format("  r{} -> {}{};\n", node->index, target, attributes);
+      out += fmt::format("  r{} -> {}{};\n", at.at(node), target, attributes);
     }
   }
   return out + "}\n";
@@ -231,6 +223,7 @@ namespace {
 std::string listing(const std::vector<const Node*>& nodes, const TapeListingOptions& options,
                     std::string heading) {
   const Names names = name_map(options.names);
+  const Positions at = positions_of(nodes);
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"#", "op", "output", "inputs", "‖gC‖"});
   if (options.rules) rows.front().push_back("VJP");
@@ -238,24 +231,24 @@ std::string listing(const std::vector<const Node*>& nodes, const TapeListingOpti
     const std::string name = output_name(names, *node);
     std::vector<std::string> inputs;
     for (const Edge& e : node->inputs) {
-      if (e.node) {
-        const std::string input_name = output_name(names, *e.node);
-        inputs.push_back(fmt::format("{} {}", input_name.empty() ? fmt::format("#{}", e.node->index) : input_name,
-                                     to_string(e.shape)));
-      } else if (e.leaf || has_constant(e)) {
-        const TensorImpl* impl = e.leaf ? e.leaf.get() : e.constant.lock().get();
-        const std::string input_name = name_of(names, impl);
+      if (e.producer) {
+        const std::string input_name = output_name(names, *e.producer);
+        inputs.push_back(fmt::format("{} {}",
+                                     input_name.empty() ? fmt::format("#{}", at.at(e.producer)) : input_name,
+                                     to_string(e.producer->output_shape())));
+      } else if (e.input) {
+        const std::string input_name = name_of(names, e.input.get());
         inputs.push_back(fmt::format(
             "{} {}", input_name.empty() ? (e.leaf ? "param" : "const") : input_name,
-            to_string(e.shape)));
+            to_string(detail::shape_of(*e.input))));
       }
     }
     std::string input_text = fmt::format("{}", fmt::join(inputs, ", "));
     if (node->released) input_text = "(released by backward)";
-    rows.push_back({std::to_string(node->index),
+    rows.push_back({std::to_string(at.at(node)),
                     name.empty() ? std::string(node->op->name)
                                  : fmt::format("{} = {}", name, node->op->name),
-                    to_string(node->output_shape), input_text, fmt_norm(node->grad_norm)});
+                    to_string(node->output_shape()), input_text, fmt_norm(node->grad_norm)});
     if (options.rules) rows.back().push_back(std::string(node->op->vjp));
   }
   auto width_of = [](std::string_view s) {
@@ -290,12 +283,6 @@ std::string listing(const std::vector<const Node*>& nodes, const TapeListingOpti
 std::string tape_listing(const Tensor& output, const TapeListingOptions& options) {
   const std::vector<const Node*> nodes = records_behind("tape_listing", output);
   return listing(nodes, options, fmt::format("{} records behind the output\n", nodes.size()));
-}
-
-std::string tape_listing(const TapeListingOptions& options) {
-  std::vector<const Node*> nodes;
-  for (const auto& node : detail::current_tape().nodes) nodes.push_back(node.get());
-  return listing(nodes, options, fmt::format("{} records on this thread's tape\n", nodes.size()));
 }
 
 }  // namespace matgrad

@@ -1,136 +1,102 @@
-// The tape: a flat, per-thread list of op records in the order they ran. Private to the engine.
+// The tape: the records of the ops, and who holds whom. Private to the engine.
+//
+// A record (Node) is made by push_record when an op runs with grad mode on and an input that
+// requires grad. Ownership runs from the output back to the leaves, as in PyTorch:
+//   - the record owns its output tensor's TensorImpl; a Tensor handle to a non-leaf shares the
+//     record's reference count (an aliasing shared_ptr), so the handle keeps the record alive;
+//   - a record holds each input (Edge::input): a leaf's TensorImpl, or a non-leaf, i.e. its
+//     producer's record.
+// So a graph lives exactly as long as something outside holds a tensor or record in it, and
+// is freed when the last such handle goes, by destroy_record (tape.cpp) without recursion.
+// Records are ordered by `sequence`, larger than any of their inputs' (the order of the old
+// flat tape, which the walk follows latest first).
 #pragma once
 
 #include "matgrad/autograd.hpp"
+#include "pool.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 namespace matgrad::detail {
 
-// Where a gradient for one input of a record goes.
 struct Edge {
-  Node* node = nullptr;              // an earlier record's output: flow on through it
-  std::shared_ptr<TensorImpl> leaf;  // a leaf that requires grad: accumulate into it
-  Shape shape;                       // the input's shape, which its gradient must have
-  DType dtype = DType::float32;
-  std::weak_ptr<TensorImpl> constant;  // an input without grad, for to_dot and tape_listing
-  // When the op saves its inputs: the input and its version then, to catch in-place changes.
-  std::weak_ptr<TensorImpl> saved;
-  std::uint64_t saved_version = 0;
-};
+  // The input, held: a leaf's TensorImpl, or a non-leaf's (whose count is its record's).
+  // Undefined for an undefined optional input; dropped at release for constants.
+  std::shared_ptr<TensorImpl> input;
+  Node* producer = nullptr;  // input->node when the input is a non-leaf that requires grad
+  std::uint64_t version = 0;  // the input's version when recorded, if the op saves its inputs
+  bool leaf = false;  // a leaf that requires grad: its gradient accumulates into .grad
+  bool saved = false;  // the op saves this input: check its version before the VJP
 
-struct Tape;
-
-// A record's input edges: up to kInline of them inside the record itself (every op but the
-// few with three or more inputs), so reading a record's edges (the reverse walk, compaction)
-// touches no second allocation, and recording allocates no edge list.
-class EdgeList {
- public:
-  static constexpr std::size_t kInline = 2;
-
-  EdgeList() = default;
-  EdgeList(const EdgeList&) = delete;
-  EdgeList& operator=(const EdgeList&) = delete;
-
-  void reserve(std::size_t n) {
-    if (n > kInline) heap_.reserve(n);
-  }
-  void push_back(Edge&& edge) {
-    if (heap_.capacity() == 0 && size_ < kInline) {
-      inline_[size_++] = std::move(edge);
-      return;
-    }
-    if (heap_.empty()) {
-      for (std::size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
-    }
-    heap_.push_back(std::move(edge));
-    ++size_;
-  }
-  std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  Edge& operator[](std::size_t i) { return begin()[i]; }
-  const Edge& operator[](std::size_t i) const { return begin()[i]; }
-  Edge* begin() { return heap_.empty() ? inline_ : heap_.data(); }
-  Edge* end() { return begin() + size_; }
-  const Edge* begin() const { return heap_.empty() ? inline_ : heap_.data(); }
-  const Edge* end() const { return begin() + size_; }
-
- private:
-  friend void prefetch_for_collect(const Node* node);
-  std::size_t size_ = 0;
-  std::vector<Edge> heap_;
-  Edge inline_[kInline];
+  bool takes_grad() const { return leaf || producer; }
 };
 
 struct Node {
-  // User-provided, so that make_unique<Node>() only runs the member initialisers below instead
-  // of first zeroing the whole record (value-initialisation).
-  Node() {}  // NOLINT(modernize-use-equals-default)
+  Node() {}  // NOLINT(modernize-use-equals-default): no zero-fill before the initialisers
 
-  // What compaction reads comes first (index, output, saved_output, the inputs' producers),
-  // so that it touches few of the record's cache lines (see prefetch_for_collect).
-  std::size_t index = 0;  // position on the tape, kept current when the tape is compacted
-  std::weak_ptr<TensorImpl> output;
-  std::shared_ptr<TensorImpl> saved_output;  // only when op->saves_output(), until released
-  const void* output_address = nullptr;  // output's object, only ever prefetched (see prefetch)
+  std::uint64_t sequence = 0;
   const OpInfo* op = nullptr;
-  EdgeList inputs;
-  Tape* tape = nullptr;
-  Shape output_shape;
-  std::uint64_t saved_output_version = 0;
+  std::shared_ptr<TensorImpl> output;  // owned; output->node == this
+  SmallVector<Edge, 2> inputs;
   Vjp vjp;
+  SourceLocation where;
+  std::uint64_t output_version = 0;  // when op->saves_output()
+  double grad_norm = -1;  // ‖gC‖ at the last backward under RecordGradNorms (graph.hpp)
   bool released = false;  // backward ran through it without retain_graph
   bool retains_grad = false;  // the output's retain_grad() was called: backward keeps its grad
-  double grad_norm = -1;  // ‖gC‖ at the last backward under RecordGradNorms (graph.hpp)
-  SourceLocation where;
 
-  // A record stays on the tape while its output is alive outside the record itself, or while
-  // a later live record feeds a gradient into it.
-  bool output_alive() const { return output.use_count() > (saved_output ? 1 : 0); }
+  // Scratch of the one walk (walk.cpp) that has claimed the record: its id, the gradient
+  // summed so far, the handle it was reached by (the output as a Tensor, for the VJP), marks.
+  std::atomic<std::uint64_t> walk{0};
+  Tensor pending;
+  const std::shared_ptr<TensorImpl>* handle = nullptr;
+  std::uint8_t marks = 0;
+  Node* next_orphan = nullptr;  // destroy_record's list of records waiting to be freed
+
+  ~Node();
+  const Shape& output_shape() const;
+  // Drops what only a VJP needs (the closure with its saved tensors, constant inputs); the
+  // inputs that take a gradient stay, so that grad() can tell whether a later pass would run
+  // through here and report the second backward.
   void release();
 };
 
-// Asks for a record's cache lines ahead of the reverse walk and the compaction, which visit
-// records one after another; the records are separate allocations, which the hardware cannot
-// predict, and on long graphs the walks otherwise wait on memory for most of their time.
-inline void prefetch(const Node* node) {
-  const char* p = reinterpret_cast<const char*>(node);
-  for (std::size_t offset = 0; offset < sizeof(Node); offset += 64) __builtin_prefetch(p + offset);
-}
+// The allocator of records (std::allocate_shared: one block from the pool for the count and
+// the record). Its destroy() is called when a record's count reaches zero, and frees it
+// without recursing into its inputs.
+void destroy_record(Node* node) noexcept;
 
-// Only the lines compaction reads: the record's header and its inline edges' producers.
-inline void prefetch_for_collect(const Node* node) {
-  __builtin_prefetch(node);
-  for (const Edge& edge : node->inputs.inline_) __builtin_prefetch(&edge.node);
-}
-
-// The shared count of a record's output: 8 bytes before the object in make_shared's single
-// allocation. Integer arithmetic, as the object may be gone (a prefetch never faults).
-inline void prefetch_output_count(const Node* node) {
-  __builtin_prefetch(
-      reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(node->output_address) - 8));
-}
-
-struct Tape {
-  std::vector<std::unique_ptr<Node>> nodes;
-  std::size_t collect_at = kMinCollect;  // size at which the next push first compacts
-  int backward_depth = 0;                // no compaction while a backward pass runs
-
-  static constexpr std::size_t kMinCollect = 1024;
-
-  Tape() = default;
-  Tape(const Tape&) = delete;
-  Tape& operator=(const Tape&) = delete;
-  ~Tape();  // tensors still alive keep their values and lose their history
-
-  Node& push();
-  void collect();  // drops records that can no longer receive a gradient
-
+template <class T>
+struct RecordAllocator : PoolAllocator<T> {
+  using value_type = T;
+  RecordAllocator() = default;
+  template <class U>
+  RecordAllocator(const RecordAllocator<U>&) {}  // NOLINT: rebinding
+  template <class U>
+  struct rebind {
+    using other = RecordAllocator<U>;
+  };
+  template <class U>
+  void destroy(U* p) {
+    if constexpr (std::is_same_v<U, Node>) {
+      destroy_record(p);
+    } else {
+      p->~U();
+    }
+  }
+  template <class U>
+  bool operator==(const RecordAllocator<U>&) const { return true; }
 };
 
-Tape& current_tape();
+inline const Shape& shape_of(const TensorImpl& t) {
+  if (const auto* f = std::get_if<Array<float>>(&t.data)) return f->shape();
+  return std::get<Array<double>>(t.data).shape();
+}
+inline DType dtype_of(const TensorImpl& t) {
+  return t.data.index() == 0 ? DType::float32 : DType::float64;
+}
 
 // RecordGradNorms (graph.cpp): whether backward stores ‖gC‖ on the records, and the norm.
 bool grad_norms_enabled();

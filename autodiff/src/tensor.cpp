@@ -47,7 +47,7 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
 
 template <class A>
 static std::shared_ptr<TensorImpl> make_impl(A&& data, bool requires_grad) {
-  auto impl = std::make_shared<TensorImpl>(std::move(data));
+  auto impl = detail::new_impl(std::move(data));
   impl->requires_grad = requires_grad;
   return impl;
 }

@@ -23,12 +23,16 @@ NamedTensors detail::unique_parameters(NamedTensors named) {
 
 Linear::Linear(std::size_t in, std::size_t out, Generator& generator, bool with_bias, DType dtype)
     : in_features(in), out_features(out) {
+  register_parameter("weight", &Linear::weight);
+  register_parameter("bias", &Linear::bias);
   weight = zeros({out, in}, {.dtype = dtype, .requires_grad = true});
   if (with_bias) bias = zeros({out}, {.dtype = dtype, .requires_grad = true});
   reset_parameters(generator);
 }
 
 Linear::Linear(Tensor w, Tensor b) : weight(std::move(w)), bias(std::move(b)) {
+  register_parameter("weight", &Linear::weight);
+  register_parameter("bias", &Linear::bias);
   if (!weight.defined() || weight.dim() != 2) {
     fail<ShapeError>("Linear: the weight must be a matrix [out_features, in_features], got {}",
                      weight.defined() ? to_string(weight.shape()) : "an undefined tensor");
@@ -62,20 +66,7 @@ Tensor Linear::forward(const Tensor& x) {
     fail<DTypeError>("Linear({}, {}): the input is {} but the weight is {}", in_features,
                      out_features, dtype_name(x.dtype()), dtype_name(weight.dtype()));
   }
-  // x Wᵀ + b as one linear op: a gemm with a transpose flag (no transposed copy of W) onto
-  // the broadcast bias.
-  if (x.dim() == 2) return linear(x, weight, bias);
-  if (x.dim() == 1) return squeeze(linear(unsqueeze(x, 0), weight, bias), 0);
-  Shape out_shape = x.shape();
-  out_shape.back() = out_features;
-  return reshape(linear(reshape(x, {-1, static_cast<std::ptrdiff_t>(in_features)}), weight, bias),
-                 out_shape);
-}
-
-NamedTensors Linear::named_parameters() const {
-  NamedTensors out{{"weight", weight}};
-  if (bias.defined()) out.emplace_back("bias", bias);
-  return out;
+  return linear(x, weight, bias);
 }
 
 std::string Linear::repr() const {

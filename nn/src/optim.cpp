@@ -92,6 +92,12 @@ void check_buffer(std::string_view op, const std::string& source, std::size_t i,
 Optimizer::Optimizer(std::string_view name, std::vector<Tensor> params, double lr)
     : params_(std::move(params)), lr_(lr) {
   check_hyper(name, "learning rate", lr, 0, HUGE_VAL);
+  if (params_.empty()) {
+    fail<ValueError>(
+        "{}: got an empty parameter list, so nothing would be trained (a module lists its "
+        "parameters with register_parameter and register_module; see nn/module.hpp)",
+        name);
+  }
   std::unordered_map<const void*, std::size_t> seen;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];

@@ -2,12 +2,15 @@
 // the functional grad().
 //
 // Every differentiable op computes its output, then calls record(): when grad mode is on and
-// an input requires grad, one record goes on this thread's tape with the op's inputs and its
-// vector-Jacobian product (VJP). backward() walks the tape in reverse from the output; a record
+// an input requires grad, one record joins the tape with the op's inputs and its
+// vector-Jacobian product (VJP). The tape is the graph of records itself: the output holds its
+// record, a record holds its inputs, and a record is freed with the last tensor or record that
+// holds it. backward() walks the records reachable from its outputs, latest first; a record
 // runs its VJP only when a gradient reaches its output.
 #pragma once
 
 #include "matgrad/call_site.hpp"
+#include "matgrad/small_vector.hpp"
 #include "matgrad/tensor.hpp"
 
 #include <cstddef>
@@ -82,52 +85,10 @@ struct OpInfo {
   }
 };
 
-// Gradients returned by a VJP, one per input in order; an undefined Tensor means "none". A
-// small vector: up to kInline gradients (every op but concat) live inside it, so a VJP's
-// result allocates nothing. Built like a vector: return {g * b, g * a};
-class Grads {
- public:
-  static constexpr std::size_t kInline = 3;
-
-  Grads() = default;
-  Grads(std::initializer_list<Tensor> grads) {
-    if (grads.size() > kInline) heap_.reserve(grads.size());
-    for (const Tensor& g : grads) push_back(g);
-  }
-  explicit Grads(std::size_t n) {
-    if (n > kInline) heap_.resize(n);
-    size_ = n;
-  }
-  Grads(std::vector<Tensor> grads) : heap_(std::move(grads)), size_(heap_.size()) {}  // NOLINT
-
-  std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  Tensor& operator[](std::size_t i) { return data()[i]; }
-  const Tensor& operator[](std::size_t i) const { return data()[i]; }
-  Tensor* begin() { return data(); }
-  Tensor* end() { return data() + size_; }
-  const Tensor* begin() const { return data(); }
-  const Tensor* end() const { return data() + size_; }
-  void push_back(Tensor g) {
-    if (heap_.empty() && size_ < kInline) {
-      inline_[size_++] = std::move(g);
-      return;
-    }
-    if (heap_.empty()) {
-      heap_.reserve(kInline + 1);
-      for (std::size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
-    }
-    heap_.push_back(std::move(g));
-    ++size_;
-  }
-
- private:
-  Tensor* data() { return heap_.empty() ? inline_ : heap_.data(); }
-  const Tensor* data() const { return heap_.empty() ? inline_ : heap_.data(); }
-  Tensor inline_[kInline];
-  std::vector<Tensor> heap_;
-  std::size_t size_ = 0;
-};
+// Gradients returned by a VJP, one per input in order; an undefined Tensor means "none". Up to
+// three live inside it (every op but concat), so a VJP's result allocates nothing. Built like a
+// vector: return {g * b, g * a};
+using Grads = SmallVector<Tensor, 3>;
 
 // Which inputs need a gradient; a VJP may skip the others (they are discarded anyway). The
 // mask holds the first kBits inputs; any later input (concat of many tensors) counts as needed.
@@ -246,7 +207,8 @@ bool should_record(std::span<const InputRef> inputs);
 }  // namespace detail
 
 // Records `output = op(inputs)` on the tape with its VJP, when grad mode is on and an input
-// requires grad; returns output (then requires_grad() is true). The VJP is a closure taking
+// requires grad; returns output (then requires_grad() is true). Use the tensor returned: it
+// holds the record (the one passed in does not). The VJP is a closure taking
 // (const Tensor& gC) or (const Tensor& gC, const VjpContext&) and returning one gradient per
 // input. Write it with matgrad's own ops so that it can itself be differentiated. The engine
 // sums each gradient back over broadcast dimensions to its input's shape.
@@ -306,8 +268,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& seeds = {}, bool retain_graph = false,
                          bool create_graph = false, bool allow_unused = false);
 
-// Number of records on this thread's tape (released records whose outputs are still alive
-// count until the tape next collects them).
+// Number of records alive in the process: records recorded and not yet freed (a record is freed
+// with the last tensor or later record that holds it, whether or not backward ran through it).
 std::size_t tape_size();
 
 }  // namespace matgrad

@@ -2,7 +2,7 @@
 // tree), and a listing of the tape records with the gradient norm that flowed through each.
 //
 // backward() without retain_graph releases the records it runs through, and a released record
-// no longer knows its inputs. Draw or list a graph before backward, or run backward with
+// no longer holds its closure and its constant inputs. Draw or list a graph before backward, or run backward with
 // retain_graph = true; both functions raise an AutogradError that says so otherwise.
 //
 //   Tensor loss = ...;
@@ -29,7 +29,7 @@ struct DotOptions {
   std::string title;
 };
 
-// The graph behind `output` (recorded on this thread) as a Graphviz digraph: one node per
+// The graph behind `output` as a Graphviz digraph: one node per
 // record, with its op name and output shape; parameters (leaves that require grad) as filled
 // boxes, constants (inputs that do not) as dashed boxes. Arrows run from each result to its
 // inputs, the way the gradient flows. Render with `dot -Tsvg graph.dot -o graph.svg`.
@@ -44,8 +44,6 @@ struct TapeListingOptions {
 // backward ran under RecordGradNorms, the Frobenius norm ‖gC‖ of the gradient that reached
 // each record (useful to spot vanishing or exploding gradients).
 std::string tape_listing(const Tensor& output, const TapeListingOptions& options = {});
-// Every record on this thread's tape, oldest first, released ones included.
-std::string tape_listing(const TapeListingOptions& options = {});
 
 // ---- gradient norms (per thread, off by default) ----
 bool is_grad_norm_recording_enabled();

@@ -62,8 +62,8 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
 // C = op(A) op(B), op(X) = X or Xᵀ: BLAS gemm with transpose flags, for 2-D matrices or 3-D
 // batches of equal size. matmul and every matmul VJP reduce to it.
 Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false, const SourceLocation& caller = SourceLocation::current());
-// y = x Wᵀ + b for x [N, in], weight [out, in] and bias [out] (undefined: none), as
-// torch.nn.functional.linear: the bias goes in by the gemm itself, one op on the tape.
+// y = x Wᵀ + b for x [*, in] (any rank ≥ 1), weight [out, in] and bias [out] (undefined:
+// none), as torch.nn.functional.linear: the bias goes in by the gemm itself, one op on the tape.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const SourceLocation& caller = SourceLocation::current());
 // PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());

@@ -190,7 +190,10 @@ struct TensorImpl {
   // The fields the engine reads of every input and output come first, on the cache line of
   // the shared count that make_shared puts just before the object.
   Storage* storage = nullptr;  // the block `data` adapts (owned through `data`): the version
-  Node* node = nullptr;  // the tape record that produced this tensor; null for leaves
+  // The graph fields. A non-leaf belongs to the record that produced it (`node`, null for
+  // leaves): the record owns this object, and a Tensor handle to it shares the record's
+  // reference count, so holding the tensor holds its whole history.
+  Node* node = nullptr;
   bool requires_grad = false;
   bool retains_grad = false;
   Tensor grad;

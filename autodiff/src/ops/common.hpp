@@ -3,6 +3,7 @@
 
 #include "matgrad/autograd.hpp"
 #include "matgrad/ops.hpp"
+#include "pool.hpp"
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -114,7 +115,7 @@ Array<T> to_array(const xt::xexpression<E>& e) {
 template <class T>
 Tensor empty_tensor(const Shape& shape, std::string_view op = "allocate") {
   return allocating<T>(shape, op, [&] {
-    return Tensor(std::make_shared<TensorImpl>(std::in_place_type<T>, shape));
+    return Tensor(new_impl(std::in_place_type<T>, shape));
   });
 }
 
@@ -128,7 +129,7 @@ T* elements_of(const Tensor& fresh) {
 // `shape`, without history: the body of every view (reshape, view, narrow, detach and those
 // built on them). The caller checks that the shape fits.
 inline Tensor view_of(const Tensor& a, const Shape& shape, std::size_t offset = 0) {
-  return Tensor(std::make_shared<TensorImpl>(TensorImpl::ViewOf{}, *a.impl(), shape, offset));
+  return Tensor(new_impl(TensorImpl::ViewOf{}, *a.impl(), shape, offset));
 }
 
 // A copy of a's elements in a storage of its own, without history.

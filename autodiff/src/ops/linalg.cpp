@@ -41,15 +41,16 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
   Tensor out = a.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = b.data<T>();
-    auto c = detail::empty_array<T>(out_shape);
-    if (k == 0) std::fill(c.begin(), c.end(), T(0));
+    Tensor result = detail::empty_tensor<T>(out_shape);
+    T* c = detail::elements_of<T>(result);
+    if (k == 0) std::fill(c, c + result.numel(), T(0));
     if (m != 0 && n != 0 && k != 0) {
       for (std::size_t i = 0; i < batch; ++i) {
         detail::gemm(ta, tb, m, n, k, x.data() + i * ra * ca, ca, y.data() + i * rb * cb, cb,
-                     T(0), c.data() + i * m * n, n);
+                     T(0), c + i * m * n, n);
       }
     }
-    return Tensor(std::move(c));
+    return result;
   });
   return record(gemm_info, std::move(out), {a, b}, [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
     Tensor ga, gb;
@@ -59,7 +60,8 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
   });
 }
 
-// C = X Wᵀ + 1 bᵀ, X [N, in], W [out, in], b [out]: torch.nn.functional.linear. One record and
+// C = X Wᵀ + 1 bᵀ, X [N, in], W [out, in], b [out]: torch.nn.functional.linear (X of another
+// rank ≥ 1 is [*, in], its leading dims flattened into N around the product). One record and
 // one pass over C instead of gemm then add: C starts as the broadcast bias and the gemm adds
 // X Wᵀ onto it (β = 1). The VJP is written with gemm and sum, so it differentiates again.
 //   dC = dX Wᵀ + X dWᵀ + 1 dbᵀ  =>  gX = gC W,  gW = gCᵀ X,  gb = 1ᵀ gC (column sums)
@@ -71,30 +73,38 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
   if (b.defined()) detail::check_same_dtype("linear", x, b);
   const Shape& sx = x.shape();
   const Shape& sw = w.shape();
-  if (sx.size() != 2 || sw.size() != 2 || sx[1] != sw[1]) {
-    fail<ShapeError>("linear: expects input [N, in] and weight [out, in], got {} and {}",
+  if (sx.empty() || sw.size() != 2 || sx.back() != sw[1]) {
+    fail<ShapeError>("linear: expects input [*, in] and weight [out, in], got {} and {}",
                      to_string(sx), to_string(sw));
   }
-  const std::size_t rows = sx[0], in = sx[1], out = sw[0];
+  const std::size_t in = sx.back(), out = sw[0];
   if (b.defined() && b.shape() != Shape{out}) {
     fail<ShapeError>("linear: the bias must have shape [{}] for weight {}, got {}", out,
                      to_string(sw), to_string(b.shape()));
   }
+  // Any other rank, as in torch: the leading dims are rows of one [N, in] product.
+  if (sx.size() != 2) {
+    Shape out_shape = sx;
+    out_shape.back() = out;
+    const auto rows = static_cast<std::ptrdiff_t>(detail::dims_product(sx, 0, sx.size() - 1));
+    return reshape(linear(reshape(x, {rows, static_cast<std::ptrdiff_t>(in)}), w, b), out_shape);
+  }
+  const std::size_t rows = sx[0];
   Tensor c = x.visit([&](const auto& xa) {
     using T = typename std::decay_t<decltype(xa)>::value_type;
-    auto y = detail::empty_array<T>({rows, out});
-    T* dst = y.data();
+    Tensor y = detail::empty_tensor<T>({rows, out});
+    T* dst = detail::elements_of<T>(y);
     if (b.defined()) {
       const T* bias = b.data<T>().data();
       for (std::size_t r = 0; r < rows; ++r) std::copy(bias, bias + out, dst + r * out);
     } else {
-      std::fill(dst, dst + y.size(), T(0));
+      std::fill(dst, dst + rows * out, T(0));
     }
     if (rows != 0 && out != 0 && in != 0) {
       detail::gemm(false, true, rows, out, in, xa.data(), in, w.data<T>().data(), in, T(1), dst,
                    out);
     }
-    return Tensor(std::move(y));
+    return y;
   });
   return record(linear_info, std::move(c), {x, w, b},
                 [x, w](const Tensor& g, const VjpContext& ctx) -> Grads {

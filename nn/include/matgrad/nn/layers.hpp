@@ -24,7 +24,6 @@ class Linear : public ModuleBase<Linear> {
   Linear(Tensor weight, Tensor bias);
 
   Tensor forward(const Tensor& x);
-  NamedTensors named_parameters() const;
   std::string repr() const;
   void reset_parameters(Generator& generator);  // PyTorch's default initialisation
 

@@ -7,6 +7,7 @@
 #include "matgrad/tensor.hpp"
 
 #include <concepts>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -34,14 +35,33 @@ namespace detail {
 NamedTensors unique_parameters(NamedTensors named);
 }  // namespace detail
 
-// What every layer shares, written once. Derived hides named_parameters() and, for
-// containers, train().
+template <class M>
+void append_parameters(NamedTensors& out, const std::string& prefix, const M& child);
+
+// What every layer shares, written once. A module lists its parameters and child modules once,
+// in its constructor, by member pointer (so the list survives copies and moves):
+//   struct Net : nn::ModuleBase<Net> {
+//     nn::Linear fc1, fc2;
+//     Tensor scale;
+//     Net(Generator& gen) : fc1(4, 8, gen), fc2(8, 1, gen), scale(ones({1}, {.requires_grad = true})) {
+//       register_module("fc1", &Net::fc1);
+//       register_module("fc2", &Net::fc2);
+//       register_parameter("scale", &Net::scale);
+//     }
+//     Tensor forward(const Tensor& x) { return fc2(relu(fc1(x))) * scale; }
+//   };
+// named_parameters(), parameters(), zero_grad() and train()/eval() then cover them, in the
+// order registered; an optimiser given no parameters at all refuses to start.
 template <class Derived>
 class ModuleBase {
  public:
   Tensor operator()(const Tensor& x) { return self().forward(x); }
 
-  NamedTensors named_parameters() const { return {}; }
+  NamedTensors named_parameters() const {
+    NamedTensors out;
+    for (const Entry& e : registered_) e.append(cself(), e.name, out);
+    return detail::unique_parameters(std::move(out));
+  }
   std::vector<Tensor> parameters() const {
     std::vector<Tensor> out;
     for (auto& [name, p] : detail::unique_parameters(cself().named_parameters())) {
@@ -49,7 +69,12 @@ class ModuleBase {
     }
     return out;
   }
-  void train(bool mode = true) { training_ = mode; }
+  void train(bool mode = true) {
+    training_ = mode;
+    for (const Entry& e : registered_) {
+      if (e.train) e.train(self(), mode);
+    }
+  }
   void eval() { self().train(false); }
   bool is_training() const { return training_; }
   // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
@@ -58,11 +83,45 @@ class ModuleBase {
   }
 
  protected:
+  // A parameter: a member Tensor (listed while it is defined, so an optional bias may stay
+  // undefined).
+  void register_parameter(const std::string& name, Tensor Derived::*member) {
+    add({name,
+         [member](const Derived& m, const std::string& n, NamedTensors& out) {
+           if ((m.*member).defined()) out.emplace_back(n, m.*member);
+         },
+         nullptr});
+  }
+  // A child module: its parameters named "<name>.<its name>", its train mode following ours.
+  template <class M>
+  void register_module(const std::string& name, M Derived::*member) {
+    add({name,
+         [member](const Derived& m, const std::string& n, NamedTensors& out) {
+           append_parameters(out, n, m.*member);
+         },
+         [member](Derived& m, bool mode) { (m.*member).train(mode); }});
+  }
+
   bool training_ = true;
 
  private:
+  struct Entry {
+    std::string name;
+    std::function<void(const Derived&, const std::string&, NamedTensors&)> append;
+    std::function<void(Derived&, bool)> train;
+  };
+  void add(Entry entry) {
+    for (const Entry& e : registered_) {
+      if (e.name == entry.name) {
+        fail<ValueError>("register: a parameter or module named '{}' is already registered",
+                         entry.name);
+      }
+    }
+    registered_.push_back(std::move(entry));
+  }
   Derived& self() { return static_cast<Derived&>(*this); }
   const Derived& cself() const { return static_cast<const Derived&>(*this); }
+  std::vector<Entry> registered_;
 };
 
 // A module of any type behind one handle. Copies share the module, like Tensor handles share
@@ -120,14 +179,8 @@ class AnyModule : public ModuleBase<AnyModule> {
   std::shared_ptr<Concept> impl_;
 };
 
-// Appends a child's parameters under "prefix.", for modules written as plain structs:
-//   NamedTensors named_parameters() const {
-//     NamedTensors out;
-//     append_parameters(out, "fc1", fc1);
-//     append_parameters(out, "fc2", fc2);
-//     return out;
-//   }
-template <Module M>
+// Appends a child's parameters under "prefix.".
+template <class M>
 void append_parameters(NamedTensors& out, const std::string& prefix, const M& child) {
   for (auto& [name, p] : child.named_parameters()) out.emplace_back(prefix + "." + name, p);
 }
