@@ -8,7 +8,10 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cmath>
 #include <functional>
+#include <thread>
 #include <type_traits>
 
 using namespace matgrad;
@@ -183,6 +186,109 @@ TEST_CASE("gradients through views stay correct when a view's gradient aliases a
   CHECK(seed.data<double>() == xt::xarray<double>{{1, 2}, {3, 4}});
   CHECK(seed.version() == 0);
   CHECK(elements(x.grad()) != elements(seed));
+}
+
+TEST_CASE("a view's gradient aliasing the seed is not summed into in place on a non-leaf") {
+  // As above, with x a non-leaf: its record's pending gradient starts as a view of the seed
+  // (through reshape's VJP), so the second gradient for it must be added out of place.
+  Tensor p = f64({1, 2, 3, 4}, true);
+  Tensor x = p * f64({1, 1, 1, 1});
+  Tensor y = reshape(x, {2, 2}) + reshape(x, {2, 2});
+  Tensor seed = f64({{1, 2}, {3, 4}});
+  y.backward(seed);
+  CHECK(p.grad().data<double>() == xt::xarray<double>{2, 4, 6, 8});
+  CHECK(seed.data<double>() == xt::xarray<double>{{1, 2}, {3, 4}});
+  CHECK(seed.version() == 0);
+}
+
+TEST_CASE("a retained gradient does not alias the gradient flowing on") {
+  Tensor x = f64({1, 2}, true);
+  Tensor v = reshape(x * f64({1, 1}), {2, 1});
+  v.retain_grad();
+  Tensor seed = f64({{3}, {4}});
+  v.backward(seed);
+  CHECK(elements(v.grad()) != elements(seed));
+  CHECK(elements(x.grad()) != elements(seed));
+  CHECK(elements(x.grad()) != elements(v.grad()));
+  v.grad().mul_(0.0);
+  CHECK(x.grad().data<double>() == xt::xarray<double>{3, 4});
+  CHECK(seed.data<double>()(0, 0) == 3);
+  CHECK(seed.data<double>()(1, 0) == 4);
+}
+
+TEST_CASE("a detached non-leaf keeps its elements, not its history") {
+  const std::size_t before = tape_size();
+  Tensor x = f64({0.5, 1.0}, true);
+  Tensor d;
+  {
+    Tensor y = exp(x * x);
+    d = y.detach();
+    CHECK(tape_size() == before + 2);
+    CHECK(elements(d) == elements(y));
+  }
+  CHECK(tape_size() == before);  // the graph went with y; the storage stays with d
+  CHECK(d.data<double>()(1) == doctest::Approx(std::exp(1.0)));
+  CHECK(d.is_leaf());
+}
+
+TEST_CASE("a view of a non-leaf holds its base's graph; dropping the view frees it") {
+  const std::size_t before = tape_size();
+  Tensor x = f64({{1, 2}, {3, 4}}, true);
+  Tensor v;
+  {
+    Tensor y = x * x;
+    v = view(y, {4});
+  }
+  CHECK(tape_size() == before + 2);
+  sum(v * f64({1, 2, 3, 4})).backward();
+  CHECK(x.grad().data<double>() == xt::xarray<double>{{2, 8}, {18, 32}});
+  v = Tensor();
+  CHECK(tape_size() == before);
+}
+
+TEST_CASE("views made, changed and dropped on other threads share one storage") {
+  // A view's TensorImpl comes from the slab pool of the thread that made it; the storage it
+  // shares is counted atomically, so whichever thread drops the last holder frees it, once
+  // (the sanitizer builds check the frees).
+  Tensor base = arange(12.0, {.dtype = DType::float64});
+  const double* start = elements(base);
+  std::vector<Tensor> kept(4);
+  std::atomic<int> copies{0};
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < 1000; ++i) copies += elements(view(base, {3, 4})) != start;
+      kept[k] = narrow(view(base, {4, 3}), 0, static_cast<std::ptrdiff_t>(k), 1);  // outlives the thread
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(copies == 0);
+  base = Tensor();  // the views now hold the storage alone
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    CHECK(elements(kept[k]) == start + 3 * k);
+    CHECK(kept[k].data<double>()(0, 2) == static_cast<double>(3 * k + 2));
+  }
+  kept[1].mul_(2.0);
+  CHECK(kept[3].version() == 1);  // one counter for all
+  CHECK(kept[0].data<double>()(0, 0) == 0);
+  CHECK(kept[1].data<double>()(0, 0) == 6);
+  std::thread([&] { kept.resize(1); }).join();  // three dropped there, one here
+  CHECK(kept[0].data<double>()(0, 1) == 1);
+}
+
+TEST_CASE("a view with history made on another thread backpropagates and frees here") {
+  const std::size_t before = tape_size();
+  Tensor x = f64({1, 2, 3, 4}, true);
+  Tensor v, d;
+  std::thread([&] {
+    v = reshape(x * x, {2, 2});
+    d = v.detach();
+  }).join();
+  sum(v).backward();
+  CHECK(x.grad().data<double>() == xt::xarray<double>{2, 4, 6, 8});
+  v = Tensor();
+  CHECK(tape_size() == before);
+  CHECK(d.data<double>()(1, 1) == 16);
 }
 
 TEST_CASE("view refuses only a wrong element count; view_as takes the other's shape") {
