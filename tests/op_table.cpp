@@ -45,7 +45,10 @@ const std::vector<OpRow>& op_table() {
       {"flatten", {{{2, 3, 4}}, {{1, 5}}}, [](In x) { return flatten(x[0]); }},
       {"unsqueeze", unary_shapes, [](In x) { return unsqueeze(x[0], 0); }},
       {"squeeze", {{{1, 4}}, {{3, 1, 2}}}, [](In x) { return squeeze(x[0], x[0].size(0) == 1 ? 0 : 1); }},
-      {"transpose", {{{3, 4}}, {{2, 3, 4}}, {{1, 5}}}, [](In x) { return transpose(x[0], 0, -1); }},
+      // Every size-1 dim; a dim of another size, or of a 0-d tensor, is left alone (PyTorch).
+      {"squeeze all", {{{1, 4}}, {{3, 1, 2}}, {{1, 1}}, {{5}}, {{}}}, [](In x) { return squeeze(x[0]); }},
+      {"squeeze a dim not of size 1", {{{3, 4}}, {{}}}, [](In x) { return squeeze(x[0], 0) * x[0]; }},
+      {"transpose", {{{3, 4}}, {{2, 3, 4}}, {{1, 5}}, {{}}}, [](In x) { return transpose(x[0], 0, -1); }},
       {"t", matrix_shapes, [](In x) { return t(x[0]); }},
       {"broadcast_to", {{{3, 1}}, {{4}}, {{}}}, [](In x) { return broadcast_to(x[0], {2, 3, 4}); }},
       {"sum_to_size", {{{2, 3, 4}}}, [](In x) { return sum_to_size(x[0], {3, 1}); }},
@@ -94,15 +97,17 @@ const std::vector<OpRow>& op_table() {
 
       // ---- reductions ----
       {"sum", unary_shapes, [](In x) { return sum(x[0]); }},
-      {"sum_dim", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
+      // The 0-d shapes reduce over dim 0 and -1 of a 0-d tensor, as PyTorch allows.
+      {"sum_dim", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}},
        [](In x) { return sum(x[0], 0) + sum(x[0], -1, true).sum(); }},
       {"mean", unary_shapes, [](In x) { return mean(x[0]); }},
-      {"mean_dim", {{{3, 4}}, {{1, 5}}, {{2, 3, 4}}}, [](In x) { return mean(x[0], -1, true); }},
+      {"mean_dim", {{{3, 4}}, {{1, 5}}, {{2, 3, 4}}, {{}}},
+       [](In x) { return mean(x[0], -1, true) + mean(x[0], 0).sum(); }},
       {"norm", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}, {{7}}},
-       [](In x) { return norm(x[0]) + (x[0].dim() ? norm(x[0], -1, true).sum() : norm(x[0])); }},
-      {"max", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
+       [](In x) { return norm(x[0]) + norm(x[0], -1, true).sum() + norm(x[0], 0).sum(); }},
+      {"max", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}},
        [](In x) { return max(x[0], 0) + max(x[0], -1, true).sum(); }, Domain::distinct},
-      {"min", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
+      {"min", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}},
        [](In x) { return min(x[0], 0) + min(x[0], -1, true).sum(); }, Domain::distinct},
 
       // ---- elementwise ----
@@ -177,6 +182,11 @@ const std::vector<OpRow>& op_table() {
        [idx = std::vector<std::size_t>{1, 2, 1, 0}](In x) { return index_add(x[0], 0, idx, x[1]); }},
       {"index_add dim -1", {{{1, 5}, {1, 3}}, {{2, 6}, {2, 3}}, {{5}, {3}}},
        [idx = std::vector<std::size_t>{4, 0, 4}](In x) { return index_add(x[0], -1, idx, x[1]); }},
+      // A 0-d tensor along its dim 0: one index, 0 (a source of shape [] or [1] for index_add).
+      {"index_select 0-d", {{{}}},
+       [idx = std::vector<std::size_t>{0}](In x) { return index_select(x[0], -1, idx) * x[0]; }},
+      {"index_add 0-d", {{{}, {}}, {{}, {1}}},
+       [idx = std::vector<std::size_t>{0}](In x) { return index_add(x[0], 0, idx, x[1]) * x[1].sum(); }},
       {"slice", {{{5, 3}}, {{4, 1}}, {{6, 2}}, {{3, 2, 2}}},
        [](In x) { return slice(x[0], 0, 1, 100, 2); }},  // end clipped to the size
       {"slice dim -1", {{{1, 5}}, {{3, 4}}, {{7}}, {{2, 3, 4}}},

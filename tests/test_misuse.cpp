@@ -85,6 +85,27 @@ TEST_CASE("ops that save nothing do not mind later changes to their inputs") {
   CHECK(x.grad().data<double>()(0) == 1);
 }
 
+// where's VJP reads its condition, which is no differentiable input: it was not checked, and
+// the backward below returned [1, 1, 1] instead of failing (the forward used [1, 0, 1]).
+// Every other tensor a VJP closure reads is a saved input or output of its record.
+TEST_CASE("an in-place change to where's condition makes backward fail") {
+  Tensor c = f64({1, 0, 1});
+  Tensor x = f64({1, 2, 3}, true);
+  Tensor loss = sum(where(c, x, zeros_like(x)));
+  {
+    NoGradGuard no_grad;
+    c.fill_(1);
+  }
+  check_error<AutogradError>([&] { loss.backward(); },
+                             {"input 2 of 'where' (shape [3]) was modified in place", "version 0"});
+  // Unchanged, the condition decides the gradient.
+  Tensor c2 = f64({1, 0, 1});
+  sum(where(c2, x, zeros_like(x))).backward();
+  CHECK(x.grad().data<double>()(0) == 1);
+  CHECK(x.grad().data<double>()(1) == 0);
+  CHECK(x.grad().data<double>()(2) == 1);
+}
+
 TEST_CASE("anomaly mode names the first op that makes a NaN or Inf, forward and backward") {
   Tensor x = f64({-1.0, 4.0}, true);
   {
@@ -111,11 +132,48 @@ TEST_CASE(".grad() of a non-leaf explains retain_grad") {
 
 TEST_CASE("huge or overflowing shapes raise clear errors") {
   const std::size_t huge = std::size_t{1} << 62;
-  check_error<ShapeError>([&] { zeros({huge, 8}); }, {"full", "more elements than memory can address"});
+  check_error<ShapeError>([&] { zeros({huge, 8}); }, {"zeros", "more elements than memory can address"});
   check_error<ShapeError>([&] { broadcast_to(ones({1}), {huge, 16}); }, {"broadcast_to", "memory"});
-  check_error<ShapeError>([&] { randn({huge, huge}, *std::make_unique<Generator>(0)); }, {"random"});
+  check_error<ShapeError>([&] { randn({huge, huge}, *std::make_unique<Generator>(0)); }, {"randn"});
 #if !MATGRAD_TEST_UNDER_ASAN  // ASan's operator new aborts on failure instead of throwing
-  check_error<ValueError>([&] { zeros({std::size_t{1} << 44}); }, {"full", "out of memory"});
+  check_error<ValueError>([&] { zeros({std::size_t{1} << 44}); }, {"zeros", "out of memory"});
+#endif
+}
+
+// Each size below comes from an integer argument; each is refused by name before anything of
+// that size is allocated (the reproducers: diag segfaulted, returned a [2^63+1, 2^63+1]
+// tensor with one element, let std::bad_alloc escape; arange returned shape [0]).
+TEST_CASE("sizes computed from integer arguments are checked, and the error names the op") {
+  const Tensor v = tensor({1.0});
+  check_error<ShapeError>([&] { diag(v, (1LL << 32) - 1); }, {"diag", "[4294967296, 4294967296]", "more elements than memory can address"});
+  check_error<ShapeError>([&] { diag(v, PTRDIFF_MIN); }, {"diag", "more elements than memory can address"});
+  check_error<ShapeError>([&] { diag(v, PTRDIFF_MAX); }, {"diag", "more elements than memory can address"});
+  CHECK(diag(v, -2).shape() == Shape{3, 3});
+  CHECK(diag(v, -2).data<float>()(2, 0) == 1.0f);
+  CHECK(diag(zeros({2, 3}), PTRDIFF_MIN).shape() == Shape{0});  // off the matrix: empty
+  check_error<ValueError>([] { arange(0, 1e20); }, {"arange", "1e+20 elements"});
+  check_error<ValueError>([] { arange(0, 1, 1e-30); }, {"arange", "1e+30 elements"});
+  check_error<ValueError>([] { arange(-1e308, 1e308, 1); }, {"arange", "inf elements"});
+  check_error<ShapeError>([] { arange(0, 1e19); }, {"arange", "more elements than memory can address"});
+  CHECK(arange(5, 0, -2).shape() == Shape{3});
+  const std::size_t big = std::size_t{1} << 40;
+  check_error<ShapeError>([&] { eye(big); }, {"eye", "more elements than memory can address"});
+  check_error<ShapeError>([&] { ones({big, big}); }, {"ones", "memory"});
+  check_error<ShapeError>([&] { full({big, big}, 2.0); }, {"full", "memory"});
+  // Products that wrap around 2^64 to the right element count.
+  check_error<ShapeError>([] { reshape(ones({4}), {(std::ptrdiff_t{1} << 62) + 1, 4}); }, {"reshape", "more elements than memory can address"});
+  check_error<ShapeError>([] { reshape(ones({8}), {(std::ptrdiff_t{1} << 62) + 1, 4, -1}); }, {"reshape", "memory"});
+  // No elements, so it exists; [0, big, big] does not (its strides would overflow).
+  const Tensor wide = zeros({big, big, 0});
+  check_error<ShapeError>([&] { flatten(wide, 0, 1); }, {"flatten", "memory"});
+  check_error<ShapeError>([&] { zeros({0, big, big}); }, {"zeros", "memory"});
+  check_error<ShapeError>([&] { concat({zeros({std::size_t{1} << 63, 0}), zeros({std::size_t{1} << 63, 0})}); },
+                          {"concat", "add up to more than memory can address"});
+#if !MATGRAD_TEST_UNDER_ASAN  // as above: under ASan a failed allocation aborts
+  check_error<ValueError>([&] { diag(v, 1 << 20); }, {"diag: out of memory allocating shape [1048577, 1048577]"});
+  check_error<ValueError>([&] { eye(std::size_t{1} << 21); }, {"eye: out of memory"});
+  check_error<ValueError>([&] { index_select(ones({1, std::size_t{1} << 22}), 0, std::vector<std::size_t>(std::size_t{1} << 20, 0)); },
+                          {"index_select: out of memory"});
 #endif
 }
 

@@ -130,6 +130,13 @@ TEST_CASE("softmax family gradients for large inputs") {
   check_values(grad_of(logsumexp(x, 0), x), {p0, p1});
   // Σ_j ∂ log_softmax_j / ∂x = 1 − 2 p
   check_values(grad_of(log_softmax(x, 0), x), {1 - 2 * p0, 1 - 2 * p1});
+  // exp(x − logsumexp(x)) rounds to exp(0) = 1 once log 2 is below x's ulp; the softmax keeps 1/2.
+  Tensor huge = vec({1e30, 1e30}, DType::float64, true);
+  check_values(grad_of(logsumexp(huge, 0), huge), {0.5, 0.5});
+  Tensor huge32 = vec({1e8, 1e8}, DType::float32, true);
+  check_values(grad_of(logsumexp(huge32, 0, true), huge32), {0.5, 0.5}, 1e-6);
+  Tensor rows = tensor({{1e30, 1e30, -1e30}, {3.0, 3.0, 3.0}}, {.dtype = DType::float64, .requires_grad = true});
+  check_values(grad_of(logsumexp(rows, 1), rows), {0.5, 0.5, 0, 1.0 / 3, 1.0 / 3, 1.0 / 3});
 }
 
 TEST_CASE("cross_entropy on large logits equals the closed form") {
@@ -278,15 +285,25 @@ TEST_CASE("sign and the comparisons are constants of the input dtype") {
   check_values(gt(tensor(2.5, {.dtype = DType::float64}), vec({1, 3})), {1, 0});
 }
 
-TEST_CASE("where broadcasts and leaks no NaN from the branch not taken") {
+TEST_CASE("where sends an exact 0 to the branch not taken, which can still make NaN: double where") {
   Tensor x = vec({-1, 4}, DType::float64, true);
+  const Tensor positive = gt(x, zeros_like(x));
   Tensor lx = log(x);
   CHECK(std::isnan(values(lx)[0]));  // the unselected branch really is NaN
-  Tensor y = where(gt(x, zeros_like(x)), lx, zeros_like(x));
+  Tensor y = where(positive, lx, zeros_like(x));
   check_values(y, {0, std::log(4.0)});
-  const std::vector<double> g = values(grad_of(y, x));
-  CHECK(g[0] == 0);  // not NaN
+  // log's VJP is 0 ⊘ A = 0 at A = −1: no NaN here.
+  std::vector<double> g = values(grad_of(y, x));
+  CHECK(g[0] == 0);
   CHECK(g[1] == doctest::Approx(0.25));
+  // sqrt's is 0 ⊘ (2 sqrt(A)) = 0 ⊘ NaN = NaN at A = −1, as in PyTorch ...
+  g = values(grad_of(where(positive, sqrt(x), zeros_like(x)), x));
+  CHECK(std::isnan(g[0]));
+  CHECK(g[1] == doctest::Approx(0.25));
+  // ... and keeping the input out of the branch's domain as well gives 0 there.
+  Tensor safe = where(positive, sqrt(where(positive, x, ones_like(x))), zeros_like(x));
+  check_values(safe, {0, 2});
+  check_values(grad_of(safe, x), {0, 0.25});
 
   // Three-way broadcasting: condition [2, 1], a [3], b 0-d.
   Tensor cond = reshape(vec({1, 0}), {2, 1});

@@ -30,7 +30,10 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
                        op, fmt::join(dims_, ", "));
     } else {
       shape[i] = static_cast<std::size_t>(dims_[i]);
-      known *= shape[i];
+      if (__builtin_mul_overflow(known, shape[i], &known)) {
+        fail<ShapeError>("{}: shape [{}] has more elements than memory can address", op,
+                         fmt::join(dims_, ", "));
+      }
     }
   }
   if (infer >= 0) {
@@ -65,10 +68,10 @@ void Tensor::fail_undefined(std::string_view what) {
   fail<Error>("{}: the tensor is undefined (default-constructed)", what);
 }
 
+// A 0-d tensor has no size(0), as in PyTorch (the reductions take dim 0 of it: wrap_dim).
 std::size_t Tensor::size(std::ptrdiff_t d) const {
   return shape()[detail::normalize_dim("size", d, dim())];
 }
-
 
 double Tensor::item() const {
   if (numel() != 1) {
@@ -295,16 +298,20 @@ Tensor tensor(const NestedList& values, TensorOptions options) {
   });
 }
 
-Tensor full(const Shape& shape, double value, TensorOptions options) {
+// `op` names the factory in allocation errors.
+static Tensor filled(std::string_view op, const Shape& shape, double value, TensorOptions options) {
   return make(options, [&](auto zero) {
     using T = decltype(zero);
-    auto a = detail::empty_array<T>(shape, "full");
+    auto a = detail::empty_array<T>(shape, op);
     std::fill(a.begin(), a.end(), static_cast<T>(value));
     return a;
   });
 }
-Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
-Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  return filled("full", shape, value, options);
+}
+Tensor zeros(const Shape& shape, TensorOptions options) { return filled("zeros", shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return filled("ones", shape, 1.0, options); }
 Tensor full_like(const Tensor& like, double value) {
   return full(like.shape(), value, {.dtype = like.dtype()});
 }
@@ -313,23 +320,24 @@ Tensor ones_like(const Tensor& like) { return full_like(like, 1.0); }
 Tensor scalar_like(const Tensor& like, double value) { return full({}, value, {.dtype = like.dtype()}); }
 
 template <class Dist>
-static Tensor random(const Shape& shape, Generator& gen, TensorOptions options, Dist dist) {
+static Tensor random(std::string_view op, const Shape& shape, Generator& gen,
+                     TensorOptions options, Dist dist) {
   return make(options, [&](auto zero) {
     using T = decltype(zero);
-    auto a = detail::empty_array<T>(shape, "random");
+    auto a = detail::empty_array<T>(shape, op);
     for (auto& v : a) v = static_cast<T>(dist(gen.engine()));
     return a;
   });
 }
 Tensor randn(const Shape& shape, Generator& gen, TensorOptions options) {
-  return random(shape, gen, options, std::normal_distribution<double>(0.0, 1.0));
+  return random("randn", shape, gen, options, std::normal_distribution<double>(0.0, 1.0));
 }
 Tensor rand(const Shape& shape, Generator& gen, TensorOptions options) {
-  return random(shape, gen, options, std::uniform_real_distribution<double>(0.0, 1.0));
+  return random("rand", shape, gen, options, std::uniform_real_distribution<double>(0.0, 1.0));
 }
 
 Tensor eye(std::size_t rows, std::size_t cols, TensorOptions options) {
-  Tensor t = zeros({rows, cols}, {.dtype = options.dtype});
+  Tensor t = filled("eye", {rows, cols}, 0.0, {.dtype = options.dtype});
   t.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto& a = const_cast<Array<T>&>(x);
@@ -344,7 +352,14 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
     fail<ValueError>("arange: start {}, end {}, step {}: the step must be non-zero and all finite",
                      start, end, step);
   }
+  // The count as a double first: it is refused before any conversion could overflow (2^64 and
+  // up, or +inf when end − start overflows).
   const double count = std::ceil((end - start) / step);
+  if (!(count < 0x1p64)) {
+    fail<ValueError>("arange: start {}, end {}, step {} would give {:.3g} elements, more than "
+                     "memory can address",
+                     start, end, step, count);
+  }
   const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
   return make(options, [&](auto zero) {
     using T = decltype(zero);

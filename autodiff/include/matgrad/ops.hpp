@@ -1,6 +1,8 @@
 // The differentiable ops. Each is defined in autodiff/src/ops/<family>.cpp next to its shape
 // checks, its VJP and its derivative rule; `docs` in README lists the rules as a table.
-// Dimensions may be negative (counted from the end), as in PyTorch.
+// Dimensions may be negative (counted from the end), as in PyTorch; the reductions,
+// index_select, index_add, transpose, squeeze, flatten and the softmax family take dim 0 or -1
+// of a 0-d tensor, which then counts as one dim of size 1.
 #pragma once
 
 #include "matgrad/call_site.hpp"
@@ -52,7 +54,9 @@ Tensor view(const Tensor& a, const ShapeArg& shape, const SourceLocation& caller
 Tensor view_as(const Tensor& a, const Tensor& other, const SourceLocation& caller = SourceLocation::current());
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim = 0, std::ptrdiff_t end_dim = -1, const SourceLocation& caller = SourceLocation::current());
 Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+// Removes dim if its size is 1; any other size leaves a unchanged, as in PyTorch.
 Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor squeeze(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // every dim of size 1
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller = SourceLocation::current());
 Tensor t(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // transpose of a matrix; vectors and scalars unchanged
 Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller = SourceLocation::current());
@@ -132,8 +136,11 @@ Tensor ge(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, const Tensor& b);
-// Picks a where condition is non-zero, else b; differentiable in a and b, and the gradient of
-// the branch not taken is exactly zero (no NaN leaks from it).
+// Picks a where condition is non-zero, else b; differentiable in a and b. The gradient sent to
+// the branch not taken is exactly zero, but that branch's own VJP still runs on it, so a NaN
+// or ±inf there comes back: where(x > 0, sqrt(x), 0) has gradient NaN at x < 0, as in PyTorch
+// (0 ⊘ (2 sqrt(x)) with sqrt(x) NaN). Keep such inputs out of the branch as well ("double
+// where"): where(x > 0, sqrt(where(x > 0, x, 1)), 0) has gradient 0 there.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
 // ---- softmax family, stable for large inputs ----

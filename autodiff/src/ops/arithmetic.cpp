@@ -6,9 +6,14 @@ namespace matgrad {
 
 std::size_t detail::checked_numel(std::string_view op, const Shape& shape,
                                   std::size_t element_size) {
+  // Right to left, as xtensor computes the (signed) strides: each product of trailing dims must
+  // fit a ptrdiff_t, also when a leading 0 leaves the shape without elements ([0, 2^40, 2^40]).
   std::size_t n = 1;
   bool overflow = false;
-  for (std::size_t d : shape) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    overflow = overflow || __builtin_mul_overflow(n, shape[i], &n) ||
+               n > static_cast<std::size_t>(PTRDIFF_MAX);
+  }
   std::size_t bytes = 0;
   overflow = overflow || __builtin_mul_overflow(n, element_size, &bytes) ||
              bytes > static_cast<std::size_t>(PTRDIFF_MAX);
@@ -79,7 +84,7 @@ static constexpr OpInfo neg_info{"neg", "dC = −dA", "gA = −gC", Saves::nothi
 Tensor neg(const Tensor& a, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   detail::check_defined("neg", a);
-  Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise(x, [](auto v) { return -v; }); });
+  Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise("neg", x, [](auto v) { return -v; }); });
   return record(neg_info, std::move(out), {a}, [](const Tensor& g) -> Grads { return {-g}; });
 }
 

@@ -9,6 +9,7 @@
 #include <xtensor/xnoalias.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -28,14 +29,29 @@ inline void check_same_dtype(std::string_view op, const Tensor& a, const Tensor&
   }
 }
 
-// A dim in [-rank, rank) as an index in [0, rank).
+// A dim in [-rank, rank) as an index in [0, rank). A 0-d tensor has no dim to name (PyTorch:
+// "dimension specified as 0 but tensor has no dimensions"); the ops that accept one take
+// wrap_dim instead.
 inline std::size_t normalize_dim(std::string_view op, std::ptrdiff_t dim, std::size_t rank) {
   const auto r = static_cast<std::ptrdiff_t>(rank);
+  if (rank == 0) {
+    fail<IndexError>("{}: dim {} given for a 0-d tensor, which has no dims", op, dim);
+  }
   if (dim < -r || dim >= r) {
     fail<IndexError>("{}: dim {} is out of range for a tensor of rank {} (expected {} to {})", op,
                      dim, rank, -r, r - 1);
   }
   return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
+}
+
+// The same, but a 0-d tensor counts as one dim of size 1 (dim 0 or -1), as PyTorch's reductions,
+// index_select, index_add, transpose, squeeze and the softmax family have it. split_at and
+// reduced_shape read that dim 0 of a 0-d shape accordingly.
+inline std::size_t wrap_dim(std::string_view op, std::ptrdiff_t dim, std::size_t rank) {
+  if (rank == 0 && dim != 0 && dim != -1) {
+    fail<IndexError>("{}: dim {} is out of range for a 0-d tensor (expected 0 or -1)", op, dim);
+  }
+  return rank == 0 ? 0 : normalize_dim(op, dim, rank);
 }
 
 // The NumPy broadcast of two shapes, or a ShapeError naming the op.
@@ -48,25 +64,33 @@ inline std::size_t dims_product(const Shape& s, std::size_t begin, std::size_t e
   return n;
 }
 
-// A tensor viewed as [outer, n, inner] around dim, for loops over one dimension. Copy the
-// fields into named variables rather than a structured binding: clang 14 (the fuzzing build)
-// cannot capture structured bindings in lambdas.
+// A tensor viewed as [outer, n, inner] around dim (a 0-d tensor as [1, 1, 1]), for loops over
+// one dimension. Copy the fields into named variables rather than a structured binding: clang
+// 14 (the fuzzing build) cannot capture structured bindings in lambdas.
 struct DimSplit {
   std::size_t outer, n, inner;
 };
 inline DimSplit split_at(const Shape& s, std::size_t dim) {
+  if (s.empty()) return {1, 1, 1};
   return {dims_product(s, 0, dim), s[dim], dims_product(s, dim + 1, s.size())};
 }
 
-// Shape with dim removed (keepdim false) or set to 1 (keepdim true).
+// Shape with dim removed (keepdim false) or set to 1 (keepdim true); a 0-d shape stays 0-d.
 inline Shape reduced_shape(const Shape& s, std::size_t dim, bool keepdim) {
   Shape out = s;
+  if (s.empty()) return out;
   if (keepdim) {
     out[dim] = 1;
   } else {
     out.erase(out.begin() + static_cast<std::ptrdiff_t>(dim));
   }
   return out;
+}
+
+// The gradient of a reduction over dim d, with d put back at size 1 so that it broadcasts
+// against the input (nothing to put back after keepdim, or for a 0-d input).
+inline Tensor unreduce(const Tensor& g, std::size_t d, bool keepdim, std::size_t input_rank) {
+  return keepdim || input_rank == 0 ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d));
 }
 
 // The element count of a shape, or a ShapeError when it overflows what memory could hold.
@@ -85,16 +109,17 @@ auto allocating(const Shape& shape, std::string_view op, Make make) {
   }
 }
 
-// An uninitialised array in a storage of its own.
+// An uninitialised array in a storage of its own; `op` names the op in the error when it cannot
+// be allocated.
 template <class T>
-Array<T> empty_array(const Shape& shape, std::string_view op = "allocate") {
+Array<T> empty_array(const Shape& shape, std::string_view op) {
   return allocating<T>(shape, op, [&] { return Array<T>(SharedBuffer<T>(xt::compute_size(shape)), shape); });
 }
 
 // A 0-d array holding value.
 template <class T>
-Array<T> scalar_array(T value) {
-  auto a = empty_array<T>({});
+Array<T> scalar_array(T value, std::string_view op) {
+  auto a = empty_array<T>({}, op);
   a.data()[0] = value;
   return a;
 }
@@ -102,8 +127,8 @@ Array<T> scalar_array(T value) {
 // An xtensor expression evaluated into an array of its own (one allocation, as for an
 // xt::xarray, which a tensor would take over with a second one for its storage's header).
 template <class E, class T = typename E::value_type>
-Array<T> to_array(const xt::xexpression<E>& e) {
-  auto out = empty_array<T>(Shape(e.derived_cast().shape().begin(), e.derived_cast().shape().end()));
+Array<T> to_array(const xt::xexpression<E>& e, std::string_view op) {
+  auto out = empty_array<T>(Shape(e.derived_cast().shape().begin(), e.derived_cast().shape().end()), op);
   xt::noalias(out) = e;
   return out;
 }
@@ -113,7 +138,7 @@ Array<T> to_array(const xt::xexpression<E>& e) {
 // copied). Two allocations: the TensorImpl, and the storage with its elements. Write its
 // elements through elements_of.
 template <class T>
-Tensor empty_tensor(const Shape& shape, std::string_view op = "allocate") {
+Tensor empty_tensor(const Shape& shape, std::string_view op) {
   return allocating<T>(shape, op, [&] {
     return Tensor(new_impl(std::in_place_type<T>, shape));
   });
@@ -160,8 +185,8 @@ Tensor map_data2(std::string_view op, const Tensor& a, const Tensor& b, F&& f) {
 
 // Elementwise y = f(x) into a new tensor of the same shape.
 template <class T, class F>
-Tensor elementwise(const Array<T>& x, F f) {
-  Tensor out = empty_tensor<T>(x.shape());
+Tensor elementwise(std::string_view op, const Array<T>& x, F f) {
+  Tensor out = empty_tensor<T>(x.shape(), op);
   const T* src = x.data();
   T* dst = elements_of<T>(out);
   const std::size_t n = x.size();
@@ -194,14 +219,14 @@ inline bool repeats_as_column(const Shape& small, const Shape& full) {
 template <class T, class F>
 Tensor elementwise(std::string_view op, const Array<T>& x, const Array<T>& y, F f) {
   if (x.shape() == y.shape()) {
-    Tensor out = empty_tensor<T>(x.shape());
+    Tensor out = empty_tensor<T>(x.shape(), op);
     T* dst = elements_of<T>(out);
     const std::size_t n = x.size();
     for (std::size_t i = 0; i < n; ++i) dst[i] = f(x.data()[i], y.data()[i]);
     return out;
   }
   const Shape shape = broadcast_shapes(op, x.shape(), y.shape());
-  Tensor out = empty_tensor<T>(shape);
+  Tensor out = empty_tensor<T>(shape, op);
   T* dst = elements_of<T>(out);
   const std::size_t n = out.numel();
   if (y.size() == 1) {
@@ -260,39 +285,89 @@ Tensor elementwise(std::string_view op, const Array<T>& x, const Array<T>& y, F 
 
 namespace matgrad::detail {
 
-// Sum over one dim of x (a row-major array: an Array or an xt::xarray) viewed as
-// [outer, n, inner]; the result has shape `out_shape`.
-template <class A, class T = typename A::value_type>
-Array<T> sum_dim(const A& x, std::size_t dim, const Shape& out_shape) {
-  const detail::DimSplit split = split_at(x.shape(), dim);
-  const std::size_t outer = split.outer, n = split.n, inner = split.inner;
-  auto out = empty_array<T>(out_shape);
-  std::fill(out.begin(), out.end(), T(0));
-  const T* __restrict src = x.data();
-  T* __restrict dst = out.data();  // a fresh array: no aliasing, so the loops vectorise
+// Sums for the reductions. float32 accumulates in double: a float running sum stops growing
+// once it is 2^24 times its addends (Σ of 2^25 ones is 2^24 in float) and loses digits well
+// before that; NumPy and PyTorch sum pairwise. Total::norm is sqrt(Σ x²), squared and rooted in
+// double, so that float32 entries above 1.8e19 do not overflow on the way.
+enum class Total { sum, norm };
+
+template <Total K, class T>
+inline double summand(T v) {
+  const double d = static_cast<double>(v);
+  if constexpr (K == Total::norm) {
+    return d * d;
+  } else {
+    return d;
+  }
+}
+
+template <Total K>
+inline double finish(double acc) {
+  if constexpr (K == Total::norm) {
+    return std::sqrt(acc);
+  } else {
+    return acc;
+  }
+}
+
+// The total of n contiguous elements, in four interleaved double sums (independent additions
+// pipeline; a single chain waits on each add).
+template <Total K = Total::sum, class T>
+double total_contiguous(const T* p, std::size_t n) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += summand<K>(p[i]);
+    a1 += summand<K>(p[i + 1]);
+    a2 += summand<K>(p[i + 2]);
+    a3 += summand<K>(p[i + 3]);
+  }
+  for (; i < n; ++i) a0 += summand<K>(p[i]);
+  return finish<K>((a0 + a1) + (a2 + a3));
+}
+
+// dst[o, i] = the total over k of src[o, k, i], for src viewed as [outer, n, inner]: the column
+// totals of each [n, inner] block. The running sums of up to kBlock columns sit in a double
+// buffer on the stack (nothing allocated), and the loop over a row of them vectorises.
+template <Total K = Total::sum, class T>
+void total_columns(const T* __restrict src, std::size_t outer, std::size_t n, std::size_t inner,
+                   T* __restrict dst) {
+  constexpr std::size_t kBlock = 256;
+  double acc[kBlock];
   for (std::size_t o = 0; o < outer; ++o) {
-    T* row = dst + o * inner;
-    for (std::size_t k = 0; k < n; ++k) {
-      const T* in = src + (o * n + k) * inner;
-      for (std::size_t i = 0; i < inner; ++i) row[i] += in[i];
+    const T* block = src + o * n * inner;
+    if (inner == 1) {
+      dst[o] = static_cast<T>(total_contiguous<K>(block, n));
+      continue;
+    }
+    for (std::size_t i0 = 0; i0 < inner; i0 += kBlock) {
+      const std::size_t w = std::min(kBlock, inner - i0);
+      std::fill(acc, acc + w, 0.0);
+      for (std::size_t k = 0; k < n; ++k) {
+        const T* row = block + k * inner + i0;
+        for (std::size_t i = 0; i < w; ++i) acc[i] += summand<K>(row[i]);
+      }
+      for (std::size_t i = 0; i < w; ++i) dst[o * inner + i0 + i] = static_cast<T>(finish<K>(acc[i]));
     }
   }
+}
+
+// Sum over one dim of x viewed as [outer, n, inner]; the result has shape `out_shape`.
+// x is a row-major array: an Array or an xt::xarray.
+template <Total K = Total::sum, class A, class T = typename A::value_type>
+Array<T> sum_dim(std::string_view op, const A& x, std::size_t dim, const Shape& out_shape) {
+  const detail::DimSplit split = split_at(x.shape(), dim);
+  auto out = empty_array<T>(out_shape, op);
+  total_columns<K>(x.data(), split.outer, split.n, split.inner, out.data());
   return out;
 }
 
 // Sum of x (a row-major array) viewed as [rows, size / rows] over its rows (the leading dims
 // summed away, as for a bias gradient); the result has shape `out_shape` of size / rows elements.
 template <class A, class T = typename A::value_type>
-Array<T> sum_rows(const A& x, std::size_t rows, const Shape& out_shape) {
-  auto out = empty_array<T>(out_shape);
-  const std::size_t cols = out.size();
-  T* __restrict dst = out.data();  // a fresh array: no aliasing, so the loop vectorises
-  std::fill(dst, dst + cols, T(0));
-  const T* __restrict src = x.data();
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* row = src + r * cols;
-    for (std::size_t j = 0; j < cols; ++j) dst[j] += row[j];
-  }
+Array<T> sum_rows(std::string_view op, const A& x, std::size_t rows, const Shape& out_shape) {
+  auto out = empty_array<T>(out_shape, op);
+  total_columns(x.data(), 1, rows, out.size(), out.data());
   return out;
 }
 

@@ -19,7 +19,7 @@ using detail::map_data;
 template <class F>
 static Tensor unary(std::string_view op, const Tensor& a, F f) {
   check_defined(op, a);
-  return map_data(a, [&](const auto& x) { return detail::elementwise(x, f); });
+  return map_data(a, [&](const auto& x) { return detail::elementwise(op, x, f); });
 }
 
 // A 0/1 tensor of a's dtype and shape: 1 where pred(a) holds. Never recorded.
@@ -263,9 +263,10 @@ Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, std::eq
 
 // C = where(M, A, B);  dC = where(M, dA, 0) + where(M, 0, dB). The condition is only read
 // (non-zero = take A; it may have either dtype) and never differentiated; A and B share a
-// dtype. All three broadcast.
+// dtype. All three broadcast. M is the record's third input, a constant, so that the engine
+// checks its version like any saved input: the VJP reads it.
 static constexpr OpInfo where_info{"where", "dC = where(M, dA, 0) + where(M, 0, dB)",
-                                   "gA = where(M, gC, 0), gB = where(M, 0, gC)"};
+                                   "gA = where(M, gC, 0), gB = where(M, 0, gC), gM = 0 (a constant)"};
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("where", condition);
@@ -276,7 +277,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const So
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = b.data<T>();
     return condition.visit([&](const auto& m) {
-      auto c = detail::empty_array<T>(shape);
+      auto c = detail::empty_array<T>(shape, "where");
       T* dst = c.data();
       const std::size_t n = c.size();
       if (m.shape() == shape && x.shape() == shape && y.shape() == shape) {
@@ -293,11 +294,11 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const So
       return Tensor(std::move(c));
     });
   });
-  return record(where_info, std::move(out), {a, b},
+  return record(where_info, std::move(out), {a, b, condition},
                 [condition](const Tensor& g, const VjpContext& ctx) -> Grads {
                   const Tensor zero = zero_like_scalar(g);
                   return {ctx.needs[0] ? where(condition, g, zero) : Tensor(),
-                          ctx.needs[1] ? where(condition, zero, g) : Tensor()};
+                          ctx.needs[1] ? where(condition, zero, g) : Tensor(), Tensor()};
                 });
 }
 

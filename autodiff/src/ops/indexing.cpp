@@ -11,6 +11,7 @@ namespace matgrad {
 using detail::check_defined;
 using detail::normalize_dim;
 using detail::split_at;
+using detail::wrap_dim;
 
 namespace {
 
@@ -36,13 +37,23 @@ SliceRange slice_range(std::string_view op, const Shape& shape, std::size_t dim,
     fail<IndexError>("{}: start {} is out of range for dim {} of size {}", op, start, dim, size);
   }
   end = std::min(end, size);
-  const std::size_t count = start >= end ? 0 : (end - start + step - 1) / step;
+  // ⌈(end − start) / step⌉, written so that a huge step cannot wrap it around.
+  const std::size_t count = start >= end ? 0 : (end - start - 1) / step + 1;
   return {start, step, count};
 }
 
 Shape with_dim(Shape shape, std::size_t dim, std::size_t size) {
   shape[dim] = size;
   return shape;
+}
+
+// A 0-d tensor indexed along its dim 0 (as PyTorch allows): the one index must be 0, and the
+// result keeps its 0-d shape.
+void check_scalar_index(std::string_view op, std::span<const std::size_t> index) {
+  if (index.size() != 1) {
+    fail<IndexError>("{}: a 0-d tensor takes exactly one index (0), got {}", op, index.size());
+  }
+  check_indices(op, index, 0, 1);
 }
 
 }  // namespace
@@ -52,15 +63,16 @@ static constexpr OpInfo index_select_info{"index_select", "dC = dA[index] (along
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("index_select", a);
-  const std::size_t d = normalize_dim("index_select", dim, a.dim());
-  check_indices("index_select", index, d, a.shape()[d]);
+  const std::size_t d = wrap_dim("index_select", dim, a.dim());
   const detail::DimSplit split = split_at(a.shape(), d);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   const std::size_t m = index.size();
-  const Shape out_shape = with_dim(a.shape(), d, m);
+  if (a.dim() == 0) check_scalar_index("index_select", index);
+  check_indices("index_select", index, d, n);
+  const Shape out_shape = a.dim() == 0 ? Shape{} : with_dim(a.shape(), d, m);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto y = detail::empty_array<T>(out_shape);
+    auto y = detail::empty_array<T>(out_shape, "index_select");
     for (std::size_t o = 0; o < outer; ++o) {
       for (std::size_t j = 0; j < m; ++j) {
         const T* src = x.data() + (o * n + index[j]) * inner;
@@ -83,21 +95,24 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
                  const Tensor& source, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   detail::check_same_dtype("index_add", a, source);
-  const std::size_t d = normalize_dim("index_add", dim, a.dim());
-  const Shape expected = with_dim(a.shape(), d, index.size());
-  if (source.shape() != expected) {
+  const std::size_t d = wrap_dim("index_add", dim, a.dim());
+  // A 0-d a takes one index and a source of shape [] or [1] (PyTorch allows both).
+  const bool scalar = a.dim() == 0;
+  if (scalar) check_scalar_index("index_add", index);
+  const Shape expected = scalar ? Shape{} : with_dim(a.shape(), d, index.size());
+  if (source.shape() != expected && !(scalar && source.shape() == Shape{1})) {
     fail<ShapeError>(
         "index_add: source has shape {} but a of shape {} with {} indices along dim {} needs a "
         "source of shape {}",
         to_string(source.shape()), to_string(a.shape()), index.size(), d, to_string(expected));
   }
-  check_indices("index_add", index, d, a.shape()[d]);
   const detail::DimSplit split = split_at(a.shape(), d);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
+  check_indices("index_add", index, d, n);
   const std::size_t m = index.size();
   Tensor out = detail::map_data2("index_add", a, source, [&](const auto& x, const auto& s) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto y = detail::empty_array<T>(x.shape());
+    auto y = detail::empty_array<T>(x.shape(), "index_add");
     std::copy(x.data(), x.data() + x.size(), y.data());
     for (std::size_t o = 0; o < outer; ++o) {
       for (std::size_t j = 0; j < m; ++j) {
@@ -109,10 +124,11 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
     return y;
   });
   return record(index_add_info, out, {a, source},
-                [d, idx = std::vector<std::size_t>(index.begin(), index.end())](
-                    const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {g, ctx.needs[1] ? index_select(g, static_cast<std::ptrdiff_t>(d), idx)
-                                          : Tensor()};
+                [d, idx = std::vector<std::size_t>(index.begin(), index.end()),
+                 source_1d = scalar && source.dim() == 1](const Tensor& g, const VjpContext& ctx) -> Grads {
+                  if (!ctx.needs[1]) return {g, Tensor()};
+                  const Tensor gs = index_select(g, static_cast<std::ptrdiff_t>(d), idx);
+                  return {g, source_1d ? reshape(gs, {1}) : gs};
                 });
 }
 
@@ -129,7 +145,7 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
   const Shape out_shape = with_dim(a.shape(), d, r.count);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto y = detail::empty_array<T>(out_shape);
+    auto y = detail::empty_array<T>(out_shape, "slice");
     for (std::size_t o = 0; o < outer; ++o) {
       for (std::size_t j = 0; j < r.count; ++j) {
         const T* src = x.data() + (o * n + r.start + j * r.step) * inner;
@@ -199,7 +215,7 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   Tensor out = detail::map_data2("slice_scatter", a, source, [&](const auto& x, const auto& s) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto y = detail::empty_array<T>(x.shape());
+    auto y = detail::empty_array<T>(x.shape(), "slice_scatter");
     std::copy(x.data(), x.data() + x.size(), y.data());
     for (std::size_t o = 0; o < outer; ++o) {
       for (std::size_t j = 0; j < r.count; ++j) {
@@ -254,14 +270,16 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
           "along dim {}",
           k, to_string(s), to_string(s0), d);
     }
-    offsets[k + 1] = offsets[k] + s[d];
+    if (__builtin_add_overflow(offsets[k], s[d], &offsets[k + 1])) {
+      fail<ShapeError>("concat: the sizes along dim {} add up to more than memory can address", d);
+    }
   }
   const std::size_t total = offsets.back();
   const detail::DimSplit split = split_at(s0, d);
   const std::size_t outer = split.outer, inner = split.inner;
   Tensor out = first.visit([&](const auto& x0) {
     using T = typename std::decay_t<decltype(x0)>::value_type;
-    auto y = detail::empty_array<T>(with_dim(s0, d, total));
+    auto y = detail::empty_array<T>(with_dim(s0, d, total), "concat");
     for (std::size_t k = 0; k < tensors.size(); ++k) {
       const T* src = tensors[k].data<T>().data();
       const std::size_t block = (offsets[k + 1] - offsets[k]) * inner;

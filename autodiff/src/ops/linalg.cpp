@@ -41,7 +41,7 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
   Tensor out = a.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = b.data<T>();
-    Tensor result = detail::empty_tensor<T>(out_shape);
+    Tensor result = detail::empty_tensor<T>(out_shape, "gemm");
     T* c = detail::elements_of<T>(result);
     if (k == 0) std::fill(c, c + result.numel(), T(0));
     if (m != 0 && n != 0 && k != 0) {
@@ -92,7 +92,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
   const std::size_t rows = sx[0];
   Tensor c = x.visit([&](const auto& xa) {
     using T = typename std::decay_t<decltype(xa)>::value_type;
-    Tensor y = detail::empty_tensor<T>({rows, out});
+    Tensor y = detail::empty_tensor<T>({rows, out}, "linear");
     T* dst = detail::elements_of<T>(y);
     if (b.defined()) {
       const T* bias = b.data<T>().data();

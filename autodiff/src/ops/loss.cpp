@@ -40,17 +40,22 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, 
 // The reduced value of per-element losses computed in the kernel (mean of nothing is NaN,
 // as in PyTorch).
 template <class T>
-static Array<T> reduce_values(const std::vector<T>& losses, Reduction reduction,
-                              const Shape& none_shape) {
+static Array<T> reduce_values(std::string_view op, const std::vector<T>& losses,
+                              Reduction reduction, const Shape& none_shape) {
   if (reduction == Reduction::none) {
-    auto out = detail::empty_array<T>(none_shape);
+    auto out = detail::empty_array<T>(none_shape, op);
     std::copy(losses.begin(), losses.end(), out.data());
     return out;
   }
-  double total = 0;  // accumulated in double, also for float32
-  for (const T v : losses) total += static_cast<double>(v);
+  double total = detail::total_contiguous(losses.data(), losses.size());
   if (reduction == Reduction::mean) total /= static_cast<double>(losses.size());
-  return detail::scalar_array(static_cast<T>(total));
+  return detail::scalar_array(static_cast<T>(total), op);
+}
+
+// gC ÷ n for a mean over n losses. Over none the gradient is empty, and gC stays unscaled: a
+// 1/0 factor would multiply the zeros of a second-order pass into NaN.
+static Tensor mean_scale(const Tensor& g, std::size_t n) {
+  return n == 0 ? g : g / static_cast<double>(n);
 }
 
 // ℓᵢ = logsumexp(Aᵢ) − Aᵢ,ₜᵢ for each row i of A [N, C] (a [C] input is one row, giving a 0-d
@@ -87,18 +92,18 @@ Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
 
   Tensor out = detail::map_data(logits, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    std::vector<T> losses(rows);
+    std::vector<T> losses = detail::allocating<T>({rows}, "cross_entropy", [&] { return std::vector<T>(rows); });
     for (std::size_t r = 0; r < rows; ++r) {
       const T* row = x.data() + r * classes;
       T m = -std::numeric_limits<T>::infinity();
       for (std::size_t j = 0; j < classes; ++j) {
         if (row[j] > m) m = row[j];
       }
-      T z = 0;
+      double z = 0;  // in double, as the softmax denominators are
       for (std::size_t j = 0; j < classes; ++j) z += std::exp(row[j] - m);
-      losses[r] = std::log(z) - (row[t[r]] - m);  // logsumexp − picked, both relative to m
+      losses[r] = static_cast<T>(std::log(z)) - (row[t[r]] - m);  // logsumexp − picked, both relative to m
     }
-    return reduce_values(losses, reduction, none_shape);
+    return reduce_values("cross_entropy", losses, reduction, none_shape);
   });
 
   return record(cross_entropy_info, std::move(out), {logits},
@@ -112,7 +117,7 @@ Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                   });
                   Tensor scale = g;
                   if (reduction == Reduction::none && batched) scale = unsqueeze(g, 1);
-                  if (reduction == Reduction::mean) scale = g / static_cast<double>(t.size());
+                  if (reduction == Reduction::mean) scale = mean_scale(g, t.size());
                   return {(softmax(logits, -1) - onehot) * scale};
                 });
 }
@@ -129,18 +134,19 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   Tensor out = detail::map_data(logits, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const T* y = targets.data<T>().data();
-    std::vector<T> losses(x.size());
+    std::vector<T> losses = detail::allocating<T>(
+        x.shape(), "binary_cross_entropy_with_logits", [&] { return std::vector<T>(x.size()); });
     for (std::size_t i = 0; i < losses.size(); ++i) {
       const T v = x.data()[i];
       losses[i] = std::max(v, T(0)) - v * y[i] + std::log1p(std::exp(-std::abs(v)));
     }
-    return reduce_values(losses, reduction, shape);
+    return reduce_values("binary_cross_entropy_with_logits", losses, reduction, shape);
   });
-  const double count = static_cast<double>(logits.numel());
+  const std::size_t count = logits.numel();
   return record(
       bce_with_logits_info, std::move(out), {logits, targets},
       [logits, targets, reduction, count](const Tensor& g, const VjpContext& ctx) -> Grads {
-        const Tensor scale = reduction == Reduction::mean ? g / count : g;
+        const Tensor scale = reduction == Reduction::mean ? mean_scale(g, count) : g;
         return {ctx.needs[0] ? (sigmoid(logits) - targets) * scale : Tensor(),
                 ctx.needs[1] ? -(logits * scale) : Tensor()};
       });

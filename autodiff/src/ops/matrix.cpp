@@ -61,7 +61,7 @@ Lu<T> lu_factor(std::string_view op, const Array<T>& a) {
   check_finite(op, a);
   detail::prepare_blas();  // every LAPACK call starts from an LU factorisation
   Lu<T> f;
-  f.lu = a;
+  f.lu = detail::allocating<T>(a.shape(), op, [&] { return decltype(f.lu)(a); });
   f.pivots.resize(a.shape()[0]);
   if (a.shape()[0] == 0) return f;
   const int info = xt::lapack::getrf(f.lu, f.pivots);
@@ -161,9 +161,9 @@ Tensor trace(const Tensor& a, const SourceLocation& caller) {
   }
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    T total = 0;
+    double total = 0;  // in double, also for float32
     for (std::size_t i = 0; i < std::min(x.shape()[0], x.shape()[1]); ++i) total += x(i, i);
-    return xt::xarray<T>(total);
+    return xt::xarray<T>(static_cast<T>(total));
   });
   const std::size_t rows = a.size(0), cols = a.size(1);
   return record(trace_info, out, {a}, [rows, cols](const Tensor& g) -> Grads {
@@ -185,7 +185,7 @@ Tensor inverse(const Tensor& a, const SourceLocation& caller) {
       const int info = xt::lapack::getri(f.lu, f.pivots);
       if (info != 0) fail<Error>("inverse: internal error: LAPACK getri returned {}", info);
     }
-    xt::xarray<T> inv = f.lu;
+    auto inv = detail::allocating<T>(x.shape(), "inverse", [&] { return xt::xarray<T>(f.lu); });
     check_finite_result("inverse", x.shape(), inv);
     return inv;
   });
@@ -270,7 +270,9 @@ Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
     check_invertible("solve", x, f);
     check_finite("solve", y);
     const std::size_t k = y.dimension() == 1 ? 1 : y.shape()[1];
-    xt::xtensor<T, 2, xt::layout_type::column_major> rhs({n, k});
+    auto rhs = detail::allocating<T>({n, k}, "solve", [&] {
+      return xt::xtensor<T, 2, xt::layout_type::column_major>({n, k});
+    });
     for (std::size_t i = 0; i < n; ++i) {
       for (std::size_t j = 0; j < k; ++j) rhs(i, j) = y.data()[i * k + j];
     }
@@ -281,7 +283,7 @@ Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
           rhs.data(), ld);
       if (info != 0) fail<Error>("solve: internal error: LAPACK getrs returned {}", info);
     }
-    xt::xarray<T> x_out = rhs;
+    auto x_out = detail::allocating<T>(y.shape(), "solve", [&] { return xt::xarray<T>(rhs); });
     x_out.reshape(y.shape());
     check_finite_result("solve", x.shape(), x_out);
     return x_out;
@@ -305,7 +307,7 @@ Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   }
   Tensor out = detail::map_data2("outer", a, b, [](const auto& x, const auto& y) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto c = detail::empty_array<T>({x.size(), y.size()});
+    auto c = detail::empty_array<T>({x.size(), y.size()}, "outer");
     for (std::size_t i = 0; i < x.size(); ++i) {
       for (std::size_t j = 0; j < y.size(); ++j) c(i, j) = x(i) * y(j);
     }
@@ -327,14 +329,23 @@ Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& call
   if (a.dim() != 1 && a.dim() != 2) {
     fail<ShapeError>("diag: expects a vector or a matrix, got shape {}", to_string(a.shape()));
   }
-  // Diagonal k starts at (r0, c0) and runs for `length` elements.
-  const std::size_t k = static_cast<std::size_t>(diagonal < 0 ? -diagonal : diagonal);
+  // Diagonal k starts at (r0, c0) and runs for `length` elements. |diagonal| in unsigned
+  // arithmetic: −PTRDIFF_MIN does not fit a ptrdiff_t.
+  const std::size_t k = diagonal < 0 ? std::size_t{0} - static_cast<std::size_t>(diagonal)
+                                     : static_cast<std::size_t>(diagonal);
   const std::size_t r0 = diagonal < 0 ? k : 0, c0 = diagonal < 0 ? 0 : k;
   if (a.dim() == 1) {
-    const std::size_t n = a.size(0), size = n + k;
+    const std::size_t n = a.size(0);
+    std::size_t size = 0;
+    if (__builtin_add_overflow(n, k, &size)) {
+      fail<ShapeError>("diag: a vector of {} elements on diagonal {} needs a matrix larger than "
+                       "memory can address",
+                       n, diagonal);
+    }
     Tensor out = detail::map_data(a, [&](const auto& x) {
       using T = typename std::decay_t<decltype(x)>::value_type;
-      xt::xarray<T> c = xt::zeros<T>({size, size});
+      auto c = detail::empty_array<T>({size, size}, "diag");  // checks size² before allocating
+      std::fill(c.data(), c.data() + c.size(), T(0));
       for (std::size_t i = 0; i < n; ++i) c(r0 + i, c0 + i) = x(i);
       return c;
     });
@@ -346,7 +357,7 @@ Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& call
       r0 < rows && c0 < cols ? std::min(rows - r0, cols - c0) : std::size_t{0};
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto c = detail::empty_array<T>({length});
+    auto c = detail::empty_array<T>({length}, "diag");
     for (std::size_t i = 0; i < length; ++i) c(i) = x(r0 + i, c0 + i);
     return c;
   });

@@ -1,4 +1,6 @@
-// Reductions: sum and mean (all elements or one dim), max and min over a dim.
+// Reductions: sum and mean (all elements or one dim), max and min over a dim. float32 sums
+// accumulate in double (common.hpp's total_columns). A 0-d tensor reduces over dim 0 or -1 as
+// one element, as in PyTorch.
 #include "common.hpp"
 
 #include <cmath>
@@ -7,7 +9,7 @@
 namespace matgrad {
 
 using detail::check_defined;
-using detail::normalize_dim;
+using detail::wrap_dim;
 
 static constexpr OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)", Saves::nothing};
 Tensor sum(const Tensor& a, const SourceLocation& caller) {
@@ -15,9 +17,7 @@ Tensor sum(const Tensor& a, const SourceLocation& caller) {
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    T total = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i];
-    return detail::scalar_array(total);
+    return detail::scalar_array(static_cast<T>(detail::total_contiguous(x.data(), x.size())), "sum");
   });
   const Shape input_shape = a.shape();
   return record(sum_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
@@ -30,36 +30,39 @@ static constexpr OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("sum", a);
-  const std::size_t d = normalize_dim("sum", dim, a.dim());
+  const std::size_t d = wrap_dim("sum", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
-  Tensor out = detail::map_data(a, [&](const auto& x) { return detail::sum_dim(x, d, out_shape); });
+  Tensor out = detail::map_data(a, [&](const auto& x) { return detail::sum_dim("sum", x, d, out_shape); });
   const Shape input_shape = a.shape();
   return record(sum_dim_info, std::move(out), {a}, [input_shape, d, keepdim](const Tensor& g) -> Grads {
-    return {broadcast_to(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d)), input_shape)};
+    return {broadcast_to(detail::unreduce(g, d, keepdim, input_shape.size()), input_shape)};
   });
+}
+
+// mean = sum / n. The mean of nothing is NaN, as in PyTorch, but made as sum + NaN rather than
+// sum / 0: a 1/0 factor in the backward would multiply the zeros of a second-order pass into
+// NaN (PyTorch divides after broadcasting, where an empty input leaves nothing to divide).
+static Tensor divide_by_count(const Tensor& total, std::size_t n) {
+  if (n == 0) return total + std::numeric_limits<double>::quiet_NaN();
+  return total / static_cast<double>(n);
 }
 
 Tensor mean(const Tensor& a, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("mean", a);
-  return sum(a) / static_cast<double>(a.numel());
+  return divide_by_count(sum(a), a.numel());
 }
 
 Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("mean", a);
-  const std::size_t d = normalize_dim("mean", dim, a.dim());
-  return sum(a, dim, keepdim) / static_cast<double>(a.shape()[d]);
+  const std::size_t d = wrap_dim("mean", dim, a.dim());
+  return divide_by_count(sum(a, dim, keepdim), detail::split_at(a.shape(), d).n);
 }
 
 // c = ‖A‖ = sqrt(Σ A²);  dc = tr(Aᵀ dA) / c  =>  gA = gc A / c  (0 where c = 0)
 static constexpr OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "gA = gc A / c (0 where c = 0)",
                                   Saves::inputs_and_output};
-
-template <class T>
-static void sqrt_in_place(Array<T>& x) {
-  for (auto& v : x) v = std::sqrt(v);
-}
 
 static Tensor norm_vjp(const Tensor& g, const Tensor& a, const Tensor& c) {
   const Tensor zero = scalar_like(c, 0.0);
@@ -73,9 +76,7 @@ Tensor norm(const Tensor& a, const SourceLocation& caller) {
   check_defined("norm", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    T total = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) total += x.data()[i] * x.data()[i];
-    return detail::scalar_array(std::sqrt(total));
+    return detail::scalar_array(static_cast<T>(detail::total_contiguous<detail::Total::norm>(x.data(), x.size())), "norm");
   });
   return record(norm_info, std::move(out), {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
     return {norm_vjp(g, a, ctx.output)};
@@ -85,20 +86,13 @@ Tensor norm(const Tensor& a, const SourceLocation& caller) {
 Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("norm", a);
-  const std::size_t d = normalize_dim("norm", dim, a.dim());
+  const std::size_t d = wrap_dim("norm", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
-  Tensor out = detail::map_data(a, [&](const auto& x) {
-    using T = typename std::decay_t<decltype(x)>::value_type;
-    const Tensor squares = detail::elementwise(x, [](T v) { return v * v; });
-    auto y = detail::sum_dim(squares.data<T>(), d, out_shape);
-    sqrt_in_place(y);
-    return y;
-  });
+  Tensor out = detail::map_data(
+      a, [&](const auto& x) { return detail::sum_dim<detail::Total::norm>("norm", x, d, out_shape); });
   return record(norm_info, std::move(out), {a}, [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
-    const auto expand = [&](const Tensor& t) {
-      return keepdim ? t : unsqueeze(t, static_cast<std::ptrdiff_t>(d));
-    };
-    return {norm_vjp(expand(g), a, expand(ctx.output))};
+    const std::size_t rank = a.dim();
+    return {norm_vjp(detail::unreduce(g, d, keepdim, rank), a, detail::unreduce(ctx.output, d, keepdim, rank))};
   });
 }
 
@@ -109,7 +103,9 @@ static xt::xarray<std::size_t> arg_extremum(std::string_view op, const Array<T>&
   const detail::DimSplit split = detail::split_at(x.shape(), dim);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   if (n == 0) fail<ShapeError>("{}: cannot reduce over dim {} of size 0", op, dim);
-  auto out = xt::xarray<std::size_t>::from_shape(detail::reduced_shape(x.shape(), dim, keepdim));
+  const Shape shape = detail::reduced_shape(x.shape(), dim, keepdim);
+  auto out = detail::allocating<std::size_t>(
+      shape, op, [&] { return xt::xarray<std::size_t>::from_shape(shape); });
   for (std::size_t o = 0; o < outer; ++o) {
     for (std::size_t i = 0; i < inner; ++i) {
       const T* p = x.data() + o * n * inner + i;
@@ -127,7 +123,7 @@ template <class Better>
 static xt::xarray<std::size_t> arg_extremum(std::string_view op, const Tensor& a,
                                             std::ptrdiff_t dim, bool keepdim, Better better) {
   check_defined(op, a);
-  const std::size_t d = normalize_dim(op, dim, a.dim());
+  const std::size_t d = wrap_dim(op, dim, a.dim());
   return a.visit([&](const auto& x) { return arg_extremum(op, x, d, keepdim, better); });
 }
 
@@ -152,14 +148,16 @@ template <class Better>
 static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, bool keepdim,
                        Better better) {
   const auto index = arg_extremum(info.name, a, dim, true, better);
-  const std::size_t d = normalize_dim(info.name, dim, a.dim());
+  const std::size_t d = wrap_dim(info.name, dim, a.dim());
   const detail::DimSplit split = detail::split_at(a.shape(), d);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
-  Tensor mask = zeros_like(a);
+  Tensor mask;
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto values = detail::empty_array<T>(detail::reduced_shape(x.shape(), d, keepdim));
-    T* m = const_cast<T*>(mask.data<T>().data());
+    auto values = detail::empty_array<T>(detail::reduced_shape(x.shape(), d, keepdim), info.name);
+    mask = detail::empty_tensor<T>(x.shape(), info.name);
+    T* m = detail::elements_of<T>(mask);
+    std::fill(m, m + x.size(), T(0));
     for (std::size_t o = 0; o < outer; ++o) {
       for (std::size_t i = 0; i < inner; ++i) {
         const std::size_t at = (o * n + index.data()[o * inner + i]) * inner + i;
@@ -170,7 +168,7 @@ static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, 
     return values;
   });
   return record(info, out, {a}, [mask, d, keepdim](const Tensor& g) -> Grads {
-    return {(keepdim ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d))) * mask};
+    return {detail::unreduce(g, d, keepdim, mask.dim()) * mask};
   });
 }
 

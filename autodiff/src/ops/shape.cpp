@@ -12,15 +12,16 @@ namespace matgrad {
 using detail::check_defined;
 using detail::map_data;
 using detail::normalize_dim;
+using detail::wrap_dim;
 
 // The shape a view or reshape of `a` to `shape_arg` has, or a ShapeError naming the op.
 static Shape view_shape(std::string_view op, const Tensor& a, const ShapeArg& shape_arg) {
   check_defined(op, a);
   const Shape shape = shape_arg.resolve(op, a.numel());
-  if (detail::dims_product(shape, 0, shape.size()) != a.numel()) {
+  const std::size_t numel = detail::checked_numel(op, shape, 1);
+  if (numel != a.numel()) {
     fail<ShapeError>("{}: cannot reshape {} ({} elements) to {} ({} elements)", op,
-                     to_string(a.shape()), a.numel(), to_string(shape),
-                     detail::dims_product(shape, 0, shape.size()));
+                     to_string(a.shape()), a.numel(), to_string(shape), numel);
   }
   return shape;
 }
@@ -58,15 +59,17 @@ Tensor view_as(const Tensor& a, const Tensor& other, const SourceLocation& calle
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("flatten", a);
-  if (a.dim() == 0) return reshape(a, {1});
-  const std::size_t start = normalize_dim("flatten", start_dim, a.dim());
-  const std::size_t end = normalize_dim("flatten", end_dim, a.dim());
+  const std::size_t start = wrap_dim("flatten", start_dim, a.dim());
+  const std::size_t end = wrap_dim("flatten", end_dim, a.dim());
   if (start > end) {
     fail<IndexError>("flatten: start_dim {} comes after end_dim {}", start_dim, end_dim);
   }
+  if (a.dim() == 0) return reshape(a, {1});
   const Shape& s = a.shape();
   Shape shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(start));
-  shape.push_back(detail::dims_product(s, start, end + 1));
+  const Shape flattened(s.begin() + static_cast<std::ptrdiff_t>(start),
+                        s.begin() + static_cast<std::ptrdiff_t>(end) + 1);
+  shape.push_back(detail::checked_numel("flatten", flattened, 1));
   shape.insert(shape.end(), s.begin() + static_cast<std::ptrdiff_t>(end) + 1, s.end());
   return reshape(a, shape);
 }
@@ -80,30 +83,39 @@ Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& call
   return reshape(a, shape);
 }
 
+// As in PyTorch, a dim whose size is not 1 (or a 0-d tensor) leaves the tensor as it is.
 Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("squeeze", a);
-  const std::size_t d = normalize_dim("squeeze", dim, a.dim());
-  if (a.shape()[d] != 1) {
-    fail<ShapeError>("squeeze: dim {} of shape {} has size {}, not 1", dim, to_string(a.shape()),
-                     a.shape()[d]);
-  }
+  const std::size_t d = wrap_dim("squeeze", dim, a.dim());
+  if (a.dim() == 0 || a.shape()[d] != 1) return a;
   Shape shape = a.shape();
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(d));
   return reshape(a, shape);
+}
+
+Tensor squeeze(const Tensor& a, const SourceLocation& caller) {
+  const detail::CallSite site(caller);
+  check_defined("squeeze", a);
+  Shape shape;
+  for (const std::size_t n : a.shape()) {
+    if (n != 1) shape.push_back(n);
+  }
+  return shape.size() == a.dim() ? a : reshape(a, shape);
 }
 
 static constexpr OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)", Saves::nothing};
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   check_defined("transpose", a);
-  const std::size_t d0 = normalize_dim("transpose", dim0, a.dim());
-  const std::size_t d1 = normalize_dim("transpose", dim1, a.dim());
+  const std::size_t d0 = wrap_dim("transpose", dim0, a.dim());
+  const std::size_t d1 = wrap_dim("transpose", dim1, a.dim());
+  if (a.dim() == 0) return a;  // the only transpose of a 0-d tensor, as t() of a vector
   Tensor out = map_data(a, [&](const auto& x) {
     std::vector<std::size_t> permutation(x.dimension());
     std::iota(permutation.begin(), permutation.end(), std::size_t{0});
     std::swap(permutation[d0], permutation[d1]);
-    return detail::to_array(xt::transpose(x, permutation));
+    return detail::to_array(xt::transpose(x, permutation), "transpose");
   });
   return record(transpose_info, std::move(out), {a},
                 [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; });
@@ -167,13 +179,14 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
     std::optional<Array<T>> y;
     if (lead != 0) {
       Shape rest(from.begin() + static_cast<std::ptrdiff_t>(lead), from.end());
-      y.emplace(detail::sum_rows(x, detail::dims_product(from, 0, lead), rest));
+      y.emplace(detail::sum_rows("sum_to_size", x, detail::dims_product(from, 0, lead), rest));
     }
     for (std::size_t d = 0; d < shape.size(); ++d) {
       Shape reduced = y ? y->shape() : x.shape();
       if (shape[d] == 1 && reduced[d] != 1) {
         reduced[d] = 1;
-        y.emplace(y ? detail::sum_dim(*y, d, reduced) : detail::sum_dim(x, d, reduced));
+        y.emplace(y ? detail::sum_dim("sum_to_size", *y, d, reduced)
+                     : detail::sum_dim("sum_to_size", x, d, reduced));
       }
     }
     return std::move(*y);

@@ -19,11 +19,7 @@ enum class Kind { softmax, log_softmax, logsumexp };
 // The dim as an index; a 0-d tensor is treated as having one dim of size 1.
 std::size_t softmax_dim(std::string_view op, const Tensor& a, std::ptrdiff_t dim) {
   check_defined(op, a);
-  return detail::normalize_dim(op, dim, std::max<std::size_t>(a.dim(), 1));
-}
-
-DimSplit split(const Shape& s, std::size_t d) {
-  return s.empty() ? DimSplit{1, 1, 1} : detail::split_at(s, d);
+  return detail::wrap_dim(op, dim, a.dim());
 }
 
 // Σ over dim d, kept as size 1; a 0-d tensor is its own sum.
@@ -31,24 +27,21 @@ Tensor sum_keep(const Tensor& t, std::size_t d) {
   return t.dim() == 0 ? t : sum(t, static_cast<std::ptrdiff_t>(d), true);
 }
 
-// Puts back dim d removed by a reduction with keepdim = false (nothing to do for 0-d inputs).
-Tensor unreduce(const Tensor& g, std::size_t d, bool keepdim, bool scalar_input) {
-  return keepdim || scalar_input ? g : unsqueeze(g, static_cast<std::ptrdiff_t>(d));
-}
-
 // With the input viewed as [outer, n, inner]: per (outer, inner) position, the max m along n,
 // then z = Σ exp(x − m), then the output. softmax and log_softmax shift by m itself (a row of
 // all −inf gives NaN, as in PyTorch); logsumexp shifts by 0 when m is ±inf, so that it returns
-// +inf / −inf there (and −inf for an empty dim), as PyTorch does.
+// +inf / −inf there (and −inf for an empty dim), as PyTorch does. z accumulates in double, so
+// that float32 denominators over long dims keep their digits.
 template <class T>
 void kernel(Kind kind, const T* x, T* y, DimSplit s) {
   const detail::DimSplit split = s;
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
-  std::vector<T> m(inner), z(inner);
+  std::vector<T> m(inner);
+  std::vector<double> z(inner);
   for (std::size_t o = 0; o < outer; ++o) {
     const T* xo = x + o * n * inner;
     std::fill(m.begin(), m.end(), -std::numeric_limits<T>::infinity());
-    std::fill(z.begin(), z.end(), T(0));
+    std::fill(z.begin(), z.end(), 0.0);
     for (std::size_t k = 0; k < n; ++k) {
       for (std::size_t i = 0; i < inner; ++i) {
         const T v = xo[k * inner + i];
@@ -69,8 +62,9 @@ void kernel(Kind kind, const T* x, T* y, DimSplit s) {
           z[i] += e;
         }
       }
+      for (std::size_t i = 0; i < inner; ++i) m[i] = static_cast<T>(z[i]);  // m: done with the max
       for (std::size_t k = 0; k < n; ++k) {
-        for (std::size_t i = 0; i < inner; ++i) yo[k * inner + i] /= z[i];
+        for (std::size_t i = 0; i < inner; ++i) yo[k * inner + i] /= m[i];
       }
       continue;
     }
@@ -79,23 +73,23 @@ void kernel(Kind kind, const T* x, T* y, DimSplit s) {
     }
     for (std::size_t i = 0; i < inner; ++i) z[i] = std::log(z[i]);  // now log Σ exp(x − m)
     if (kind == Kind::logsumexp) {
-      for (std::size_t i = 0; i < inner; ++i) y[o * inner + i] = m[i] + z[i];
+      for (std::size_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<T>(m[i] + z[i]);
     } else {
       T* yo = y + o * n * inner;
       for (std::size_t k = 0; k < n; ++k) {
         for (std::size_t i = 0; i < inner; ++i) {
-          yo[k * inner + i] = (xo[k * inner + i] - m[i]) - z[i];
+          yo[k * inner + i] = (xo[k * inner + i] - m[i]) - static_cast<T>(z[i]);
         }
       }
     }
   }
 }
 
-Tensor run(Kind kind, const Tensor& a, std::size_t d, const Shape& out_shape) {
-  const DimSplit s = split(a.shape(), d);
+Tensor run(std::string_view op, Kind kind, const Tensor& a, std::size_t d, const Shape& out_shape) {
+  const DimSplit s = detail::split_at(a.shape(), d);
   return detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto y = detail::empty_array<T>(out_shape);
+    auto y = detail::empty_array<T>(out_shape, op);
     kernel(kind, x.data(), y.data(), s);
     return y;
   });
@@ -108,7 +102,7 @@ static constexpr OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("softmax", a, dim);
-  Tensor out = run(Kind::softmax, a, d, a.shape());
+  Tensor out = run("softmax", Kind::softmax, a, d, a.shape());
   return record(softmax_info, std::move(out), {a},
                 [d](const Tensor& g, const VjpContext& ctx) -> Grads {
                   const Tensor& c = ctx.output;
@@ -121,26 +115,25 @@ static constexpr OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(
 Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("log_softmax", a, dim);
-  Tensor out = run(Kind::log_softmax, a, d, a.shape());
+  Tensor out = run("log_softmax", Kind::log_softmax, a, d, a.shape());
   return record(log_softmax_info, std::move(out), {a},
                 [d](const Tensor& g, const VjpContext& ctx) -> Grads {
                   return {g - exp(ctx.output) * sum_keep(g, d)};
                 });
 }
 
-static constexpr OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(exp(A − C) ⊙ dA)",
-                                       "gA = gC ⊙ exp(A − C) (gC, C broadcast along dim)", Saves::inputs_and_output};
+// exp(A − C) is softmax(A), but computed as written it rounds: at A = (1e30, 1e30), C rounds
+// to A and the gradient comes out (1, 1). softmax shifts by the max before exponentiating.
+static constexpr OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(softmax(A) ⊙ dA)",
+                                       "gA = gC ⊙ softmax(A) (gC broadcast along dim)"};
 Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("logsumexp", a, dim);
-  const bool scalar = a.dim() == 0;
-  const Shape out_shape = scalar ? Shape{} : detail::reduced_shape(a.shape(), d, keepdim);
-  Tensor out = run(Kind::logsumexp, a, d, out_shape);
-  return record(logsumexp_info, std::move(out), {a},
-                [a, d, keepdim, scalar](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {unreduce(g, d, keepdim, scalar) *
-                          exp(a - unreduce(ctx.output, d, keepdim, scalar))};
-                });
+  const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
+  Tensor out = run("logsumexp", Kind::logsumexp, a, d, out_shape);
+  return record(logsumexp_info, std::move(out), {a}, [a, d, keepdim](const Tensor& g) -> Grads {
+    return {detail::unreduce(g, d, keepdim, a.dim()) * softmax(a, static_cast<std::ptrdiff_t>(d))};
+  });
 }
 
 }  // namespace matgrad
