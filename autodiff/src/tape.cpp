@@ -34,14 +34,18 @@ bool should_record(std::span<const InputRef> inputs) {
 
 Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> inputs, Vjp vjp,
                    const SourceLocation& where) {
-  if (!output.defined()) fail<Error>("{}: internal error: the op produced no output", op.name);
+  const SourceLocation& site = CallSite::current() ? *CallSite::current() : where;
+  if (!output.defined()) {
+    fail<Error>("{}: record() was given an undefined output tensor (at {}:{}); the forward "
+                "computation of '{}' must return a tensor",
+                op.name, site.file, site.line, op.name);
+  }
   // The record takes its output over: an op that handed back an input, or a tensor already in
   // a graph, gets a copy of its own.
   const bool is_input = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& input) {
     return input.impl() == output.impl();
   });
   if (is_input || output.impl()->node || output.impl()->requires_grad) output = detail::copy(output);
-  const SourceLocation& site = CallSite::current() ? *CallSite::current() : where;
   if (anomaly_enabled()) check_finite_output(op, output, inputs, site);
 
   auto node = std::allocate_shared<Node>(RecordAllocator<Node>());

@@ -74,6 +74,7 @@ std::size_t Tensor::size(std::ptrdiff_t d) const {
 }
 
 double Tensor::item() const {
+  check_defined("item");
   if (numel() != 1) {
     fail<ShapeError>("item: only a one-element tensor has an item; this one has shape {}",
                      to_string(shape()));
@@ -198,9 +199,12 @@ Tensor& Tensor::copy_(const Tensor& other) {
   return *this;
 }
 
-Tensor& Tensor::fill_(double value) {
-  check_defined("fill_");
-  check_in_place("fill_", *this);
+Tensor& Tensor::fill_(double value) { return fill_in_place("fill_", value); }
+Tensor& Tensor::zero_() { return fill_in_place("zero_", 0.0); }
+
+Tensor& Tensor::fill_in_place(std::string_view op, double value) {
+  check_defined(op);
+  check_in_place(op, *this);
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     std::fill(const_cast<Array<T>&>(x).begin(), const_cast<Array<T>&>(x).end(),

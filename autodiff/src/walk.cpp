@@ -18,6 +18,7 @@
 #include "matgrad/ops.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 namespace matgrad {
 
@@ -66,6 +67,20 @@ void accumulate(Tensor& slot, Tensor g, bool create_graph) {
   } else {
     slot.add_(g);
   }
+}
+
+// ---- the one lock of the walk ----
+// backward() on several threads at once may deliver gradients to one shared leaf (PyTorch
+// makes that safe too): a leaf's .grad is updated under a mutex picked by the leaf's address,
+// from a fixed set rather than one per tensor, so that tensors stay small. Uncontended, it
+// costs two atomic operations per leaf and pass.
+std::mutex& leaf_grad_mutex(const TensorImpl* leaf) {
+  struct alignas(64) Stripe {
+    std::mutex mutex;
+  };
+  static Stripe stripes[64];
+  const auto address = reinterpret_cast<std::uintptr_t>(leaf);
+  return stripes[((address >> 4) ^ (address >> 10)) % 64].mutex;
 }
 
 class Walk {
@@ -189,6 +204,8 @@ class Walk {
       }
       return;
     }
+    // Leaves are not claimed: walks on other threads may reach this one at the same time.
+    const std::lock_guard<std::mutex> lock(leaf_grad_mutex(&leaf));
     Tensor& grad = leaf.grad;
     if (!grad.defined() && !create_graph_ &&
         (g.impl().use_count() > 1 || g.impl()->storage_shared() || g.requires_grad())) {

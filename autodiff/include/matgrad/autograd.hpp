@@ -241,17 +241,40 @@ Tensor record(const OpInfo& op, Tensor output, const V& inputs, F&& vjp,
 //     static Grads backward(const Tensor& g, const Tensor& x) { ... }
 //   };
 //   Tensor y = apply<Swish>(x);
-// forward runs without recording; backward receives gC and the inputs.
+// forward runs without recording; backward receives gC and the inputs and returns one gradient
+// per input. Errors raised later in backward point at the line that called apply.
+namespace detail {
+// apply's first input and the caller's line: the default argument of a converting constructor
+// is evaluated where the conversion happens, in the call of apply.
+struct LocatedTensor {
+  LocatedTensor(const Tensor& t, const SourceLocation& at = SourceLocation::current())  // NOLINT
+      : tensor(t), where(at) {}
+  const Tensor& tensor;
+  SourceLocation where;
+};
+[[noreturn]] void fail_custom_forward(std::string_view op, const SourceLocation& where);
+[[noreturn]] void fail_custom_backward(std::string_view op, std::size_t returned, std::size_t inputs);
+}  // namespace detail
+
 template <class Op, class... Inputs>
-Tensor apply(const Inputs&... inputs) {
+Tensor apply(detail::LocatedTensor first, const Inputs&... rest) {
   static_assert((std::is_same_v<Inputs, Tensor> && ...), "apply: inputs must be Tensors");
+  constexpr std::size_t inputs = 1 + sizeof...(Inputs);
+  const Tensor& x = first.tensor;
   Tensor output;
   {
     NoGradGuard no_grad;
-    output = Op::forward(inputs...);
+    output = Op::forward(x, rest...);
   }
-  return record(Op::info, std::move(output), {inputs...},
-                [inputs...](const Tensor& g) -> Grads { return Op::backward(g, inputs...); });
+  if (!output.defined()) detail::fail_custom_forward(Op::info.name, first.where);
+  return record(
+      Op::info, std::move(output), {x, rest...},
+      [x, rest...](const Tensor& g) -> Grads {
+        Grads grads = Op::backward(g, x, rest...);
+        if (grads.size() != inputs) detail::fail_custom_backward(Op::info.name, grads.size(), inputs);
+        return grads;
+      },
+      first.where);
 }
 
 // ---- running the tape backwards ----

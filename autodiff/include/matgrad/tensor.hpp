@@ -118,7 +118,7 @@ class Tensor {
   Tensor& mul_(double factor);
   Tensor& copy_(const Tensor& other);
   Tensor& fill_(double value);
-  Tensor& zero_() { return fill_(0.0); }
+  Tensor& zero_();
 
   // Methods mirroring the free functions, for chaining.
   Tensor t(const SourceLocation& caller = SourceLocation::current()) const;
@@ -138,6 +138,7 @@ class Tensor {
     if (!impl_) [[unlikely]] fail_undefined(what);
   }
   [[noreturn]] static void fail_undefined(std::string_view what);
+  Tensor& fill_in_place(std::string_view op, double value);  // fill_ and zero_
   std::shared_ptr<detail::TensorImpl> impl_;
 };
 
