@@ -88,7 +88,7 @@ void step(Params& p, const Params& g, double lr) {
 }
 
 Params copy(const Params& p) {
-  auto leaf = [](const Tensor& t) { return t.detach().requires_grad_(true); };
+  auto leaf = [](const Tensor& t) { return t.detach().clone().requires_grad_(true); };
   return {leaf(p.w1), leaf(p.b1), leaf(p.w2), leaf(p.b2)};
 }
 

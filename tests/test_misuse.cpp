@@ -26,6 +26,17 @@ using namespace matgrad::testing;
 #ifndef MATGRAD_TEST_UNDER_ASAN
 #define MATGRAD_TEST_UNDER_ASAN 0
 #endif
+// ASan's and TSan's operator new abort on failure instead of throwing std::bad_alloc.
+#if MATGRAD_TEST_UNDER_ASAN || defined(__SANITIZE_THREAD__)
+#define MATGRAD_TEST_NEW_ABORTS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MATGRAD_TEST_NEW_ABORTS 1
+#endif
+#endif
+#ifndef MATGRAD_TEST_NEW_ABORTS
+#define MATGRAD_TEST_NEW_ABORTS 0
+#endif
 
 static Tensor f64(const NestedList& values, bool requires_grad = false) {
   return tensor(values, {.dtype = DType::float64, .requires_grad = requires_grad});
@@ -135,7 +146,7 @@ TEST_CASE("huge or overflowing shapes raise clear errors") {
   check_error<ShapeError>([&] { zeros({huge, 8}); }, {"zeros", "more elements than memory can address"});
   check_error<ShapeError>([&] { broadcast_to(ones({1}), {huge, 16}); }, {"broadcast_to", "memory"});
   check_error<ShapeError>([&] { randn({huge, huge}, *std::make_unique<Generator>(0)); }, {"randn"});
-#if !MATGRAD_TEST_UNDER_ASAN  // ASan's operator new aborts on failure instead of throwing
+#if !MATGRAD_TEST_NEW_ABORTS
   check_error<ValueError>([&] { zeros({std::size_t{1} << 44}); }, {"zeros", "out of memory"});
 #endif
 }
@@ -169,7 +180,7 @@ TEST_CASE("sizes computed from integer arguments are checked, and the error name
   check_error<ShapeError>([&] { zeros({0, big, big}); }, {"zeros", "memory"});
   check_error<ShapeError>([&] { concat({zeros({std::size_t{1} << 63, 0}), zeros({std::size_t{1} << 63, 0})}); },
                           {"concat", "add up to more than memory can address"});
-#if !MATGRAD_TEST_UNDER_ASAN  // as above: under ASan a failed allocation aborts
+#if !MATGRAD_TEST_NEW_ABORTS  // as above: under a sanitizer a failed allocation aborts
   check_error<ValueError>([&] { diag(v, 1 << 20); }, {"diag: out of memory allocating shape [1048577, 1048577]"});
   check_error<ValueError>([&] { eye(std::size_t{1} << 21); }, {"eye: out of memory"});
   check_error<ValueError>([&] { index_select(ones({1, std::size_t{1} << 22}), 0, std::vector<std::size_t>(std::size_t{1} << 20, 0)); },

@@ -7,13 +7,16 @@
 #include <doctest/doctest.h>
 #include <zip.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <limits>
 
 using namespace matgrad;
 using namespace matgrad::nn;
+using matgrad::testing::npy_with_header;
 using matgrad::testing::TempDir;
+using matgrad::testing::write_raw_npz;
 
 static std::string bytes_of(const Tensor& t) {
   return t.visit([](const auto& x) {
@@ -24,30 +27,6 @@ static std::string bytes_of(const Tensor& t) {
 static Sequential make_net(std::uint64_t seed, std::size_t hidden = 4) {
   Generator gen(seed);
   return Sequential{Linear(3, hidden, gen), ReLU(), Linear(hidden, 2, gen)};
-}
-
-// Writes an archive whose members are given as raw bytes, to make malformed checkpoints.
-static void write_raw_npz(const std::filesystem::path& path,
-                          const std::vector<std::pair<std::string, std::string>>& members) {
-  int code = 0;
-  zip_t* archive = zip_open(path.string().c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
-  REQUIRE(archive != nullptr);
-  for (const auto& [name, bytes] : members) {
-    zip_source_t* source = zip_source_buffer(archive, bytes.data(), bytes.size(), 0);
-    REQUIRE(source != nullptr);
-    REQUIRE(zip_file_add(archive, name.c_str(), source, ZIP_FL_ENC_UTF_8) >= 0);
-  }
-  REQUIRE(zip_close(archive) == 0);
-}
-
-static std::string npy_with_header(const std::string& dict, const std::string& data) {
-  std::string header = dict;
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out("\x93NUMPY\x01\x00", 8);
-  out += static_cast<char>(header.size() & 0xff);
-  out += static_cast<char>(header.size() >> 8);
-  return out + header + data;
 }
 
 static std::string error_of(const std::function<void()>& f) {
@@ -256,8 +235,10 @@ TEST_CASE("malformed .npy members: each fault is named") {
       {"truncated .npy: the header declares 4096 bytes", std::string("\x93NUMPY\x01\x00\x00\x10{}", 12)},
       {"unsupported dtype '<i4'",
        npy_with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", four_floats)},
-      {"Fortran-ordered arrays are not supported",
-       npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", four_floats)},
+      {"wrong data size: shape [2, 2] of float32 needs 16 bytes, the array holds 12",
+       npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", four_floats.substr(4))},
+      {"the .npy header declares 100000 bytes, more than the 65536 read",
+       std::string("\x93NUMPY\x02\x00\xa0\x86\x01\x00", 12) + std::string(100000, ' ')},
       {"wrong data size: shape [2, 2] of float32 needs 16 bytes, the array holds 15",
        npy_with_header(ok_dict, four_floats.substr(1))},
       {"wrong data size: shape [2, 2] of float32 needs 16 bytes, the array holds 17",
@@ -289,4 +270,126 @@ TEST_CASE("save_npz refuses duplicate and empty names and unwritable paths") {
   CHECK_THROWS_AS(save_npz(dir / "d.npz", {{"a", zeros({1})}, {"a", zeros({1})}}), CheckpointError);
   CHECK_THROWS_AS(save_npz(dir / "e.npz", {{"", zeros({1})}}), CheckpointError);
   CHECK(contains(error_of([&] { save_npz(dir / "no" / "such" / "dir.npz", {{"a", zeros({1})}}); }), "dir.npz"));
+}
+
+// Issue 11: `np.savez(f, w=W.T)` writes W.T in Fortran order (its memory is W's, read by
+// columns); matgrad refused it. The bytes below are what NumPy writes for W.T, built by hand.
+static std::string fortran_npy(const std::string& descr, const std::string& shape,
+                               const std::string& data) {
+  return npy_with_header("{'descr': '" + descr + "', 'fortran_order': True, 'shape': " + shape + ", }", data);
+}
+
+template <class T>
+static std::string raw_bytes(std::initializer_list<T> values, bool big_endian = false) {
+  std::string out;
+  for (T v : values) {
+    char b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));
+    if (big_endian) std::reverse(b, b + sizeof(T));
+    out.append(b, sizeof(T));
+  }
+  return out;
+}
+
+TEST_CASE("Fortran-ordered arrays load in C order with the same values") {
+  // W.T for W = [[1, 2, 3], [4, 5, 6]]: shape (3, 2), Fortran order, so its bytes are W's.
+  const Tensor wt = from_npy(fortran_npy("<f8", "(3, 2)", raw_bytes<double>({1, 2, 3, 4, 5, 6})));
+  CHECK(wt.shape() == Shape{3, 2});
+  CHECK(wt.data<double>() == xt::xarray<double>{{1, 4}, {2, 5}, {3, 6}});
+  // Three dims, big-endian float32: element [i, j, k] is at i + 2 j + 6 k.
+  std::vector<float> column_major(24);
+  for (std::size_t n = 0; n < 24; ++n) column_major[n] = static_cast<float>(n);
+  std::string be;
+  for (float v : column_major) be += raw_bytes<float>({v}, true);
+  const Tensor c = from_npy(fortran_npy(">f4", "(2, 3, 4)", be));
+  REQUIRE(c.shape() == Shape{2, 3, 4});
+  const auto& x = c.data<float>();
+  bool all = true;
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (std::size_t j = 0; j < 3; ++j) {
+      for (std::size_t k = 0; k < 4; ++k) all = all && x(i, j, k) == static_cast<float>(i + 2 * j + 6 * k);
+    }
+  }
+  CHECK(all);
+  // One dimension or none: the same bytes either way.
+  CHECK(from_npy(fortran_npy("<f4", "(3,)", raw_bytes<float>({1, 2, 3}))).data<float>() ==
+        xt::xarray<float>{1, 2, 3});
+  CHECK(from_npy(fortran_npy("<f8", "()", raw_bytes<double>({7}))).item() == 7.0);
+  CHECK(from_npy(fortran_npy("<f8", "(0, 3)", "")).shape() == Shape{0, 3});
+  // Inside an archive, as np.savez(f, w=W.T) writes it; a later C-order save round trips.
+  TempDir dir;
+  write_raw_npz(dir / "savez.npz", {{"w.npy", fortran_npy("<f8", "(3, 2)", raw_bytes<double>({1, 2, 3, 4, 5, 6}))}});
+  const NamedTensors loaded = load_npz(dir / "savez.npz");
+  REQUIRE(loaded.size() == 1);
+  CHECK(loaded[0].first == "w");
+  CHECK(loaded[0].second.data<double>() == xt::xarray<double>{{1, 4}, {2, 5}, {3, 6}});
+  save_npz(dir / "again.npz", loaded);
+  CHECK(bytes_of(load_npz(dir / "again.npz")[0].second) == bytes_of(loaded[0].second));
+}
+
+// Issue 11: saving or loading a zero-size tensor passed a null pointer to memcpy (UBSan).
+TEST_CASE("zero-size tensors save and load") {
+  TempDir dir;
+  const NamedTensors empty{{"a", zeros({0})},
+                           {"b", zeros({2, 0, 3}, {.dtype = DType::float64})},
+                           {"c", zeros({0, 0})}};
+  save_npz(dir / "empty.npz", empty);
+  const NamedTensors loaded = load_npz(dir / "empty.npz");
+  REQUIRE(loaded.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(loaded[i].first == empty[i].first);
+    CHECK(loaded[i].second.shape() == empty[i].second.shape());
+    CHECK(loaded[i].second.dtype() == empty[i].second.dtype());
+  }
+  CHECK(from_npy(to_npy(zeros({0, 5}))).shape() == Shape{0, 5});
+}
+
+TEST_CASE("an npz bomb is refused from the member's header") {
+  TempDir dir;
+  write_raw_npz(dir / "bomb.npz", {{"w.npy", matgrad::testing::npz_bomb_member(std::size_t{4} << 20)}}, true);
+  CHECK(std::filesystem::file_size(dir / "bomb.npz") < 32 * 1024);
+  CHECK(contains(error_of([&] { load_npz(dir / "bomb.npz"); }),
+                 "bomb.npz: member 'w.npy': wrong data size: shape [1] of float64 needs 8 bytes, "
+                 "the array holds 4194304"));
+  // A deflated member that is what it says loads.
+  write_raw_npz(dir / "fine.npz", {{"w.npy", to_npy(ones({300, 300}))}}, true);
+  CHECK(load_npz(dir / "fine.npz")[0].second.shape() == Shape{300, 300});
+}
+
+TEST_CASE("load_npz, read_checkpoint and load_checkpoint keep to max_bytes") {
+  TempDir dir;
+  save_npz(dir / "two.npz", {{"a", ones({100})}, {"b", ones({10, 10}, {.dtype = DType::float64})}});
+  CHECK(load_npz(dir / "two.npz", 1200).size() == 2);  // 400 + 800 bytes: within, inclusive
+  const std::string message = error_of([&] { load_npz(dir / "two.npz", 1199); });
+  CHECK(contains(message, "two.npz: member 'b.npy' of shape [10, 10] takes 800 bytes, which with the 400"));
+  CHECK(contains(message, "max_bytes = 1199"));
+  Sequential net = make_net(1);  // 3×4 + 4 + 4×2 + 2 = 26 floats, 104 bytes
+  save_checkpoint(dir / "net.npz", net);
+  CHECK(contains(error_of([&] { read_checkpoint(dir / "net.npz", 100); }), "max_bytes = 100"));
+  CHECK(contains(error_of([&] { load_checkpoint(dir / "net.npz", net, nullptr, 100); }), "max_bytes = 100"));
+  CHECK(read_checkpoint(dir / "net.npz", 104).model.size() == 4);
+}
+
+// Issue 11: these surfaced libzip's "File already exists" and "Operation not supported".
+TEST_CASE("a duplicate member, or a directory for a file, is named as such") {
+  TempDir dir;
+  // libzip will not write two members of one name: write "a" and "b", then rename b to a.
+  write_raw_npz(dir / "twice.npz", {{"model/a.npy", to_npy(zeros({2}))}, {"model/b.npy", to_npy(ones({2}))}});
+  std::string bytes = matgrad::testing::read_file(dir / "twice.npz");
+  for (std::size_t at = bytes.find("model/b.npy"); at != std::string::npos; at = bytes.find("model/b.npy")) {
+    bytes[at + 6] = 'a';
+  }
+  matgrad::testing::write_file(dir / "twice.npz", bytes);
+  const std::string twice = error_of([&] { load_npz(dir / "twice.npz"); });
+  CHECK(contains(twice, "twice.npz: member 'model/a.npy' appears twice"));
+  CHECK(twice.find("already exists") == std::string::npos);
+
+  std::filesystem::create_directories(dir / "out.npz");
+  const std::string saved = error_of([&] { save_npz(dir / "out.npz", {{"a", zeros({1})}}); });
+  CHECK(contains(saved, (dir / "out.npz").string() + ": is a directory"));
+  CHECK(saved.find("not supported") == std::string::npos);
+  CHECK(contains(error_of([&] { save_checkpoint(dir / "out.npz", make_net(1)); }), "is a directory"));
+  CHECK(contains(error_of([&] { load_npz(dir / "out.npz"); }), "out.npz: is a directory"));
+  CHECK(contains(error_of([&] { save_npz(dir / "no" / "such" / "dir.npz", {{"a", zeros({1})}}); }),
+                 "the directory " + (dir / "no" / "such").string() + " does not exist"));
 }

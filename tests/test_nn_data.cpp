@@ -14,17 +14,10 @@
 
 using namespace matgrad;
 using namespace matgrad::data;
+using matgrad::testing::idx_header;
 using matgrad::testing::TempDir;
 using matgrad::testing::write_file;
-
-// An IDX header: 00 00 <type> <ndim>, then each dim as a big-endian uint32.
-static std::string idx_header(std::vector<std::uint32_t> dims, unsigned char type = 0x08) {
-  std::string out{'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
-  for (std::uint32_t d : dims) {
-    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((d >> shift) & 0xff);
-  }
-  return out;
-}
+using matgrad::testing::write_gz;
 
 static std::string idx(std::vector<std::uint32_t> dims, std::size_t extra = 0, std::ptrdiff_t missing = 0) {
   std::size_t n = 1;
@@ -32,13 +25,6 @@ static std::string idx(std::vector<std::uint32_t> dims, std::size_t extra = 0, s
   std::string data;
   for (std::size_t i = 0; i < n + extra - static_cast<std::size_t>(missing); ++i) data += static_cast<char>(i % 7);
   return idx_header(dims) + data;
-}
-
-static void write_gz(const std::filesystem::path& path, const std::string& bytes) {
-  gzFile f = gzopen(path.string().c_str(), "wb");
-  REQUIRE(f != nullptr);
-  REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) == static_cast<int>(bytes.size()));
-  REQUIRE(gzclose(f) == Z_OK);
 }
 
 static std::string error_of(const std::function<void()>& f) {
@@ -101,8 +87,9 @@ TEST_CASE("corrupt IDX files raise DataError naming the file and the fault") {
       {"short-data", idx({3, 4, 4}, 0, 5), "truncated: the header declares shape [3, 4, 4] (48 bytes of data) but the file holds only 43"},
       {"long-data", idx({3, 4, 4}, 2), "wrong size: the file continues after the 48 bytes of data"},
       {"overflow", idx_header({0xffffffffu, 0xffffffffu, 0xffffffffu}) + "abc", "multiply to more elements than fit in memory (overflow)"},
-      // Large but representable: must fail on the missing data, not try to allocate 16 EB.
-      {"huge", idx_header({0xffffffffu, 0xffffffffu}) + "abc", "(18446744065119617025 bytes of data) but the file holds only 3"},
+      // Large but representable: must fail on the missing data, not try to allocate 16 EB (the
+      // plain file holds 3 bytes; the gzip one at most 1032 times its size).
+      {"huge", idx_header({0xffffffffu, 0xffffffffu}) + "abc", "(18446744065119617025 bytes of data) but the file holds "},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -301,4 +288,66 @@ TEST_CASE("a short Fashion-MNIST run lowers the loss") {
   CHECK(losses.size() == 126);
   CHECK(late < 0.5 * early);
   CHECK(acc > 0.75);
+}
+
+// Issue 11: bytes after the gzip stream were ignored. More members and zero padding are gzip
+// (`cat a.gz b.gz`, tape blocks), anything else is not.
+TEST_CASE("garbage after a gzip stream is an error; further members and zero padding are not") {
+  TempDir dir;
+  const std::string bytes = idx({4, 3, 2});
+  write_gz(dir / "one.gz", bytes);
+  const std::string packed = matgrad::testing::read_file(dir / "one.gz");
+  write_file(dir / "garbage.gz", packed + "trailing garbage");
+  const std::string message = error_of([&] { read_idx(dir / "garbage.gz"); });
+  CHECK(contains(message, (dir / "garbage.gz").string()));
+  CHECK(contains(message, fmt::format("garbage after the gzip stream: byte 0x74 at offset {} of the "
+                                      "file, after 40 bytes of data",
+                                      packed.size())));
+  write_file(dir / "zeros-then-garbage.gz", packed + std::string(7, '\0') + "x");
+  CHECK(contains(error_of([&] { read_idx(dir / "zeros-then-garbage.gz"); }), "byte 0x78"));
+  // A second member that is not gzip after all.
+  write_file(dir / "bad-member.gz", packed + std::string("\x1f\x00 not a member", 15));
+  CHECK(contains(error_of([&] { read_idx(dir / "bad-member.gz"); }), "corrupt gzip stream after 40 bytes of data"));
+
+  write_gz(dir / "head.gz", bytes.substr(0, 10));
+  write_gz(dir / "tail.gz", bytes.substr(10));
+  write_file(dir / "members.gz", matgrad::testing::read_file(dir / "head.gz") +
+                                     matgrad::testing::read_file(dir / "tail.gz"));
+  write_file(dir / "padded.gz", packed + std::string(512, '\0'));
+  for (const char* name : {"members.gz", "padded.gz"}) {
+    INFO(name);
+    const IdxArray a = read_idx(dir / name);
+    CHECK(a.shape == Shape{4, 3, 2});
+    CHECK(std::string(a.data.begin(), a.data.end()) == bytes.substr(16));
+  }
+}
+
+TEST_CASE("read_idx and read_idx_dataset keep to max_bytes, checked from the headers") {
+  TempDir dir;
+  write_file(dir / "img", idx({10, 28, 28}));
+  write_file(dir / "lab", idx_header({10}) + std::string(10, '\x01'));
+  write_gz(dir / "img.gz", idx({10, 28, 28}));
+  for (const char* name : {"img", "img.gz"}) {
+    INFO(name);
+    CHECK(read_idx(dir / name, 7840).data.size() == 7840);  // inclusive
+    const std::string message = error_of([&] { read_idx(dir / name, 7839); });
+    CHECK(contains(message, "the header declares shape [10, 28, 28], 7840 bytes of data, more than max_bytes = 7839"));
+    // As float32 with 8-byte labels: 31,360 + 80 bytes.
+    CHECK(read_idx_dataset(dir / name, dir / "lab", 10, 31440).size() == 10);
+    CHECK(contains(error_of([&] { read_idx_dataset(dir / name, dir / "lab", 10, 31439); }),
+                   "31360 bytes as float32 (and 80 for the labels), more than max_bytes = 31439"));
+  }
+  CHECK(default_max_load_bytes == std::size_t{2} << 30);
+}
+
+// A header that claims far more than its gzip file can expand to is refused before reading:
+// deflate expands at most 1032-fold.
+TEST_CASE("a gzip IDX header that claims more than the file can hold is refused unread") {
+  TempDir dir;
+  write_gz(dir / "liar.gz", idx_header({100000, 28, 28}) + std::string(100, '\0'));
+  const auto size = std::filesystem::file_size(dir / "liar.gz");
+  CHECK(contains(error_of([&] { read_idx(dir / "liar.gz"); }),
+                 fmt::format("(78400000 bytes of data) but the file holds at most {} once "
+                             "decompressed (gzip expands {} bytes at most 1032-fold)",
+                             size * 1032, size)));
 }

@@ -89,13 +89,13 @@ void check_saved_versions(const Node& node) {
   };
   for (std::size_t k = 0; k < node.inputs.size(); ++k) {
     const Edge& e = node.inputs[k];
-    if (e.saved && e.input && e.input->version != e.version) {
+    if (e.saved && e.input && e.input->version() != e.version) {
       fail_modified(fmt::format("input {}", k), shape_of(*e.input), e.version,
-                    e.input->version);
+                    e.input->version());
     }
   }
-  if (node.op->saves_output() && node.output->version != node.output_version) {
-    fail_modified("the output", node.output_shape(), node.output_version, node.output->version);
+  if (node.op->saves_output() && node.output->version() != node.output_version) {
+    fail_modified("the output", node.output_shape(), node.output_version, node.output->version());
   }
 }
 
@@ -117,8 +117,28 @@ Tensor fit_to_input(const Node& node, std::size_t k, Tensor g) {
 }
 
 void fail_grad_count(const Node& node, std::size_t count) {
-  fail<Error>("{}: internal error: the VJP returned {} gradients for {} inputs", node.op->name,
-              count, node.inputs.size());
+  const std::size_t inputs = node.inputs.size();
+  fail<Error>("{}: its VJP (given to record() at {}:{}) returned {} gradient{} for {} input{}; a "
+              "VJP returns one per input, in order (an undefined Tensor for none)",
+              node.op->name, node.where.file, node.where.line, count, count == 1 ? "" : "s",
+              inputs, inputs == 1 ? "" : "s");
+}
+
+// apply<Op>: the user's forward or backward is at fault, so the message names it.
+void fail_custom_forward(std::string_view op, const SourceLocation& where) {
+  fail<Error>("{}: the custom op's forward returned an undefined tensor (apply at {}:{}); forward "
+              "must return the op's output",
+              op, where.file, where.line);
+}
+
+// Called from the VJP, where CallSite holds the record's line (the call of apply).
+void fail_custom_backward(std::string_view op, std::size_t returned, std::size_t inputs) {
+  const SourceLocation* where = CallSite::current();
+  fail<Error>("{}: the custom op's backward returned {} gradient{} for its {} input{} (apply at "
+              "{}:{}); backward returns one gradient per input of forward, in order (an "
+              "undefined Tensor for an input without one)",
+              op, returned, returned == 1 ? "" : "s", inputs, inputs == 1 ? "" : "s",
+              where ? where->file : "?", where ? where->line : 0);
 }
 
 void check_finite_output(const OpInfo& op, const Tensor& output,

@@ -53,7 +53,7 @@ Variables variables(std::string_view op, const std::vector<Tensor>& x, bool crea
 }
 
 // Without create_graph nothing returned may carry history or alias a caller's tensor.
-Tensor finish(const Tensor& t, bool create_graph) { return create_graph ? t : t.detach(); }
+Tensor finish(const Tensor& t, bool create_graph) { return create_graph ? t : t.detach().clone(); }
 
 Tensor or_zeros(const Tensor& g, const Tensor& like) { return g.defined() ? g : zeros_like(like); }
 

@@ -18,7 +18,7 @@ namespace {
 std::vector<Tensor> fresh_leaves(const std::vector<Tensor>& inputs) {
   std::vector<Tensor> leaves;
   for (const Tensor& x : inputs) {
-    Tensor leaf = x.detach();
+    Tensor leaf = x.detach().clone();  // central_differences writes into it
     leaf.requires_grad_(x.requires_grad());
     leaves.push_back(leaf);
   }

@@ -49,8 +49,8 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
 
 // ---- Tensor ----
 
-template <class T>
-static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires_grad) {
+template <class A>
+static std::shared_ptr<TensorImpl> make_impl(A&& data, bool requires_grad) {
   auto impl = detail::new_impl(std::move(data));
   impl->requires_grad = requires_grad;
   return impl;
@@ -59,6 +59,10 @@ static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires
 Tensor::Tensor(xt::xarray<float> data, bool requires_grad)
     : impl_(make_impl(std::move(data), requires_grad)) {}
 Tensor::Tensor(xt::xarray<double> data, bool requires_grad)
+    : impl_(make_impl(std::move(data), requires_grad)) {}
+Tensor::Tensor(Array<float> data, bool requires_grad)
+    : impl_(make_impl(std::move(data), requires_grad)) {}
+Tensor::Tensor(Array<double> data, bool requires_grad)
     : impl_(make_impl(std::move(data), requires_grad)) {}
 
 void Tensor::fail_undefined(std::string_view what) {
@@ -71,6 +75,7 @@ std::size_t Tensor::size(std::ptrdiff_t d) const {
 }
 
 double Tensor::item() const {
+  check_defined("item");
   if (numel() != 1) {
     fail<ShapeError>("item: only a one-element tensor has an item; this one has shape {}",
                      to_string(shape()));
@@ -127,15 +132,12 @@ void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) 
 
 Tensor Tensor::detach() const {
   check_defined("detach");
-  return visit([&](const auto& x) {
-    using T = typename std::decay_t<decltype(x)>::value_type;
-    return detail::allocating<T>(x.shape(), "detach", [&] { return Tensor(detail::new_impl(impl_->data)); });
-  });
+  return detail::view_of(*this, shape());
 }
 
 std::uint64_t Tensor::version() const {
   check_defined("version");
-  return impl_->version;
+  return impl_->version();
 }
 
 static void check_in_place(std::string_view op, const Tensor& t) {
@@ -157,7 +159,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   }
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto& self = const_cast<xt::xarray<T>&>(x);
+    auto& self = const_cast<Array<T>&>(x);
     const auto& y = other.data<T>();
     const T a = static_cast<T>(alpha);
     if (y.shape() == self.shape()) {
@@ -166,7 +168,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
       self += a * xt::broadcast(y, self.shape());
     }
   });
-  ++impl_->version;
+  impl_->bump_version();
   detail::add_tangent_in_place(*this, other, alpha);
   return *this;
 }
@@ -176,10 +178,10 @@ Tensor& Tensor::mul_(double factor) {
   check_in_place("mul_", *this);
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto& self = const_cast<xt::xarray<T>&>(x);
+    auto& self = const_cast<Array<T>&>(x);
     for (auto& v : self) v *= static_cast<T>(factor);
   });
-  ++impl_->version;
+  impl_->bump_version();
   detail::scale_tangent_in_place(*this, factor);
   return *this;
 }
@@ -191,21 +193,28 @@ Tensor& Tensor::copy_(const Tensor& other) {
   if (other.shape() != shape()) {
     fail<ShapeError>("copy_: shape {} into shape {}", to_string(other.shape()), to_string(shape()));
   }
-  impl_->data = other.impl()->data;
-  ++impl_->version;
+  visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    const auto& y = other.data<T>();
+    std::copy(y.data(), y.data() + y.size(), const_cast<T*>(x.data()));
+  });
+  impl_->bump_version();
   detail::copy_tangent_in_place(*this, other);
   return *this;
 }
 
-Tensor& Tensor::fill_(double value) {
-  check_defined("fill_");
-  check_in_place("fill_", *this);
+Tensor& Tensor::fill_(double value) { return fill_in_place("fill_", value); }
+Tensor& Tensor::zero_() { return fill_in_place("zero_", 0.0); }
+
+Tensor& Tensor::fill_in_place(std::string_view op, double value) {
+  check_defined(op);
+  check_in_place(op, *this);
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    std::fill(const_cast<xt::xarray<T>&>(x).begin(), const_cast<xt::xarray<T>&>(x).end(),
+    std::fill(const_cast<Array<T>&>(x).begin(), const_cast<Array<T>&>(x).end(),
               static_cast<T>(value));
   });
-  ++impl_->version;
+  impl_->bump_version();
   detail::drop_tangent(*this);
   return *this;
 }
@@ -213,6 +222,12 @@ Tensor& Tensor::fill_(double value) {
 Tensor Tensor::t(const SourceLocation& caller) const { return matgrad::t(*this, caller); }
 Tensor Tensor::reshape(const ShapeArg& shape, const SourceLocation& caller) const {
   return matgrad::reshape(*this, shape, caller);
+}
+Tensor Tensor::view(const ShapeArg& shape, const SourceLocation& caller) const {
+  return matgrad::view(*this, shape, caller);
+}
+Tensor Tensor::view_as(const Tensor& other, const SourceLocation& caller) const {
+  return matgrad::view_as(*this, other, caller);
 }
 Tensor Tensor::sum(const SourceLocation& caller) const { return matgrad::sum(*this, caller); }
 Tensor Tensor::mean(const SourceLocation& caller) const { return matgrad::mean(*this, caller); }
@@ -226,10 +241,13 @@ Tensor Tensor::to(DType target, const SourceLocation& caller) const {
   check_defined("to");
   if (dtype() == target) return *this;
   Tensor out = visit([&](const auto& x) {
-    if (target == DType::float32) {
-      return detail::allocating<float>(x.shape(), "to", [&] { return Tensor(xt::xarray<float>(xt::cast<float>(x))); });
-    }
-    return detail::allocating<double>(x.shape(), "to", [&] { return Tensor(xt::xarray<double>(xt::cast<double>(x))); });
+    auto cast = [&](auto zero) {
+      using U = decltype(zero);
+      Tensor y = detail::empty_tensor<U>(x.shape(), "to");
+      std::copy(x.data(), x.data() + x.size(), detail::elements_of<U>(y));
+      return y;
+    };
+    return target == DType::float32 ? cast(float{}) : cast(double{});
   });
   const DType source = dtype();
   return record(
@@ -242,7 +260,7 @@ Tensor Tensor::to(DType target, const SourceLocation& caller) const {
 static const OpInfo clone_info{"clone", "dC = dA", "tC = tA", "gA = gC", Saves::nothing};
 Tensor Tensor::clone(const SourceLocation& caller) const {
   check_defined("clone");
-  Tensor out = detach();
+  Tensor out = detail::copy(*this);
   return record(
       clone_info, std::move(out), {*this},
       [](const Tangent& ta) { return ta; },
@@ -336,7 +354,7 @@ Tensor eye(std::size_t rows, std::size_t cols, TensorOptions options) {
   Tensor t = filled("eye", {rows, cols}, 0.0, {.dtype = options.dtype});
   t.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto& a = const_cast<xt::xarray<T>&>(x);
+    auto& a = const_cast<Array<T>&>(x);
     for (std::size_t i = 0; i < std::min(rows, cols); ++i) a(i, i) = T(1);
   });
   return t.requires_grad_(options.requires_grad);

@@ -201,6 +201,7 @@ std::string to_npy(const Tensor& tensor) {
   out += header;
   tensor.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
+    if (x.size() == 0) return;  // x.data() may be null
     const std::size_t offset = out.size();
     out.resize(offset + x.size() * sizeof(T));
     std::memcpy(out.data() + offset, x.data(), x.size() * sizeof(T));
@@ -211,28 +212,58 @@ std::string to_npy(const Tensor& tensor) {
   return out;
 }
 
-Tensor from_npy(std::string_view bytes, std::string_view what) {
-  if (bytes.size() < 10 || bytes.substr(0, 6) != std::string_view(kMagic, 6)) {
+namespace {
+
+// What a .npy header says, checked: enough to allocate the array and read its data.
+struct NpyLayout {
+  Shape shape;
+  bool f32 = false;
+  bool swap = false;     // stored in the other byte order
+  bool fortran = false;  // column-major
+  std::size_t count = 0;
+  std::size_t data_offset = 0;  // bytes of magic, version, length and header
+  std::size_t data_bytes = 0;
+};
+
+// A header longer than this is refused unread: a float array's needs about a hundred bytes
+// (NumPy itself reads at most 10,000 unless told otherwise).
+constexpr std::size_t kMaxHeaderBytes = 65536;
+
+// Reads and checks the header of a .npy of `size` bytes; read(buffer, n) returns the next n
+// bytes in order (fewer only at the end).
+template <class Read>
+NpyLayout read_npy_header(Read&& read, std::size_t size, std::string_view what) {
+  unsigned char preamble[12];
+  if (read(preamble, 10) < 10 || std::memcmp(preamble, kMagic, 6) != 0) {
     fail<CheckpointError>("{}: not a .npy array: it does not start with the magic \\x93NUMPY", what);
   }
-  const auto major = static_cast<unsigned char>(bytes[6]);
-  std::size_t header_len = 0, header_start = 0;
-  const auto byte = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(bytes[i])); };
+  const std::size_t major = preamble[6];
+  std::size_t header_len = 0;
+  NpyLayout layout;
   if (major == 1) {
-    header_len = byte(8) | byte(9) << 8;
-    header_start = 10;
+    header_len = preamble[8] | std::size_t{preamble[9]} << 8;
+    layout.data_offset = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) fail<CheckpointError>("{}: truncated .npy header", what);
-    header_len = byte(8) | byte(9) << 8 | byte(10) << 16 | byte(11) << 24;
-    header_start = 12;
+    if (read(preamble + 10, 2) < 2) fail<CheckpointError>("{}: truncated .npy header", what);
+    header_len = preamble[8] | std::size_t{preamble[9]} << 8 | std::size_t{preamble[10]} << 16 |
+                 std::size_t{preamble[11]} << 24;
+    layout.data_offset = 12;
   } else {
-    fail<CheckpointError>("{}: unsupported .npy format version {}.{}", what, major, byte(7));
+    fail<CheckpointError>("{}: unsupported .npy format version {}.{}", what, major, preamble[7]);
   }
-  if (header_len > bytes.size() - header_start) {
+  if (size < layout.data_offset || header_len > size - layout.data_offset) {
     fail<CheckpointError>("{}: truncated .npy: the header declares {} bytes but only {} follow",
-                          what, header_len, bytes.size() - header_start);
+                          what, header_len, size - std::min(size, layout.data_offset));
   }
-  const NpyHeader header = HeaderParser(bytes.substr(header_start, header_len), what).parse();
+  if (header_len > kMaxHeaderBytes) {
+    fail<CheckpointError>("{}: the .npy header declares {} bytes, more than the {} read for a "
+                          "float array's",
+                          what, header_len, kMaxHeaderBytes);
+  }
+  std::string text(header_len, '\0');
+  if (read(text.data(), header_len) < header_len) fail<CheckpointError>("{}: truncated .npy header", what);
+  layout.data_offset += header_len;
+  const NpyHeader header = HeaderParser(text, what).parse();
   const std::string_view descr = header.descr;
   if (descr.size() != 3 || (descr[0] != '<' && descr[0] != '>' && descr[0] != '=') ||
       (descr.substr(1) != "f4" && descr.substr(1) != "f8")) {
@@ -240,35 +271,66 @@ Tensor from_npy(std::string_view bytes, std::string_view what) {
                           "arrays can be loaded",
                           what, descr);
   }
-  if (header.fortran_order) {
-    fail<CheckpointError>("{}: Fortran-ordered arrays are not supported (save a C-ordered copy)", what);
-  }
-  const bool f32 = descr.substr(1) == "f4";
-  const std::size_t item = f32 ? 4 : 8;
-  const bool swap = (descr[0] == '>') != (std::endian::native == std::endian::big) && descr[0] != '=';
-  std::size_t count = 1;
+  layout.shape = header.shape;
+  layout.fortran = header.fortran_order;
+  layout.f32 = descr.substr(1) == "f4";
+  const std::size_t item = layout.f32 ? 4 : 8;
+  layout.swap = (descr[0] == '>') != (std::endian::native == std::endian::big) && descr[0] != '=';
+  layout.count = 1;
   for (std::size_t d : header.shape) {
-    if (d != 0 && count > std::numeric_limits<std::size_t>::max() / item / d) {
+    if (d != 0 && layout.count > std::numeric_limits<std::size_t>::max() / item / d) {
       fail<CheckpointError>("{}: shape {} is too large (its byte size overflows)", what,
                             to_string(header.shape));
     }
-    count *= d;
+    layout.count *= d;
   }
-  const std::size_t data_start = header_start + header_len;
-  const std::size_t available = bytes.size() - data_start;
-  if (available != count * item) {
-    fail<CheckpointError>("{}: wrong data size: shape {} of {} needs {} bytes, the array holds {}",
-                          what, to_string(header.shape), f32 ? "float32" : "float64", count * item,
-                          available);
-  }
+  layout.data_bytes = layout.count * item;
+  return layout;
+}
+
+// Allocates the array and reads its data (the header checked that they agree in size), in C
+// order: a Fortran-ordered array is read as its transpose and transposed back.
+template <class Read>
+Tensor read_npy_data(Read&& read, const NpyLayout& layout, std::string_view what) {
   auto build = [&](auto zero) {
     using T = decltype(zero);
-    auto a = xt::xarray<T>::from_shape(header.shape);
-    std::memcpy(a.data(), bytes.data() + data_start, count * sizeof(T));
-    if (swap) byteswap_in_place(a.data(), count);
-    return Tensor(std::move(a));
+    const bool transposed = layout.fortran && layout.shape.size() > 1;
+    Shape stored = layout.shape;
+    if (transposed) std::reverse(stored.begin(), stored.end());
+    auto a = xt::xarray<T>::from_shape(stored);
+    if (layout.count > 0 && read(a.data(), layout.data_bytes) < layout.data_bytes) {
+      fail<CheckpointError>("{}: truncated: shape {} needs {} bytes of data", what,
+                            to_string(layout.shape), layout.data_bytes);
+    }
+    if (layout.swap) byteswap_in_place(a.data(), layout.count);
+    if (!transposed) return Tensor(std::move(a));
+    return Tensor(xt::xarray<T>(xt::transpose(a)));
   };
-  return f32 ? build(float{}) : build(double{});
+  return layout.f32 ? build(float{}) : build(double{});
+}
+
+[[noreturn]] void fail_data_size(std::string_view what, const NpyLayout& layout,
+                                 std::size_t available, std::string_view holder) {
+  fail<CheckpointError>("{}: wrong data size: shape {} of {} needs {} bytes, the {} holds {}",
+                        what, to_string(layout.shape), layout.f32 ? "float32" : "float64",
+                        layout.data_bytes, holder, available);
+}
+
+}  // namespace
+
+Tensor from_npy(std::string_view bytes, std::string_view what) {
+  std::size_t position = 0;
+  auto read = [&](void* buffer, std::size_t n) {
+    const std::size_t take = std::min(n, bytes.size() - position);
+    if (take > 0) std::memcpy(buffer, bytes.data() + position, take);
+    position += take;
+    return take;
+  };
+  const NpyLayout layout = read_npy_header(read, bytes.size(), what);
+  if (bytes.size() - layout.data_offset != layout.data_bytes) {
+    fail_data_size(what, layout, bytes.size() - layout.data_offset, "array");
+  }
+  return read_npy_data(read, layout, what);
 }
 
 // ---- .npz ----
@@ -282,6 +344,18 @@ void save_npz(const std::filesystem::path& path, const NamedTensors& tensors) {
     check_name("save_npz", name);
     if (!names.insert(name).second) fail<CheckpointError>("save_npz: {}: tensor name '{}' appears twice", file, name);
     buffers.push_back(to_npy(t));
+  }
+  // libzip's own messages for these ("Operation not supported", "No such file or directory")
+  // do not say which part of the path is wrong.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    fail<CheckpointError>("save_npz: {}: is a directory; give the path of the .npz file to write",
+                          file);
+  }
+  const std::filesystem::path parent = path.parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    fail<CheckpointError>("save_npz: {}: cannot create it: the directory {} does not exist", file,
+                          parent.string());
   }
   int code = 0;
   ZipHandle archive(zip_open(file.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
@@ -304,26 +378,45 @@ void save_npz(const std::filesystem::path& path, const NamedTensors& tensors) {
   archive.release();  // zip_close freed it
 }
 
-NamedTensors load_npz(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    fail<CheckpointError>("load_npz: {}: no such file", file);
+namespace {
+
+// The name that appears twice in an archive libzip refused for it (ZIP_ER_EXISTS), found by
+// opening it again without the consistency checks.
+std::string duplicate_member(const std::string& file) {
+  int code = 0;
+  ZipHandle archive(zip_open(file.c_str(), ZIP_RDONLY, &code));
+  if (!archive) return "?";
+  std::set<std::string> seen;
+  const zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
+  for (zip_int64_t i = 0; i < entries; ++i) {
+    const char* name = zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), 0);
+    if (name && !seen.insert(name).second) return name;
   }
+  return "?";
+}
+
+NamedTensors read_npz(const std::string& file, std::size_t max_bytes) {
   int code = 0;
   ZipHandle archive(zip_open(file.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
+  if (!archive && code == ZIP_ER_EXISTS) {
+    fail<CheckpointError>("load_npz: {}: member '{}' appears twice in the archive", file,
+                          duplicate_member(file));
+  }
   if (!archive) {
     fail<CheckpointError>("load_npz: {}: not a readable .npz (zip) archive: {}", file, zip_message(code));
   }
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(file, ec);
   const zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
   NamedTensors out;
   std::set<std::string> names;
+  std::size_t loaded_bytes = 0;
   for (zip_int64_t i = 0; i < entries; ++i) {
     const auto index = static_cast<zip_uint64_t>(i);
     zip_stat_t stat;
     zip_stat_init(&stat);
-    if (zip_stat_index(archive.get(), index, 0, &stat) != 0 || !(stat.valid & ZIP_STAT_NAME) ||
-        !(stat.valid & ZIP_STAT_SIZE)) {
+    constexpr zip_uint64_t needed = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
+    if (zip_stat_index(archive.get(), index, 0, &stat) != 0 || (stat.valid & needed) != needed) {
       fail<CheckpointError>("load_npz: {}: member {}: {}", file, i, zip_strerror(archive.get()));
     }
     const std::string member = stat.name;
@@ -332,33 +425,78 @@ NamedTensors load_npz(const std::filesystem::path& path) {
     }
     const std::string name = member.substr(0, member.size() - 4);
     if (!names.insert(name).second) fail<CheckpointError>("load_npz: {}: member '{}' appears twice", file, member);
+    const std::string what = fmt::format("{}: member '{}'", file, member);
+    // The sizes in the archive's directory are claims too: a stored member holds what it
+    // occupies, a deflated one at most 1032 times that, and no member occupies more than the file.
+    constexpr zip_uint64_t kMaxDeflateRatio = 1032;
+    const bool stored = stat.comp_method == ZIP_CM_STORE;
+    if (stat.comp_size > file_size ||
+        (stored ? stat.size != stat.comp_size
+                : (stat.comp_size < std::numeric_limits<zip_uint64_t>::max() / kMaxDeflateRatio &&
+                   stat.size > stat.comp_size * kMaxDeflateRatio))) {
+      fail<CheckpointError>("load_npz: {}: member '{}' claims {} bytes from {} {}, which the "
+                            "archive of {} bytes cannot hold",
+                            file, member, stat.size, stat.comp_size,
+                            stored ? "stored" : "compressed", file_size);
+    }
     std::unique_ptr<zip_file_t, ZipFileCloser> in(zip_fopen_index(archive.get(), index, 0));
     if (!in) fail<CheckpointError>("load_npz: {}: cannot open member '{}': {}", file, member, zip_strerror(archive.get()));
-    // Read to the end (so libzip checks the CRC), never more than the declared size plus one.
-    std::string bytes;
-    constexpr std::size_t chunk = std::size_t{1} << 20;
-    while (true) {
-      const std::size_t have = bytes.size();
-      bytes.resize(have + chunk);
-      const zip_int64_t got = zip_fread(in.get(), bytes.data() + have, chunk);
-      if (got < 0) {
-        fail<CheckpointError>("load_npz: {}: member '{}' is corrupt: {}", file, member,
-                              zip_file_strerror(in.get()));
+    auto read = [&](void* buffer, std::size_t n) {
+      std::size_t total = 0;
+      while (total < n) {
+        const zip_int64_t got = zip_fread(in.get(), static_cast<char*>(buffer) + total, n - total);
+        if (got < 0) {
+          fail<CheckpointError>("load_npz: {}: member '{}' is corrupt: {}", file, member,
+                                zip_file_strerror(in.get()));
+        }
+        if (got == 0) break;
+        total += static_cast<std::size_t>(got);
       }
-      bytes.resize(have + static_cast<std::size_t>(got));
-      if (got == 0) break;
-      if (bytes.size() > stat.size) {
-        fail<CheckpointError>("load_npz: {}: member '{}' holds more than its declared {} bytes", file,
-                              member, stat.size);
-      }
+      return total;
+    };
+    // The header first: the data it declares must be what the member holds, and within the
+    // limit, before the array is allocated and the rest streamed into it.
+    const NpyLayout layout = read_npy_header(read, stat.size, what);
+    if (stat.size - layout.data_offset != layout.data_bytes) {
+      fail_data_size(what, layout, stat.size - layout.data_offset, "array");
     }
-    if (bytes.size() != stat.size) {
-      fail<CheckpointError>("load_npz: {}: member '{}' holds {} bytes, its entry declares {}", file,
-                            member, bytes.size(), stat.size);
+    if (layout.data_bytes > max_bytes - loaded_bytes) {
+      fail<CheckpointError>("load_npz: {}: member '{}' of shape {} takes {} bytes, which with the "
+                            "{} of the members before it is more than max_bytes = {} (the limit "
+                            "on what a loader allocates for an untrusted file; pass a larger "
+                            "max_bytes to read it)",
+                            file, member, to_string(layout.shape), layout.data_bytes,
+                            loaded_bytes, max_bytes);
     }
-    out.emplace_back(name, from_npy(bytes, fmt::format("{}: member '{}'", file, member)));
+    Tensor t = read_npy_data(read, layout, what);
+    // Read to the end, so that libzip checks the CRC.
+    char extra;
+    if (read(&extra, 1) != 0) {
+      fail<CheckpointError>("load_npz: {}: member '{}' holds more than its declared {} bytes", file,
+                            member, stat.size);
+    }
+    loaded_bytes += layout.data_bytes;
+    out.emplace_back(name, std::move(t));
   }
   return out;
+}
+
+}  // namespace
+
+NamedTensors load_npz(const std::filesystem::path& path, std::size_t max_bytes) {
+  const std::string file = path.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    fail<CheckpointError>("load_npz: {}: is a directory, not an .npz file", file);
+  }
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    fail<CheckpointError>("load_npz: {}: no such file", file);
+  }
+  try {
+    return read_npz(file, max_bytes);
+  } catch (const std::bad_alloc&) {
+    fail<CheckpointError>("load_npz: {}: out of memory while reading it", file);
+  }
 }
 
 // ---- state dicts and checkpoints ----
@@ -438,9 +576,9 @@ void save_checkpoint(const std::filesystem::path& path, const NamedTensors& para
   save_npz(path, all);
 }
 
-Checkpoint read_checkpoint(const std::filesystem::path& path) {
+Checkpoint read_checkpoint(const std::filesystem::path& path, std::size_t max_bytes) {
   Checkpoint out;
-  for (auto& entry : load_npz(path)) {  // not a structured binding: clang 14 lambdas
+  for (auto& entry : load_npz(path, max_bytes)) {  // not a structured binding: clang 14 lambdas
     const std::string& name = entry.first;
     Tensor& t = entry.second;
     auto strip = [&](std::string_view prefix) { return name.substr(prefix.size()); };
@@ -460,8 +598,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
 }
 
 NamedTensors load_checkpoint(const std::filesystem::path& path, const NamedTensors& parameters,
-                             optim::Optimizer* optimizer) {
-  Checkpoint checkpoint = read_checkpoint(path);
+                             optim::Optimizer* optimizer, std::size_t max_bytes) {
+  Checkpoint checkpoint = read_checkpoint(path, max_bytes);
   const std::string source = path.string();
   // Check the model first, then let the optimiser check and load, then copy the model: a
   // failure anywhere leaves both untouched.

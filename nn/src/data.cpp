@@ -1,6 +1,7 @@
 #include "matgrad/nn/data.hpp"
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/ops.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -9,8 +10,10 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -18,155 +21,335 @@ namespace matgrad::data {
 
 namespace {
 
-// A gzip or plain file read through zlib (gzread passes plain files through unchanged).
-class GzReader {
+// An IDX file's bytes: gunzipped when the file starts with the gzip magic 1f 8b, else as they
+// are. Gzip members may follow one another (as `cat a.gz b.gz` makes) and zero bytes may pad
+// the end (gzip(1) and Python's gzip module accept both); anything else after the last member
+// is an error, as is a damaged or truncated stream.
+class IdxStream {
  public:
-  explicit GzReader(const std::filesystem::path& path) : name_(path.string()) {
+  IdxStream(const std::filesystem::path& path, std::string_view op) : name_(path.string()), op_(op) {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) fail<DataError>("read_idx: {}: no such file", name_);
-    if (std::filesystem::is_directory(path, ec)) fail<DataError>("read_idx: {}: is a directory", name_);
+    if (!std::filesystem::exists(path, ec)) fail<DataError>("{}: {}: no such file", op_, name_);
+    if (std::filesystem::is_directory(path, ec)) fail<DataError>("{}: {}: is a directory", op_, name_);
     errno = 0;
-    file_ = gzopen(name_.c_str(), "rb");
-    if (!file_) {
-      fail<DataError>("read_idx: {}: cannot open: {}", name_,
-                      errno ? std::strerror(errno) : "out of memory");
+    file_.reset(std::fopen(name_.c_str(), "rb"));
+    if (!file_) fail<DataError>("{}: {}: cannot open: {}", op_, name_, std::strerror(errno));
+    file_size_ = std::filesystem::file_size(path, ec);
+    if (ec) fail<DataError>("{}: {}: cannot read its size: {}", op_, name_, ec.message());
+    input_.resize(std::size_t{1} << 16);
+    stream_.next_in = input_.data();
+    stream_.avail_in = 0;
+    fill();
+    gzip_ = stream_.avail_in >= 2 && stream_.next_in[0] == 0x1f && stream_.next_in[1] == 0x8b;
+    if (gzip_ && inflateInit2(&stream_, 16 + MAX_WBITS) != Z_OK) {
+      gzip_ = false;
+      fail<DataError>("{}: {}: cannot start decompressing: out of memory", op_, name_);
     }
-    gzbuffer(file_, 1u << 17);
   }
-  ~GzReader() {
-    if (file_) gzclose_r(file_);
+  ~IdxStream() {
+    if (gzip_) inflateEnd(&stream_);
   }
-  GzReader(const GzReader&) = delete;
-  GzReader& operator=(const GzReader&) = delete;
+  IdxStream(const IdxStream&) = delete;
+  IdxStream& operator=(const IdxStream&) = delete;
 
-  // Reads up to n bytes; fewer only at the end of the data. A corrupt stream raises.
+  const std::string& name() const { return name_; }
+  std::string_view op() const { return op_; }
+  bool gzip() const { return gzip_; }
+  std::uint64_t file_size() const { return file_size_; }
+
+  // Reads up to n bytes; fewer only at the end of the data.
   std::size_t read(void* buffer, std::size_t n) {
     auto* out = static_cast<unsigned char*>(buffer);
     std::size_t total = 0;
-    while (total < n) {
-      const auto want = static_cast<unsigned>(std::min<std::size_t>(n - total, 1u << 30));
-      const int got = gzread(file_, out + total, want);
-      if (got < 0) {
-        int code = 0;
-        const char* message = gzerror(file_, &code);
-        fail<DataError>("read_idx: {}: corrupt or truncated gzip stream after {} bytes of data: {}",
-                        name_, offset_ + total, message ? message : "unknown error");
+    while (total < n && !finished_) {
+      if (stream_.avail_in == 0 && !fill()) {
+        if (gzip_) {
+          fail<DataError>("{}: {}: truncated gzip stream: the file ends after {} bytes of data, "
+                          "inside a compressed member",
+                          op_, name_, offset_ + total);
+        }
+        finished_ = true;
+        break;
       }
-      if (got == 0) break;
-      total += static_cast<std::size_t>(got);
+      if (!gzip_) {
+        const std::size_t take = std::min<std::size_t>(n - total, stream_.avail_in);
+        std::memcpy(out + total, stream_.next_in, take);
+        stream_.next_in += take;
+        stream_.avail_in -= static_cast<uInt>(take);
+        total += take;
+        continue;
+      }
+      stream_.next_out = out + total;
+      stream_.avail_out = static_cast<uInt>(std::min<std::size_t>(n - total, 1u << 30));
+      const uInt room = stream_.avail_out;
+      const int rc = inflate(&stream_, Z_NO_FLUSH);
+      total += room - stream_.avail_out;
+      if (rc == Z_STREAM_END) {
+        finished_ = !next_member(offset_ + total);
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        fail<DataError>("{}: {}: corrupt gzip stream after {} bytes of data: {}", op_, name_,
+                        offset_ + total, stream_.msg ? stream_.msg : "unknown error");
+      }
     }
     offset_ += total;
     return total;
   }
 
  private:
+  // Reads more of the file when the input is used up; false at its end.
+  bool fill() {
+    if (stream_.avail_in > 0) return true;
+    const std::size_t got = std::fread(input_.data(), 1, input_.size(), file_.get());
+    if (got == 0 && std::ferror(file_.get())) {
+      fail<DataError>("{}: {}: read error: {}", op_, name_, std::strerror(errno));
+    }
+    consumed_ += got;
+    stream_.next_in = input_.data();
+    stream_.avail_in = static_cast<uInt>(got);
+    return got > 0;
+  }
+  std::uint64_t file_offset() const { return consumed_ - stream_.avail_in; }
+
+  // After a member's end, `delivered` bytes in: whether another member follows (then inflate
+  // starts on it).
+  bool next_member(std::size_t delivered) {
+    while (fill()) {
+      if (stream_.next_in[0] == 0x1f) {
+        if (inflateReset(&stream_) != Z_OK) {
+          fail<DataError>("{}: {}: cannot restart decompressing", op_, name_);
+        }
+        return true;
+      }
+      if (stream_.next_in[0] != 0) {
+        fail<DataError>("{}: {}: garbage after the gzip stream: byte 0x{:02x} at offset {} of the "
+                        "file, after {} bytes of data (neither another gzip member nor zero "
+                        "padding)",
+                        op_, name_, stream_.next_in[0], file_offset(), delivered);
+      }
+      ++stream_.next_in;  // zero padding
+      --stream_.avail_in;
+    }
+    return false;
+  }
+
   std::string name_;
-  gzFile file_ = nullptr;
-  std::size_t offset_ = 0;
+  std::string_view op_;
+  struct Closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Closer> file_;  // closed also when the constructor throws
+  std::uint64_t file_size_ = 0;
+  std::vector<unsigned char> input_;
+  z_stream stream_{};  // in plain files too, next_in and avail_in are the read position
+  bool gzip_ = false;
+  bool finished_ = false;
+  std::uint64_t consumed_ = 0;  // bytes read from the file
+  std::size_t offset_ = 0;      // bytes of data delivered
 };
 
 std::string shape_text(const Shape& s) { return to_string(s); }
 
-}  // namespace
+// An IDX header, read and checked: the dims, and the element count they multiply to.
+struct IdxHeader {
+  Shape shape;
+  std::size_t count = 1;
+  std::size_t size = 0;  // bytes, magic included
+};
 
-IdxArray read_idx(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  GzReader in(path);
+IdxHeader read_header(IdxStream& in) {
+  const std::string& name = in.name();
+  const std::string_view op = in.op();
   unsigned char magic[4];
   if (const std::size_t got = in.read(magic, 4); got < 4) {
-    fail<DataError>("read_idx: {}: too short for an IDX header: {} bytes (need 4 magic bytes)",
-                    name, got);
+    fail<DataError>("{}: {}: too short for an IDX header: {} bytes (need 4 magic bytes)", op, name,
+                    got);
   }
   if (magic[0] != 0 || magic[1] != 0) {
-    fail<DataError>("read_idx: {}: not an IDX file: magic bytes {:02x} {:02x} {:02x} {:02x}, "
-                    "expected 00 00 <type> <dims>",
-                    name, magic[0], magic[1], magic[2], magic[3]);
+    fail<DataError>("{}: {}: not an IDX file: magic bytes {:02x} {:02x} {:02x} {:02x}, expected "
+                    "00 00 <type> <dims>",
+                    op, name, magic[0], magic[1], magic[2], magic[3]);
   }
   if (magic[2] != 0x08) {
-    fail<DataError>("read_idx: {}: element type 0x{:02x} is not supported; only unsigned bytes "
-                    "(0x08), as in MNIST and Fashion-MNIST",
-                    name, magic[2]);
+    fail<DataError>("{}: {}: element type 0x{:02x} is not supported; only unsigned bytes (0x08), "
+                    "as in MNIST and Fashion-MNIST",
+                    op, name, magic[2]);
   }
   const std::size_t ndim = magic[3];
-  if (ndim == 0) fail<DataError>("read_idx: {}: the header declares 0 dimensions", name);
-  std::vector<unsigned char> raw(4 * ndim);
-  if (const std::size_t got = in.read(raw.data(), raw.size()); got < raw.size()) {
-    fail<DataError>("read_idx: {}: truncated header: {} dimensions need {} bytes of sizes, the "
-                    "file has {}",
-                    name, ndim, raw.size(), got);
+  if (ndim == 0) fail<DataError>("{}: {}: the header declares 0 dimensions", op, name);
+  unsigned char raw[4 * 255];
+  if (const std::size_t got = in.read(raw, 4 * ndim); got < 4 * ndim) {
+    fail<DataError>("{}: {}: truncated header: {} dimensions need {} bytes of sizes, the file has "
+                    "{}",
+                    op, name, ndim, 4 * ndim, got);
   }
-  IdxArray out;
-  out.shape.resize(ndim);
-  std::size_t count = 1;
+  IdxHeader header;
+  header.shape.resize(ndim);
+  header.size = 4 + 4 * ndim;
   bool overflow = false;
   for (std::size_t d = 0; d < ndim; ++d) {
     const unsigned char* b = &raw[4 * d];
     const std::uint32_t size = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
                                (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]};
-    out.shape[d] = size;
-    if (size != 0 && count > std::numeric_limits<std::size_t>::max() / size) overflow = true;
-    count *= size;
+    header.shape[d] = size;
+    if (size != 0 && header.count > std::numeric_limits<std::size_t>::max() / size) overflow = true;
+    header.count *= size;
   }
   if (overflow) {
-    fail<DataError>("read_idx: {}: the dimensions {} multiply to more elements than fit in "
-                    "memory (overflow)",
-                    name, shape_text(out.shape));
+    fail<DataError>("{}: {}: the dimensions {} multiply to more elements than fit in memory "
+                    "(overflow)",
+                    op, name, shape_text(header.shape));
   }
-  // Grown chunk by chunk, so a header that lies about its size costs no more memory than the
-  // data actually present.
-  constexpr std::size_t chunk = std::size_t{1} << 22;
-  out.data.reserve(std::min(count, chunk));
-  while (out.data.size() < count) {
-    const std::size_t have = out.data.size();
-    const std::size_t want = std::min(chunk, count - have);
-    out.data.resize(have + want);
-    const std::size_t got = in.read(out.data.data() + have, want);
-    if (got < want) {
-      fail<DataError>("read_idx: {}: truncated: the header declares shape {} ({} bytes of data) "
-                      "but the file holds only {}",
-                      name, shape_text(out.shape), count, have + got);
+  return header;
+}
+
+// Checks, before anything is allocated, that the data the header declares can be in the file:
+// exactly for a plain file; for gzip, within the 1032-fold that deflate can expand at most.
+void check_declared_size(const IdxStream& in, const IdxHeader& header) {
+  const std::uint64_t size = in.file_size();
+  if (!in.gzip()) {
+    const std::uint64_t available = size - std::min<std::uint64_t>(size, header.size);
+    if (available < header.count) {
+      fail<DataError>("{}: {}: truncated: the header declares shape {} ({} bytes of data) but the "
+                      "file holds only {}",
+                      in.op(), in.name(), shape_text(header.shape), header.count, available);
     }
+    if (available > header.count) {
+      fail<DataError>("{}: {}: wrong size: the file continues after the {} bytes of data that "
+                      "its header (shape {}) declares",
+                      in.op(), in.name(), header.count, shape_text(header.shape));
+    }
+    return;
+  }
+  constexpr std::uint64_t kMaxDeflateRatio = 1032;
+  if (size <= std::numeric_limits<std::uint64_t>::max() / kMaxDeflateRatio &&
+      header.count > size * kMaxDeflateRatio) {
+    fail<DataError>("{}: {}: truncated: the header declares shape {} ({} bytes of data) but the "
+                    "file holds at most {} once decompressed (gzip expands {} bytes at most "
+                    "{}-fold)",
+                    in.op(), in.name(), shape_text(header.shape), header.count,
+                    size * kMaxDeflateRatio, size, kMaxDeflateRatio);
+  }
+}
+
+// The data after the header, in chunks, each passed to take(bytes, n) in order; then checks
+// that the file ends there.
+template <class Take>
+void read_data(IdxStream& in, const IdxHeader& header, Take&& take) {
+  std::vector<std::uint8_t> chunk(std::min<std::size_t>(header.count, std::size_t{1} << 16));
+  for (std::size_t have = 0; have < header.count;) {
+    const std::size_t want = std::min(chunk.size(), header.count - have);
+    const std::size_t got = in.read(chunk.data(), want);
+    if (got < want) {
+      fail<DataError>("{}: {}: truncated: the header declares shape {} ({} bytes of data) but the "
+                      "file holds only {}",
+                      in.op(), in.name(), shape_text(header.shape), header.count, have + got);
+    }
+    take(chunk.data(), have, got);
+    have += got;
   }
   unsigned char extra;
   if (in.read(&extra, 1) != 0) {
-    fail<DataError>("read_idx: {}: wrong size: the file continues after the {} bytes of data "
-                    "that its header (shape {}) declares",
-                    name, count, shape_text(out.shape));
+    fail<DataError>("{}: {}: wrong size: the file continues after the {} bytes of data that its "
+                    "header (shape {}) declares",
+                    in.op(), in.name(), header.count, shape_text(header.shape));
   }
-  return out;
+}
+
+[[noreturn]] void fail_limit(std::string_view op, const std::string& name, const Shape& shape,
+                             std::size_t bytes, std::string_view as, std::size_t max_bytes) {
+  fail<DataError>("{}: {}: the header declares shape {}, {} bytes {}, more than max_bytes = {} "
+                  "(the limit on what a loader allocates for an untrusted file; pass a larger "
+                  "max_bytes to read it)",
+                  op, name, to_string(shape), bytes, as, max_bytes);
+}
+
+// x * y, or SIZE_MAX when it overflows (then above any limit).
+std::size_t saturating_mul(std::size_t x, std::size_t y) {
+  return y != 0 && x > std::numeric_limits<std::size_t>::max() / y ? std::numeric_limits<std::size_t>::max()
+                                                                   : x * y;
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::size_t needed = 0;
+  try {
+    IdxStream in(path, "read_idx");
+    IdxArray out;
+    const IdxHeader header = read_header(in);
+    out.shape = header.shape;
+    check_declared_size(in, header);
+    if (header.count > max_bytes) {
+      fail_limit("read_idx", in.name(), header.shape, header.count, "of data", max_bytes);
+    }
+    needed = header.count;
+    out.data.resize(header.count);
+    read_data(in, header, [&](const std::uint8_t* bytes, std::size_t at, std::size_t n) {
+      std::memcpy(out.data.data() + at, bytes, n);
+    });
+    return out;
+  } catch (const std::bad_alloc&) {
+    fail<DataError>("read_idx: {}: out of memory while reading its {} bytes of data",
+                    path.string(), needed);
+  }
 }
 
 Dataset read_idx_dataset(const std::filesystem::path& images_path,
-                         const std::filesystem::path& labels_path, std::size_t num_classes) {
-  const IdxArray images = read_idx(images_path);
-  const IdxArray labels = read_idx(labels_path);
-  if (images.shape.size() != 3) {
-    fail<DataError>("read_idx_dataset: {}: expected images of shape [N, rows, cols], got shape {}",
-                    images_path.string(), shape_text(images.shape));
-  }
-  if (labels.shape.size() != 1) {
-    fail<DataError>("read_idx_dataset: {}: expected labels of shape [N], got shape {}",
-                    labels_path.string(), shape_text(labels.shape));
-  }
-  if (images.shape[0] != labels.shape[0]) {
-    fail<DataError>("read_idx_dataset: the counts disagree: {} holds {} images but {} holds {} "
-                    "labels",
-                    images_path.string(), images.shape[0], labels_path.string(), labels.shape[0]);
-  }
-  Dataset out;
-  out.targets.resize(labels.data.size());
-  for (std::size_t i = 0; i < labels.data.size(); ++i) {
-    if (labels.data[i] >= num_classes) {
-      fail<DataError>("read_idx_dataset: {}: label {} at index {} is not below num_classes = {}",
-                      labels_path.string(), labels.data[i], i, num_classes);
+                         const std::filesystem::path& labels_path, std::size_t num_classes,
+                         std::size_t max_bytes) {
+  constexpr std::string_view op = "read_idx_dataset";
+  std::size_t needed = 0;
+  try {
+    IdxStream images(images_path, op), labels(labels_path, op);
+    const IdxHeader image_header = read_header(images);
+    const IdxHeader label_header = read_header(labels);
+    // Everything the headers declare is checked before anything is allocated.
+    if (image_header.shape.size() != 3) {
+      fail<DataError>("{}: {}: expected images of shape [N, rows, cols], got shape {}", op,
+                      images.name(), shape_text(image_header.shape));
     }
-    out.targets[i] = labels.data[i];
+    if (label_header.shape.size() != 1) {
+      fail<DataError>("{}: {}: expected labels of shape [N], got shape {}", op, labels.name(),
+                      shape_text(label_header.shape));
+    }
+    const std::size_t n = image_header.shape[0];
+    if (n != label_header.shape[0]) {
+      fail<DataError>("{}: the counts disagree: {} holds {} images but {} holds {} labels", op,
+                      images.name(), n, labels.name(), label_header.shape[0]);
+    }
+    check_declared_size(images, image_header);
+    check_declared_size(labels, label_header);
+    const std::size_t pixel_bytes = saturating_mul(image_header.count, sizeof(float));
+    const std::size_t label_bytes = saturating_mul(n, sizeof(std::size_t));
+    if (pixel_bytes > max_bytes || label_bytes > max_bytes - pixel_bytes) {
+      fail_limit(op, images.name(), image_header.shape, pixel_bytes,
+                 fmt::format("as float32 (and {} for the labels)", label_bytes), max_bytes);
+    }
+    needed = pixel_bytes + label_bytes;
+
+    Dataset out;
+    out.targets.resize(n);
+    read_data(labels, label_header, [&](const std::uint8_t* bytes, std::size_t at, std::size_t count) {
+      for (std::size_t i = 0; i < count; ++i) {
+        if (bytes[i] >= num_classes) {
+          fail<DataError>("{}: {}: label {} at index {} is not below num_classes = {}", op,
+                          labels.name(), bytes[i], at + i, num_classes);
+        }
+        out.targets[at + i] = bytes[i];
+      }
+    });
+    auto pixels = xt::xarray<float>::from_shape(image_header.shape);
+    read_data(images, image_header, [&](const std::uint8_t* bytes, std::size_t at, std::size_t count) {
+      std::transform(bytes, bytes + count, pixels.data() + at,
+                     [](std::uint8_t b) { return static_cast<float>(b) / 255.0f; });
+    });
+    out.inputs = Tensor(std::move(pixels));
+    return out;
+  } catch (const std::bad_alloc&) {
+    fail<DataError>("{}: out of memory while reading {} and {} ({} bytes for the images as "
+                    "float32 and the labels)",
+                    op, images_path.string(), labels_path.string(), needed);
   }
-  auto pixels = xt::xarray<float>::from_shape(images.shape);
-  std::transform(images.data.begin(), images.data.end(), pixels.begin(),
-                 [](std::uint8_t b) { return static_cast<float>(b) / 255.0f; });
-  out.inputs = Tensor(std::move(pixels));
-  return out;
 }
 
 const std::vector<std::string>& fashion_mnist_classes() {
@@ -218,7 +401,7 @@ Dataset load_fashion_mnist(Split split, const std::filesystem::path& dir) {
 Dataset head(const Dataset& dataset, std::size_t n) {
   DataLoader all(dataset, {.batch_size = std::max<std::size_t>(1, dataset.size())});
   Batch batch = all.batch(0, std::min(n, dataset.size()));
-  return {batch.inputs, std::move(batch.targets)};
+  return {batch.inputs.clone(), std::move(batch.targets)};
 }
 
 std::pair<double, double> mean_std(const Tensor& inputs) {
@@ -299,6 +482,15 @@ Batch DataLoader::batch(std::size_t first, std::size_t count) const {
   }
   Batch out;
   out.targets.resize(count);
+  const std::size_t start = count ? order_[first] : 0;
+  bool consecutive = true;
+  for (std::size_t k = 0; k < count && consecutive; ++k) consecutive = order_[first + k] == start + k;
+  if (consecutive) {  // rows in storage order (no shuffle): a view of them, no copy
+    for (std::size_t k = 0; k < count; ++k) out.targets[k] = dataset_.targets[start + k];
+    NoGradGuard no_grad;
+    out.inputs = narrow(dataset_.inputs, 0, static_cast<std::ptrdiff_t>(start), count);
+    return out;
+  }
   Shape shape = dataset_.inputs.shape();
   const std::size_t rows = shape[0];
   const std::size_t row_size = rows ? dataset_.inputs.numel() / rows : 0;

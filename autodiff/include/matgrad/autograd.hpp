@@ -505,11 +505,18 @@ concept HasJvp = requires(const Inputs&... inputs) {
 //   };
 //   Tensor y = apply<Swish>(x);
 // forward runs without recording and without tangents; jvp receives one tangent per input,
-// then the inputs; backward receives gC and the inputs. Without a jvp, forward mode through the
-// op is an error that names it.
+// then the inputs; backward receives gC and the inputs and returns one gradient per input.
+// Without a jvp, forward mode through the op is an error that names it. Errors raised later in
+// backward point at the line that called apply.
+namespace detail {
+[[noreturn]] void fail_custom_forward(std::string_view op, const SourceLocation& where);
+[[noreturn]] void fail_custom_backward(std::string_view op, std::size_t returned, std::size_t inputs);
+}  // namespace detail
+
 template <class Op, class... Rest>
 Tensor apply(FirstInput first, const Rest&... rest) {
   static_assert((std::is_same_v<Rest, Tensor> && ...), "apply: inputs must be Tensors");
+  constexpr std::size_t inputs = 1 + sizeof...(Rest);
   const Tensor& a = first.tensor;
   Tensor output;
   {
@@ -517,12 +524,17 @@ Tensor apply(FirstInput first, const Rest&... rest) {
     detail::SuspendForwardMode no_tangents;
     output = Op::forward(a, rest...);
   }
-  auto vjp = [a, rest...](const Tensor& g) -> Grads { return Op::backward(g, a, rest...); };
+  if (!output.defined()) detail::fail_custom_forward(Op::info.name, first.where);
+  auto vjp = [a, rest...](const Tensor& g) -> Grads {
+    Grads grads = Op::backward(g, a, rest...);
+    if (grads.size() != inputs) detail::fail_custom_backward(Op::info.name, grads.size(), inputs);
+    return grads;
+  };
   if constexpr (detail::HasJvp<Op, Tensor, Rest...>) {
     auto jvp = [&](const Tangents& t) {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
         return Op::jvp(t[I]..., a, rest...);
-      }(std::make_index_sequence<sizeof...(Rest) + 1>());
+      }(std::make_index_sequence<inputs>());
     };
     return record(Op::info, std::move(output), {a, rest...}, jvp, std::move(vjp), first.where);
   } else {

@@ -1,6 +1,6 @@
 // Indexing and joining: index_select / index_add and slice / slice_scatter (each the other's
-// adjoint), concat and stack. Every kernel views a tensor as [outer, n, inner] around the dim
-// and moves rows of `inner` contiguous elements.
+// adjoint), narrow (a view), concat and stack. Every kernel views a tensor as [outer, n, inner]
+// around the dim and moves rows of `inner` contiguous elements.
 #include "common.hpp"
 
 #include <algorithm>
@@ -165,6 +165,46 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
       [shape = a.shape(), d, start, end, step](const Tensor& g) -> Grads {
         return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g, static_cast<std::ptrdiff_t>(d),
                               start, end, step)};
+      },
+      caller);
+}
+
+// C = A[start:start+length] along dim, sharing A's storage (elements and version counter), as
+// PyTorch's narrow. matgrad has no strided views, so only a narrow that is contiguous is
+// allowed: every dim before `dim` of size 1 (any range of rows, say); slice copies the others.
+static const OpInfo narrow_info{"narrow", "dC = dA[start:start+length] (along dim)",
+                                "tC = narrow(tA, dim, start, length)",
+                                "gA = slice_scatter(0, gC, dim, start, start + length)", Saves::nothing};
+Tensor narrow(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::size_t length,
+              const SourceLocation& caller) {
+  check_defined("narrow", a);
+  const std::size_t d = normalize_dim("narrow", dim, a.dim());
+  const std::size_t size = a.shape()[d];
+  const auto signed_size = static_cast<std::ptrdiff_t>(size);
+  if (start < -signed_size || start > signed_size) {
+    fail<IndexError>("narrow: start {} is out of range for dim {} of size {}", start, d, size);
+  }
+  const std::size_t first = static_cast<std::size_t>(start < 0 ? start + signed_size : start);
+  if (length > size - first) {
+    fail<IndexError>("narrow: start {} + length {} exceeds dim {} of size {}", first, length, d, size);
+  }
+  const detail::DimSplit split = split_at(a.shape(), d);
+  if (split.outer > 1 && split.inner != 0 && length != size) {
+    fail<ShapeError>(
+        "narrow: elements {}..{} of dim {} of a {} tensor are not contiguous (the dims before it "
+        "hold {} of them) and matgrad has no strided views; slice copies them",
+        first, first + length, d, to_string(a.shape()), split.outer);
+  }
+  const std::size_t offset = a.numel() == 0 ? 0 : first * split.inner;
+  Tensor out = detail::view_of(a, with_dim(a.shape(), d, length), offset);
+  return record(
+      narrow_info, std::move(out), {a},
+      [&](const Tangent& ta) {
+        return slice(ta, d, first, first + length, 1);
+      },
+      [shape = a.shape(), d, first, length](const Tensor& g) -> Grads {
+        return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g, static_cast<std::ptrdiff_t>(d),
+                              first, first + length)};
       },
       caller);
 }

@@ -39,8 +39,8 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, 
 // The reduced value of per-element losses computed in the kernel (mean of nothing is NaN,
 // as in PyTorch).
 template <class T>
-static xt::xarray<T> reduce_values(std::string_view op, const std::vector<T>& losses,
-                                   Reduction reduction, const Shape& none_shape) {
+static Array<T> reduce_values(std::string_view op, const std::vector<T>& losses,
+                              Reduction reduction, const Shape& none_shape) {
   if (reduction == Reduction::none) {
     auto out = detail::empty_array<T>(none_shape, op);
     std::copy(losses.begin(), losses.end(), out.data());
@@ -48,7 +48,7 @@ static xt::xarray<T> reduce_values(std::string_view op, const std::vector<T>& lo
   }
   double total = detail::total_contiguous(losses.data(), losses.size());
   if (reduction == Reduction::mean) total /= static_cast<double>(losses.size());
-  return xt::xarray<T>(static_cast<T>(total));
+  return detail::scalar_array(static_cast<T>(total), op);
 }
 
 // The tangent of per-element losses, reduced as the losses were. The mean of no losses is NaN

@@ -28,7 +28,7 @@ void check_square(std::string_view op, const Tensor& a) {
 // LAPACK would turn NaN or ±Inf into a plausible-looking factorisation or a misleading
 // "singular" verdict; say what is wrong instead.
 template <class T>
-void check_finite(std::string_view op, const xt::xarray<T>& x) {
+void check_finite(std::string_view op, const Array<T>& x) {
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x.data()[i])) {
       fail<ValueError>("{}: the matrix of shape {} has a non-finite entry ({}) at flat index {}",
@@ -57,7 +57,7 @@ struct Lu {
 };
 
 template <class T>
-Lu<T> lu_factor(std::string_view op, const xt::xarray<T>& a) {
+Lu<T> lu_factor(std::string_view op, const Array<T>& a) {
   check_finite(op, a);
   detail::prepare_blas();  // every LAPACK call starts from an LU factorisation
   Lu<T> f;
@@ -72,7 +72,7 @@ Lu<T> lu_factor(std::string_view op, const xt::xarray<T>& a) {
 
 // LAPACK's estimate of 1 / (‖A‖₁ ‖A⁻¹‖₁), from the LU factors (gecon).
 template <class T>
-T reciprocal_condition(const xt::xarray<T>& a, const Lu<T>& f) {
+T reciprocal_condition(const Array<T>& a, const Lu<T>& f) {
   const std::size_t n = f.n();
   if (n == 0) return T(1);
   if (f.zero_pivot) return T(0);
@@ -94,7 +94,7 @@ T reciprocal_condition(const xt::xarray<T>& a, const Lu<T>& f) {
 // Refuses a matrix that is singular, or singular to working precision (reciprocal condition
 // number below the dtype's epsilon, where MATLAB warns): its inverse would be rounding noise.
 template <class T>
-void check_invertible(std::string_view op, const xt::xarray<T>& a, const Lu<T>& f) {
+void check_invertible(std::string_view op, const Array<T>& a, const Lu<T>& f) {
   if (f.zero_pivot) {
     fail<ValueError>("{}: the matrix of shape {} is singular (zero pivot in column {} of its LU "
                      "factorisation)",

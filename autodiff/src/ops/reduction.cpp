@@ -17,7 +17,7 @@ Tensor sum(const Tensor& a, const SourceLocation& caller) {
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    return xt::xarray<T>(static_cast<T>(detail::total_contiguous(x.data(), x.size())));
+    return detail::scalar_array(static_cast<T>(detail::total_contiguous(x.data(), x.size())), "sum");
   });
   const Shape input_shape = a.shape();
   return record(
@@ -76,7 +76,7 @@ Tensor norm(const Tensor& a, const SourceLocation& caller) {
   check_defined("norm", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    return xt::xarray<T>(static_cast<T>(detail::total_contiguous<detail::Total::norm>(x.data(), x.size())));
+    return detail::scalar_array(static_cast<T>(detail::total_contiguous<detail::Total::norm>(x.data(), x.size())), "norm");
   });
   return record(
       norm_info, std::move(out), {a},
@@ -105,7 +105,7 @@ Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
 
 // Index of the first extremum along dim, for each position of the other dims.
 template <class T, class Better>
-static xt::xarray<std::size_t> arg_extremum(std::string_view op, const xt::xarray<T>& x,
+static xt::xarray<std::size_t> arg_extremum(std::string_view op, const Array<T>& x,
                                             std::size_t dim, bool keepdim, Better better) {
   const detail::DimSplit split = detail::split_at(x.shape(), dim);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;

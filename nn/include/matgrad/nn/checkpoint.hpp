@@ -2,9 +2,13 @@
 // Python opens with numpy.load. Members: "model/<parameter name>", "optimizer/<state key>"
 // and "extra/<key>" for anything else the caller wants to keep (e.g. input statistics).
 // Values round-trip bitwise. Archives are untrusted on load: every malformed member raises
-// CheckpointError naming the file, the member and the values at fault.
+// CheckpointError naming the file, the member and the values at fault. A member's header is
+// read first and checked against the size the archive gives the member and against max_bytes
+// (default_max_load_bytes, 2 GiB, for all members together) before its array is allocated and
+// the rest streamed into it; running out of memory all the same is a CheckpointError too.
 #pragma once
 
+#include "matgrad/nn/load_limit.hpp"
 #include "matgrad/nn/module.hpp"
 #include "matgrad/nn/optim.hpp"
 
@@ -20,14 +24,16 @@ struct CheckpointError : Error {
 
 // One tensor as the bytes of a .npy file (format 1.0, little-endian, C order).
 std::string to_npy(const Tensor& tensor);
-// Parses .npy bytes of dtype float32 or float64 (either byte order, C order); `what` names
-// the data in error messages.
+// Parses .npy bytes of dtype float32 or float64, either byte order, C or Fortran order (a
+// Fortran-ordered array, such as np.save of W.T writes, comes back in C order with the same
+// values); `what` names the data in error messages.
 Tensor from_npy(std::string_view bytes, std::string_view what = "npy");
 
 // Writes an .npz with one "<name>.npy" member per tensor (stored, like numpy.savez).
 void save_npz(const std::filesystem::path& path, const NamedTensors& tensors);
-// Reads every member of an .npz, in archive order.
-NamedTensors load_npz(const std::filesystem::path& path);
+// Reads every member of an .npz, in archive order (members as from_npy reads them).
+NamedTensors load_npz(const std::filesystem::path& path,
+                      std::size_t max_bytes = default_max_load_bytes);
 
 // Copies `state` into the module's parameters after checking all of them: names, shapes and
 // dtypes must match exactly; with strict, entries the module lacks are errors too.
@@ -51,16 +57,19 @@ void save_checkpoint(const std::filesystem::path& path, const M& module,
   save_checkpoint(path, module.named_parameters(), optimizer, extra);
 }
 
-Checkpoint read_checkpoint(const std::filesystem::path& path);
+Checkpoint read_checkpoint(const std::filesystem::path& path,
+                           std::size_t max_bytes = default_max_load_bytes);
 
 // Loads parameters (and the optimiser's state when given: the file must hold it) into place
 // and returns the extras.
 NamedTensors load_checkpoint(const std::filesystem::path& path, const NamedTensors& parameters,
-                             optim::Optimizer* optimizer = nullptr);
+                             optim::Optimizer* optimizer = nullptr,
+                             std::size_t max_bytes = default_max_load_bytes);
 template <Module M>
 NamedTensors load_checkpoint(const std::filesystem::path& path, M& module,
-                             optim::Optimizer* optimizer = nullptr) {
-  return load_checkpoint(path, module.named_parameters(), optimizer);
+                             optim::Optimizer* optimizer = nullptr,
+                             std::size_t max_bytes = default_max_load_bytes) {
+  return load_checkpoint(path, module.named_parameters(), optimizer, max_bytes);
 }
 
 }  // namespace matgrad::nn

@@ -1,9 +1,12 @@
 // Data: the IDX format of MNIST and Fashion-MNIST (plain or gzip), the Fashion-MNIST files
 // of Debian's dataset-fashion-mnist package, and a batch iterator with seeded shuffling.
-// Files are untrusted: every malformed one raises matgrad::Error naming the file and the
-// values at fault, and nothing is read beyond what the file holds.
+// Files are untrusted: every malformed one raises a DataError naming the file and the values
+// at fault, nothing is read beyond what the file holds, and the sizes a header declares are
+// checked before anything is allocated, against what the file can hold and against max_bytes
+// (default_max_load_bytes, 2 GiB, unless the caller gives another limit).
 #pragma once
 
+#include "matgrad/nn/load_limit.hpp"
 #include "matgrad/tensor.hpp"
 
 #include <cstddef>
@@ -27,8 +30,11 @@ struct IdxArray {
   std::vector<std::uint8_t> data;
 };
 
-// Reads an IDX file of unsigned bytes (type code 0x08), gzip-compressed or plain.
-IdxArray read_idx(const std::filesystem::path& path);
+// Reads an IDX file of unsigned bytes (type code 0x08), gzip-compressed or plain. A gzip file
+// may hold several members and end in zero padding (as gzip(1) allows); other bytes after the
+// stream are an error. Data of more than max_bytes is refused before it is read.
+IdxArray read_idx(const std::filesystem::path& path,
+                  std::size_t max_bytes = default_max_load_bytes);
 
 // Inputs [N, ...] (any dtype) with one class index per row.
 struct Dataset {
@@ -38,9 +44,11 @@ struct Dataset {
 };
 
 // Images [N, rows, cols] as float32 in [0, 1] (byte / 255) and labels < num_classes, from an
-// IDX3 image file and an IDX1 label file that must agree on N.
+// IDX3 image file and an IDX1 label file that must agree on N. Both headers are checked first:
+// the images as float32 and the labels (8 bytes each) must fit in max_bytes.
 Dataset read_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels,
-                         std::size_t num_classes = 10);
+                         std::size_t num_classes = 10,
+                         std::size_t max_bytes = default_max_load_bytes);
 
 enum class Split { train, test };
 
@@ -61,7 +69,9 @@ std::pair<double, double> mean_std(const Tensor& inputs);
 void standardize_(Tensor& inputs, double mean, double std);
 
 struct Batch {
-  Tensor inputs;                        // rows of the dataset's inputs, copied
+  // The rows of the dataset's inputs: a view of them (sharing their storage) when they are
+  // consecutive, as without shuffling; gathered into a tensor of its own otherwise.
+  Tensor inputs;
   std::vector<std::size_t> targets;
 };
 
@@ -106,7 +116,8 @@ class DataLoader {
   std::size_t size() const;  // batches per epoch
   const Dataset& dataset() const { return dataset_; }
   const DataLoaderOptions& options() const { return options_; }
-  // Rows [first, first + count) of the current epoch's order, gathered into one batch.
+  // Rows [first, first + count) of the current epoch's order as one batch (a view of them when
+  // they are consecutive, see Batch).
   Batch batch(std::size_t first, std::size_t count) const;
 
  private:
