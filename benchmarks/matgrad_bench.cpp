@@ -11,7 +11,8 @@
 // graph, the memory of graphs built and dropped), scaling (batch size, width,
 // backward/forward, chain length), epoch (Fashion-MNIST epoch time and peak RSS, each run a
 // separate process), ddp (the epoch data-parallel on 2 MPI ranks against one process with 1
-// and 2 threads).
+// and 2 threads), forward (forward mode: jvp against the plain forward, forward-over-reverse
+// hvp against reverse over reverse and one gradient, hessian against its closed form).
 //
 // Every comparison runs its contenders in interleaved rounds (rotating order) and reports the
 // median over rounds; a ratio is the median over rounds of the ratio measured in that round,
@@ -1084,6 +1085,167 @@ void section_scaling(const Config& cfg) {
   }
 }
 
+// ---- forward mode (issue 13): JVPs, HVPs and Hessians against their baselines ----
+
+// A ratio row: the median over rounds of a / b, against a goal of at most `max`.
+void ratio_row(std::string name, const std::vector<double>& a, const std::vector<double>& b,
+               double max) {
+  Row row = make_row(std::move(name), Unit::ratio);
+  row.matgrad = ratio_of(a, b);
+  row.goal = fmt::format("≤ {:.2f}", max);
+  row.met = *row.matgrad <= max;
+  table.push_back(row);
+}
+
+// The 784-256-128-10 ReLU MLP's loss as a function of its parameters (weight, bias per layer)
+// and of its input: what jvp, hvp and hessian differentiate.
+struct FunctionalMlp {
+  Tensor x;
+  std::vector<std::size_t> targets;
+  std::vector<Tensor> params;
+
+  FunctionalMlp(DType dtype, Generator& gen) {
+    const std::vector<std::size_t> sizes{784, 256, 128, 10};
+    const Batch b = make_batch(128, sizes.front(), sizes.back(), 1);
+    x = Tensor(xt::xarray<double>(xt::adapt(b.x, Shape{128, sizes.front()}))).to(dtype);
+    targets = b.targets;
+    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(sizes[l]));
+      params.push_back((rand({sizes[l + 1], sizes[l]}, gen, {.dtype = dtype}) * 2.0 - 1.0) * bound);
+      params.push_back((rand({sizes[l + 1]}, gen, {.dtype = dtype}) * 2.0 - 1.0) * bound);
+    }
+  }
+  Tensor loss(const Tensor& input, const std::vector<Tensor>& p) const {
+    Tensor h = input;
+    for (std::size_t l = 0; l < 3; ++l) {
+      h = linear(h, p[2 * l], p[2 * l + 1]);
+      if (l < 2) h = relu(h);
+    }
+    return cross_entropy(h, targets);
+  }
+  std::vector<Tensor> directions(Generator& gen) const {
+    std::vector<Tensor> v;
+    for (const Tensor& p : params) v.push_back(randn(p.shape(), gen, {.dtype = p.dtype()}) * 0.01);
+    return v;
+  }
+};
+
+// One HVP comparison: forward over reverse against reverse over reverse and against one
+// gradient, interleaved; two ratio rows and the times in a note.
+void hvp_rows(const std::string& what, const Config& cfg, const TensorFunction& f,
+              const std::vector<Tensor>& x, const std::vector<Tensor>& v) {
+  progress("forward mode: hvp, " + what);
+  std::vector<Tensor> leaves;
+  for (const Tensor& p : x) leaves.push_back(p.detach().requires_grad_(true));
+  const std::vector<Tensor> a = hvp(f, x, v).products;
+  const std::vector<Tensor> b = hvp(f, x, v, false, Strategy::reverse_mode).products;
+  double diff = 0;
+  for (std::size_t k = 0; k < a.size(); ++k) diff = std::max(diff, compare_tensors(a[k], b[k], 0, 0).max_abs_error);
+  std::vector<Contender> c{
+      {"forward over reverse", [&] { return bench::time_per_call([&] { hvp(f, x, v); }, cfg.budget, 3, 1); }},
+      {"reverse over reverse",
+       [&] { return bench::time_per_call([&] { hvp(f, x, v, false, Strategy::reverse_mode); }, cfg.budget, 3, 1); }},
+      {"gradient", [&] { return bench::time_per_call([&] { grad({f(leaves)}, leaves); }, cfg.budget, 3, 1); }}};
+  const auto s = bench::interleave(c, cfg.rounds);
+  ratio_row(fmt::format("forward mode: hvp forward over reverse / reverse over reverse, {}", what), s[0], s[1], 0.8);
+  ratio_row(fmt::format("forward mode: hvp forward over reverse / one gradient, {}", what), s[0], s[2], 3.0);
+  notes.push_back(fmt::format("hvp, {}: forward over reverse {}, reverse over reverse {}, one gradient {} "
+                              "(medians); the two HVPs differ by at most {:.1e}.",
+                              what, format_value(median(s[0]), Unit::time),
+                              format_value(median(s[1]), Unit::time),
+                              format_value(median(s[2]), Unit::time), diff));
+}
+
+void section_forward(const Config& cfg) {
+  use_threads(1);
+  {
+    progress("forward mode: jvp of the MLP forward");
+    Generator gen(7);
+    const FunctionalMlp mlp(DType::float32, gen);
+    const std::vector<Tensor> v = mlp.directions(gen);
+    const Tensor vx = randn(mlp.x.shape(), gen) * 0.01;
+    const TensorFunction of_params = [&](const std::vector<Tensor>& p) { return mlp.loss(mlp.x, p); };
+    const TensorFunction of_input = [&](const std::vector<Tensor>& in) { return mlp.loss(in[0], mlp.params); };
+    std::vector<Contender> c{
+        {"forward", [&] {
+           return bench::time_per_call([&] { NoGradGuard no_grad; mlp.loss(mlp.x, mlp.params); }, cfg.budget, 3, 1);
+         }},
+        {"jvp, weights", [&] { return bench::time_per_call([&] { jvp(of_params, mlp.params, v); }, cfg.budget, 3, 1); }},
+        {"jvp, input", [&] { return bench::time_per_call([&] { jvp(of_input, {mlp.x}, {vx}); }, cfg.budget, 3, 1); }}};
+    const auto s = bench::interleave(c, cfg.rounds);
+    ratio_row("forward mode: jvp / plain forward, MLP 784-256-128-10 loss, float32, batch 128, tangent on every weight and bias",
+              s[1], s[0], 1.6);
+    ratio_row("forward mode: jvp / plain forward, the same, tangent on the input batch", s[2], s[0], 1.6);
+    notes.push_back(fmt::format("jvp of the MLP loss (float32, 1 BLAS thread): plain forward {}, jvp along the "
+                                "weights {}, along the input {} (medians).",
+                                format_value(median(s[0]), Unit::time), format_value(median(s[1]), Unit::time),
+                                format_value(median(s[2]), Unit::time)));
+  }
+  {
+    Generator gen(8);
+    const FunctionalMlp mlp(DType::float64, gen);
+    const TensorFunction f = [&](const std::vector<Tensor>& p) { return mlp.loss(mlp.x, p); };
+    hvp_rows("MLP 784-256-128-10 loss, float64, batch 128 (235,146 parameters)", cfg, f, mlp.params,
+             mlp.directions(gen));
+  }
+  {
+    Generator gen(9);
+    const std::size_t n = 1000, d = 100;
+    const Tensor x = randn({n, d}, gen, {.dtype = DType::float64});
+    const Tensor y = lt(rand({n}, gen, {.dtype = DType::float64}), sigmoid(matmul(x, randn({d}, gen, {.dtype = DType::float64}))));
+    const TensorFunction f = [&](const std::vector<Tensor>& w) {
+      return binary_cross_entropy_with_logits(matmul(x, w[0]), y);
+    };
+    hvp_rows("logistic regression loss, float64, X 1000×100", cfg, f, {randn({d}, gen, {.dtype = DType::float64}) * 0.1},
+             {randn({d}, gen, {.dtype = DType::float64})});
+  }
+  {
+    progress("forward mode: hessian against the closed form");
+    constexpr int m = 100, n = 20;
+    Generator gen(10);
+    const Tensor a = randn({m, n}, gen, {.dtype = DType::float64});
+    const Tensor x0 = randn({n}, gen, {.dtype = DType::float64});
+    const UnaryTensorFunction f = [&](const Tensor& x) { return sum(softplus(matmul(a, x))) + 0.5 * sum(x * x); };
+    // Aᵀ diag(p ⊙ (1 − p)) A + I, p = σ(A x), by hand with BLAS.
+    const std::vector<double> av(a.data<double>().begin(), a.data<double>().end());
+    const std::vector<double> xv(x0.data<double>().begin(), x0.data<double>().end());
+    std::vector<double> z(m), scaled(m * n), h(n * n);
+    auto closed_form = [&] {
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0, av.data(), n, xv.data(), 1, 0.0, z.data(), 1);
+      for (int i = 0; i < m; ++i) {
+        const double p = 1.0 / (1.0 + std::exp(-z[i])), w = p * (1.0 - p);
+        for (int j = 0; j < n; ++j) scaled[i * n + j] = w * av[i * n + j];
+      }
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, n, m, 1.0, scaled.data(), n, av.data(), n, 0.0,
+                  h.data(), n);
+      for (int i = 0; i < n; ++i) h[i * n + i] += 1.0;
+    };
+    closed_form();
+    const Tensor autodiff = hessian(f, x0);
+    double diff = 0;
+    for (int k = 0; k < n * n; ++k) diff = std::max(diff, std::abs(autodiff.data<double>().data()[k] - h[k]));
+    std::vector<Contender> c{
+        {"hessian", [&] { return bench::time_per_call([&] { hessian(f, x0); }, cfg.budget, 3, 1); }},
+        {"reverse over reverse",
+         [&] { return bench::time_per_call([&] { hessian(f, x0, false, Strategy::reverse_mode); }, cfg.budget, 3, 1); }},
+        {"closed form", [&] { return bench::time_per_call(closed_form, cfg.budget, 3, 1); }}};
+    const auto s = bench::interleave(c, cfg.rounds);
+    Row row = make_row("forward mode: hessian of Σ log(1 + exp(A x)) + ½ xᵀx, A 100×20, float64, forward over reverse");
+    row.matgrad = median(s[0]);
+    row.hand = median(s[2]);
+    row.vs_hand = ratio_of(s[0], s[2]);
+    row.goal = "≤ 10× hand (the closed form Aᵀ diag(p(1 − p)) A + I with BLAS)";
+    row.met = *row.vs_hand <= 10.0;
+    table.push_back(row);
+    Row rev = make_row("forward mode: the same Hessian by reverse over reverse (Strategy::reverse_mode)");
+    rev.matgrad = median(s[1]);
+    rev.hand = median(s[2]);
+    rev.vs_hand = ratio_of(s[1], s[2]);
+    table.push_back(rev);
+    notes.push_back(fmt::format("The Hessian by forward over reverse agrees with the closed form to {:.1e}.", diff));
+  }
+}
+
 // ---- the Fashion-MNIST epoch and its peak RSS, one process per run ----
 
 std::map<std::string, double> run_child(const std::string& command) {
@@ -1153,13 +1315,22 @@ void section_epoch(const Config& cfg, int default_threads, const std::filesystem
   Row time = make_row(fmt::format("Fashion-MNIST epoch (469 steps, batch 128, SGD, shuffled), {} (default)",
                                threads_label(default_threads)));
   fill(time, "epoch_ms", 1e-3);
+  time.goal = "≤ 1.02× hand";
+  if (time.vs_hand) time.met = *time.vs_hand <= 1.02;
   if (kTorch) {
-    time.goal = "faster than libtorch (< 1.00×)";
-    if (time.vs_torch) time.met = *time.vs_torch < 1.0;
+    time.goal += ", < 1.00× libtorch";
+    if (time.vs_hand && time.vs_torch) {
+      const bool hand_met = *time.vs_hand <= 1.02, torch_met = *time.vs_torch < 1.0;
+      time.met = hand_met && torch_met;
+      time.verdict = fmt::format("hand {}, libtorch {}", hand_met ? "yes" : "**no**",
+                                 torch_met ? "yes" : "**no**");
+    }
   }
   table.push_back(time);
   Row eval = make_row("test evaluation (10,000 images, batches of 1000), same runs");
   fill(eval, "eval_ms", 1e-3);
+  eval.goal = "≤ 1.05× hand";
+  if (eval.vs_hand) eval.met = *eval.vs_hand <= 1.05;
   table.push_back(eval);
   Row rss = make_row("peak RSS: load + one epoch + test evaluation (getrusage, separate processes)", Unit::mib);
   fill(rss, "maxrss_kib", 1.0 / 1024);
@@ -1358,7 +1529,7 @@ int main(int argc, char** argv) {
       std::string s;
       while (std::getline(list, s, ',')) cfg.only.insert(s);
     } else {
-      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,logreg,overhead,engine,scaling,epoch,ddp]\n");
+      std::fprintf(stderr, "usage: matgrad_bench [--rounds N] [--quick] [--only check,step,logreg,overhead,engine,scaling,epoch,ddp,forward]\n");
       return 2;
     }
   }
@@ -1381,6 +1552,7 @@ int main(int argc, char** argv) {
   if (cfg.wants("scaling")) section_scaling(cfg);
   if (cfg.wants("epoch")) section_epoch(cfg, default_threads, dir);
   if (cfg.wants("ddp")) section_ddp(cfg, dir);
+  if (cfg.wants("forward")) section_forward(cfg);
 
   use_threads(default_threads);
   fmt::print("## matgrad benchmarks\n\n");

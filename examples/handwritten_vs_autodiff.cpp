@@ -1,7 +1,7 @@
 // The two-layer network of the neural-network notes, with its backward pass derived by hand
 // through total differentials, checked against autodiff in float64 and then trained both ways
-// side by side. Writes the chain-rule tree (Graphviz) to --out and renders it when `dot` is
-// installed.
+// side by side; forward mode pushes one direction dW1 through the same differentials. Writes
+// the chain-rule tree (Graphviz) to --out and renders it when `dot` is installed.
 //
 //   Z1 = W1 X + b1    A1 = σ(Z1)    Z2 = W2 A1 + b2    A2 = σ(Z2)    C = mean((A2 − Y)²)
 //
@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -87,7 +88,7 @@ void step(Params& p, const Params& g, double lr) {
 }
 
 Params copy(const Params& p) {
-  auto leaf = [](const Tensor& t) { return t.detach().requires_grad_(true); };
+  auto leaf = [](const Tensor& t) { return t.detach().clone().requires_grad_(true); };
   return {leaf(p.w1), leaf(p.b1), leaf(p.w2), leaf(p.b2)};
 }
 
@@ -155,6 +156,29 @@ int main(int argc, char** argv) {
       compare_gradients(named(hand), named(autodiff), {.atol = 0.0, .rtol = 1e-12});
   fmt::print("{}\n", cmp.report());
 
+  // 1b. Forward mode: the same differentials pushed forwards along one direction dW1 (every
+  // other parameter held, so dW2 = db1 = db2 = 0), by hand and by matgrad's JVPs; both give
+  // dC, which the adjoint identity says is tr(G_W1ᵀ dW1).
+  const Tensor dw1 = randn(p.w1.shape(), gen, f64);
+  double dc_hand = 0, dc_forward = 0;
+  {
+    NoGradGuard no_grad;
+    const double n = static_cast<double>(y.numel());
+    const Tensor dz1 = matmul(dw1, x);                 // dZ1 = dW1 X
+    const Tensor da1 = f.a1 * (1.0 - f.a1) * dz1;      // dA1 = σ'(Z1) ⊙ dZ1
+    const Tensor dz2 = matmul(p.w2, da1);              // dZ2 = W2 dA1
+    const Tensor da2 = f.a2 * (1.0 - f.a2) * dz2;      // dA2 = σ'(Z2) ⊙ dZ2
+    dc_hand = sum((2.0 / n) * (f.a2 - y) * da2).item();  // dC = tr(G_A2ᵀ dA2)
+    DualLevel level;
+    const Forward pushed = forward({make_dual(p.w1, dw1), p.b1, p.w2, p.b2}, x, y);
+    dc_forward = unpack_dual(pushed.c).tangent.item();
+  }
+  const double dc_reverse = sum(autodiff.w1 * dw1).item();  // tr(G_W1ᵀ dW1)
+  const double dc_gap = std::max(std::abs(dc_hand - dc_reverse), std::abs(dc_forward - dc_reverse));
+  fmt::print("\nalong a random dW1: dC by hand {:.15f}, by forward mode {:.15f}, "
+             "tr(G_W1ᵀ dW1) {:.15f}\n",
+             dc_hand, dc_forward, dc_reverse);
+
   // 2. The chain-rule tree, and the tape with the gradient norm through every record.
   draw(f, p, x, y, out);
   {
@@ -196,7 +220,8 @@ int main(int argc, char** argv) {
   fmt::print("weights after {} steps ({}):\n{}", steps,
              bitwise ? "bitwise identical" : "equal to rounding, not bitwise", weights.report());
 
-  const bool ok = cmp.passed && weights.passed && worst <= 1e-12;
+  const bool ok = cmp.passed && weights.passed && worst <= 1e-12 &&
+                  dc_gap <= 1e-12 * (1.0 + std::abs(dc_reverse));
   fmt::print("\n{}\n", ok ? "hand-derived and autodiff gradients agree"
                           : "FAILED: hand-derived and autodiff gradients disagree");
   return ok ? 0 : 1;

@@ -37,6 +37,11 @@ const std::vector<OpRow>& op_table() {
 
       // ---- shape ----
       {"reshape", {{{3, 4}}, {{1, 6}}, {{6, 1}}}, [](In x) { return reshape(x[0], {2, -1}); }},
+      // Views: the product makes the incoming gradient depend on both the view and its base.
+      {"view", {{{3, 4}}, {{1, 6}}, {{6, 1}}, {{}}, {{0, 3}}},
+       [](In x) { return view(x[0], {-1}) * flatten(x[0]); }},
+      {"view_as", {{{2, 3}, {3, 2}}, {{1, 5}, {5}}},
+       [](In x) { return view_as(x[0], x[1]) * x[1]; }},
       {"flatten", {{{2, 3, 4}}, {{1, 5}}}, [](In x) { return flatten(x[0]); }},
       {"unsqueeze", unary_shapes, [](In x) { return unsqueeze(x[0], 0); }},
       {"squeeze", {{{1, 4}}, {{3, 1, 2}}}, [](In x) { return squeeze(x[0], x[0].size(0) == 1 ? 0 : 1); }},
@@ -186,6 +191,8 @@ const std::vector<OpRow>& op_table() {
        [](In x) { return slice(x[0], 0, 1, 100, 2); }},  // end clipped to the size
       {"slice dim -1", {{{1, 5}}, {{3, 4}}, {{7}}, {{2, 3, 4}}},
        [](In x) { return slice(x[0], -1, 1, 4); }},
+      {"narrow", {{{5, 3}}, {{4, 1}}, {{1, 6, 2}}, {{7}}},
+       [](In x) { return narrow(x[0], x[0].dim() == 3 ? 1 : 0, -3, 2); }},
       {"slice_scatter",
        {{{5, 3}, {2, 3}}, {{5, 1}, {2, 1}}, {{4, 2}, {2, 2}}, {{5, 2, 3}, {2, 2, 3}}},
        [](In x) { return slice_scatter(x[0], x[1], 0, 1, 5, 2); }},

@@ -226,6 +226,68 @@ TEST_CASE("errors raised in backward point at the user's line that recorded the 
   CHECK(error_of<AutogradError>([&] { log(-w); }).find(log_line) != std::string::npos);
 }
 
+// The line `offset` lines below the caller's, as errors print it.
+static std::string line_below(int offset, const SourceLocation& here = SourceLocation::current()) {
+  return fmt::format("test_misuse.cpp:{}", here.line + static_cast<unsigned>(offset));
+}
+
+TEST_CASE("ops composed of others record every part at the user's line") {
+  DetectAnomalyGuard anomaly;
+  Tensor x = f64({1, INFINITY}, true);
+  const std::string mean_line = line_below(1);
+  std::string message = error_of<AutogradError>([&] { mean(x); });  // mean = div(sum(x), n)
+  CHECK(message.find("'sum'") != std::string::npos);
+  CHECK(message.find(mean_line) != std::string::npos);
+  const std::string matmul_line = line_below(1);
+  message = error_of<AutogradError>([&] { matmul(x, f64({1, 2})); });  // reshape, gemm, reshape
+  CHECK(message.find("'reshape'") != std::string::npos);
+  CHECK(message.find(matmul_line) != std::string::npos);
+  const std::string loss_line = line_below(1);
+  message = error_of<AutogradError>([&] { mse_loss(x, f64({0, 0})); });
+  CHECK(message.find("'sub'") != std::string::npos);
+  CHECK(message.find(loss_line) != std::string::npos);
+}
+
+TEST_CASE("records made by a VJP in a create_graph pass point at the line of the op it differentiates") {
+  Tensor w = f64({0.5, -1.0}, true);
+  const std::string exp_line = line_below(1);
+  Tensor e = exp(w);
+  const Tensor g = grad({sum(e)}, {w}, {}, false, /*create_graph=*/true)[0];  // g = 1 ⊙ e: a mul
+  {
+    NoGradGuard no_grad;
+    e.add_(ones_like(e));  // the mul saved e
+  }
+  const std::string message = error_of<AutogradError>([&] { g.backward(ones_like(g)); });
+  INFO(message);
+  CHECK(message.find("'mul'") != std::string::npos);
+  CHECK(message.find(exp_line) != std::string::npos);
+}
+
+// C = A ⊙ σ(A), as a struct for apply<Op>.
+struct Swish {
+  static inline const OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA", "",
+                                  "gA = gC ⊙ (σ(A) + A σ(A)(1 − σ(A)))"};
+  static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
+  static Grads backward(const Tensor& g, const Tensor& x) {
+    const Tensor s = sigmoid(x);
+    return {g * (s + x * s * (1.0 - s))};
+  }
+};
+
+TEST_CASE("a custom op applied with apply<Op> is recorded at the line of the apply") {
+  Tensor x = f64({0.5, -1.0}, true);
+  const std::string apply_line = line_below(1);
+  Tensor y = apply<Swish>(x);
+  {
+    NoGradGuard no_grad;
+    x.add_(ones_like(x));
+  }
+  const std::string message = error_of<AutogradError>([&] { sum(y).backward(); });
+  INFO(message);
+  CHECK(message.find("'swish'") != std::string::npos);
+  CHECK(message.find(apply_line) != std::string::npos);
+}
+
 // Resident set size now, from /proc/self/statm (pages).
 static std::size_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");

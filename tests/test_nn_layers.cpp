@@ -162,7 +162,7 @@ TEST_CASE("a module's registered parameters and children are listed, trained and
   CHECK(net.drop.is_training());
   // Every registered parameter gets a gradient and is updated.
   optim::SGD opt(net.parameters(), {.lr = 0.1});
-  const Tensor before = net.scale.detach();
+  const Tensor before = net.scale.detach().clone();  // detach alone would share the storage
   sum(net(ones({2, 3}))).backward();
   for (const Tensor& p : net.parameters()) CHECK(p.grad().defined());
   opt.step();

@@ -32,7 +32,7 @@ namespace {
 
 // cube(A) = A³ with a VJP that is right to first order but not recorded as a function of A
 // (its A is detached): the first derivative 3A² is right, the second comes out as 0.
-constexpr OpInfo cube_detached_info{"cube_detached", "dC = 3 A² ⊙ dA", "gA = gC ⊙ 3 A²"};
+const OpInfo cube_detached_info{"cube_detached", "dC = 3 A² ⊙ dA", "", "gA = gC ⊙ 3 A²"};
 Tensor cube_detached(const Tensor& a) {
   Tensor out;
   {
@@ -47,7 +47,7 @@ Tensor cube_detached(const Tensor& a) {
 
 // The same op whose VJP records A but not gC: the second derivative in A is right, the
 // dependence on the cotangent is cut.
-constexpr OpInfo cube_cut_info{"cube_cut", "dC = 3 A² ⊙ dA", "gA = gC ⊙ 3 A²"};
+const OpInfo cube_cut_info{"cube_cut", "dC = 3 A² ⊙ dA", "", "gA = gC ⊙ 3 A²"};
 Tensor cube_cut(const Tensor& a) {
   Tensor out;
   {
@@ -59,7 +59,7 @@ Tensor cube_cut(const Tensor& a) {
 }
 
 // Right at first order (3A² = 3 A · A) but half the second derivative: one factor detached.
-constexpr OpInfo cube_half_info{"cube_half", "dC = 3 A² ⊙ dA", "gA = gC ⊙ 3 A²"};
+const OpInfo cube_half_info{"cube_half", "dC = 3 A² ⊙ dA", "", "gA = gC ⊙ 3 A²"};
 Tensor cube_half(const Tensor& a) {
   Tensor out;
   {

@@ -1,5 +1,5 @@
-// Zero-size dimensions go through every op of the gradcheck table and its VJP: each row's
-// shapes with every dim of size 4 set to 0. Rows without such a dim are skipped, and so are
+// Zero-size dimensions go through every op of the gradcheck table, its VJP and its JVP: each
+// row's shapes with every dim of size 4 set to 0. Rows without such a dim are skipped, and so are
 // rows whose function fixes a shape or an index that no longer fits (a ShapeError or
 // IndexError from the forward).
 #include "op_table.hpp"
@@ -12,8 +12,10 @@ using namespace matgrad::testing;
 
 namespace {
 
-// Calls check(inputs, out) for each row's shapes with every dim of size 4 set to 0, out being
-// the row's function of fresh inputs of those shapes; returns the number of cases checked.
+// Calls check(row, inputs, out) for each row's shapes with every dim of size 4 set to 0, out
+// being the row's function of fresh inputs of those shapes; skips (with a message) the rows
+// whose function fixes a shape or an index that no longer fits. Returns the number of cases
+// checked.
 template <class Check>
 std::size_t for_each_zero_size_case(Generator& gen, Check&& check) {
   std::size_t ran = 0;
@@ -44,7 +46,7 @@ std::size_t for_each_zero_size_case(Generator& gen, Check&& check) {
         MESSAGE(fmt::format("skipped: {}", e.what()));
         continue;
       }
-      check(inputs, out);
+      check(row, inputs, out);
       ++ran;
     }
   }
@@ -55,7 +57,7 @@ std::size_t for_each_zero_size_case(Generator& gen, Check&& check) {
 
 TEST_CASE("zero-size dimensions work through every op and its VJP") {
   Generator gen(7);
-  const std::size_t ran = for_each_zero_size_case(gen, [](const std::vector<Tensor>& inputs, const Tensor& out) {
+  const std::size_t ran = for_each_zero_size_case(gen, [](const OpRow&, const std::vector<Tensor>& inputs, const Tensor& out) {
     Tensor seed = ones_like(out);
     std::vector<Tensor> grads;
     REQUIRE_NOTHROW(grads = grad({out}, inputs, {seed}, false, false, /*allow_unused=*/true));
@@ -72,13 +74,40 @@ TEST_CASE("zero-size dimensions work through every op and its VJP") {
   CHECK(ran >= 40);
 }
 
+TEST_CASE("zero-size dimensions work through every op's JVP, one direction and batched") {
+  Generator gen(8);
+  const std::size_t ran = for_each_zero_size_case(gen, [&](const OpRow& row, const std::vector<Tensor>& inputs, const Tensor&) {
+    std::vector<Tensor> v;
+    for (const Tensor& x : inputs) v.push_back(randn(x.shape(), gen, {.dtype = DType::float64}));
+    ProductResult jv;
+    REQUIRE_NOTHROW(jv = jvp(row.f, inputs, v));
+    CHECK(jv.product.shape() == jv.output.shape());
+    // Finite where the output is (a mean over nothing is NaN, as in PyTorch, and so is its
+    // tangent).
+    const auto& value = jv.output.data<double>();
+    const auto& tangent = jv.product.data<double>();
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (std::isfinite(value.data()[i])) CHECK(std::isfinite(tangent.data()[i]));
+    }
+    std::vector<Tensor> fwd, rev;
+    REQUIRE_NOTHROW(fwd = jacfwd(row.f, inputs));  // every input entry's direction at once
+    rev = jacobian(row.f, inputs);
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      CHECK(fwd[k].shape() == rev[k].shape());
+      CHECK(compare_tensors(fwd[k], rev[k], 1e-12, 1e-10).passed);
+    }
+  });
+  MESSAGE(fmt::format("{} zero-size JVP checks", ran));
+  CHECK(ran >= 40);
+}
+
 // Second order through zero-size dims: with the first gradient g(u) = Jᵀ u taken with
 // create_graph, ∂⟨g(u), 1⟩/∂u = J 1 (the double-VJP JVP) and ∂⟨g(u), 1⟩/∂x (the HVP) must be
 // finite, and J 1 = 0 exactly when no input has an element (J has no columns). A 1/0 factor in
 // a VJP (the mean of nothing) made J 1 NaN; PyTorch gives zeros.
 TEST_CASE("second derivatives through zero-size dimensions are finite, and zero without inputs") {
   Generator gen(8);
-  const std::size_t ran = for_each_zero_size_case(gen, [](const std::vector<Tensor>& inputs, const Tensor& out) {
+  const std::size_t ran = for_each_zero_size_case(gen, [](const OpRow&, const std::vector<Tensor>& inputs, const Tensor& out) {
     bool all_empty = true;
     for (const Tensor& x : inputs) all_empty = all_empty && x.numel() == 0;
     Tensor u = ones_like(out).requires_grad_(true);

@@ -89,13 +89,13 @@ void check_saved_versions(const Node& node) {
   };
   for (std::size_t k = 0; k < node.inputs.size(); ++k) {
     const Edge& e = node.inputs[k];
-    if (e.saved && e.input && e.input->version != e.version) {
+    if (e.saved && e.input && e.input->version() != e.version) {
       fail_modified(fmt::format("input {}", k), shape_of(*e.input), e.version,
-                    e.input->version);
+                    e.input->version());
     }
   }
-  if (node.op->saves_output() && node.output->version != node.output_version) {
-    fail_modified("the output", node.output_shape(), node.output_version, node.output->version);
+  if (node.op->saves_output() && node.output->version() != node.output_version) {
+    fail_modified("the output", node.output_shape(), node.output_version, node.output->version());
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include "matgrad/autograd.hpp"
 #include "matgrad/compare.hpp"
+#include "matgrad/forward_ad.hpp"
 #include "matgrad/ops.hpp"
 
 #include <fmt/format.h>
@@ -17,7 +18,7 @@ namespace {
 std::vector<Tensor> fresh_leaves(const std::vector<Tensor>& inputs) {
   std::vector<Tensor> leaves;
   for (const Tensor& x : inputs) {
-    Tensor leaf = x.detach();
+    Tensor leaf = x.detach().clone();  // central_differences writes into it
     leaf.requires_grad_(x.requires_grad());
     leaves.push_back(leaf);
   }
@@ -215,6 +216,37 @@ GradcheckResult gradgradcheck(const TensorFunction& f, const std::vector<Tensor>
     if (i == n) check.label = std::string(1, 'v');
     result.passed = result.passed && check.passed;
     result.inputs.push_back(std::move(check));
+  }
+  return result;
+}
+
+GradcheckResult jvpcheck(const TensorFunction& f, const std::vector<Tensor>& inputs,
+                         const GradcheckOptions& options) {
+  GradcheckResult result;
+  result.check = "jvpcheck";
+  result.warning = check_inputs("jvpcheck", inputs, options);
+  const std::vector<Tensor> x = fresh_leaves(inputs);
+  NoGradGuard no_grad;  // forward mode alone: nothing to record
+  Generator gen(options.seed + 2);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (!x[i].requires_grad()) {
+      result.inputs.push_back(unchecked_input(i));
+      continue;
+    }
+    const Tensor v = randn(x[i].shape(), gen, {.dtype = x[i].dtype()});
+    Tensor analytic;
+    {
+      const DualLevel level;
+      std::vector<Tensor> duals = x;
+      duals[i] = make_dual(x[i], v);
+      analytic = unpack_dual(f(duals)).tangent;
+    }
+    std::vector<Tensor> plus = x, minus = x;
+    plus[i] = x[i] + v * options.eps;
+    minus[i] = x[i] - v * options.eps;
+    const Tensor numeric = ((f(plus) - f(minus)) / (2 * options.eps)).to(DType::float64);
+    result.inputs.push_back(compare_input(i, analytic, numeric, options));
+    result.passed = result.passed && result.inputs.back().passed;
   }
   return result;
 }

@@ -1,5 +1,6 @@
 // The tape: grad mode, making a record, and freeing records without recursion.
 #include "checks.hpp"
+#include "ops/common.hpp"
 
 #include <algorithm>
 
@@ -44,7 +45,7 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
   const bool is_input = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& input) {
     return input.impl() == output.impl();
   });
-  if (is_input || output.impl()->node || output.impl()->requires_grad) output = output.detach();
+  if (is_input || output.impl()->node || output.impl()->requires_grad) output = detail::copy(output);
   if (anomaly_enabled()) check_finite_output(op, output, inputs, site);
 
   auto node = std::allocate_shared<Node>(RecordAllocator<Node>());
@@ -66,14 +67,14 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
     }
     if (op.saves_inputs()) {
       edge.saved = true;
-      edge.version = impl.version;
+      edge.version = impl.version();
     }
   }
   node->sequence = last_sequence = sequence;
   TensorImpl& impl = *output.impl();
   impl.requires_grad = true;
   impl.node = node.get();
-  node->output_version = impl.version;
+  node->output_version = impl.version();
   node->output = output.impl();
   // The handle returned shares the record's count: holding it holds the record.
   return Tensor(std::shared_ptr<TensorImpl>(std::move(node), &impl));

@@ -92,8 +92,8 @@ struct RecordAllocator : PoolAllocator<T> {
 };
 
 inline const Shape& shape_of(const TensorImpl& t) {
-  if (const auto* f = std::get_if<xt::xarray<float>>(&t.data)) return f->shape();
-  return std::get<xt::xarray<double>>(t.data).shape();
+  if (const auto* f = std::get_if<Array<float>>(&t.data)) return f->shape();
+  return std::get<Array<double>>(t.data).shape();
 }
 inline DType dtype_of(const TensorImpl& t) {
   return t.data.index() == 0 ? DType::float32 : DType::float64;

@@ -1,4 +1,5 @@
 // Tensor handles, factories, in-place updates and printing.
+#include "forward.hpp"
 #include "ops/common.hpp"
 #include "tape.hpp"
 
@@ -48,8 +49,8 @@ Shape ShapeArg::resolve(std::string_view op, std::size_t numel) const {
 
 // ---- Tensor ----
 
-template <class T>
-static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires_grad) {
+template <class A>
+static std::shared_ptr<TensorImpl> make_impl(A&& data, bool requires_grad) {
   auto impl = detail::new_impl(std::move(data));
   impl->requires_grad = requires_grad;
   return impl;
@@ -58,6 +59,10 @@ static std::shared_ptr<TensorImpl> make_impl(xt::xarray<T>&& data, bool requires
 Tensor::Tensor(xt::xarray<float> data, bool requires_grad)
     : impl_(make_impl(std::move(data), requires_grad)) {}
 Tensor::Tensor(xt::xarray<double> data, bool requires_grad)
+    : impl_(make_impl(std::move(data), requires_grad)) {}
+Tensor::Tensor(Array<float> data, bool requires_grad)
+    : impl_(make_impl(std::move(data), requires_grad)) {}
+Tensor::Tensor(Array<double> data, bool requires_grad)
     : impl_(make_impl(std::move(data), requires_grad)) {}
 
 void Tensor::fail_undefined(std::string_view what) {
@@ -141,15 +146,12 @@ void Tensor::backward(const Tensor& seed, bool retain_graph, bool create_graph) 
 
 Tensor Tensor::detach() const {
   check_defined("detach");
-  return visit([&](const auto& x) {
-    using T = typename std::decay_t<decltype(x)>::value_type;
-    return detail::allocating<T>(x.shape(), "detach", [&] { return Tensor(detail::new_impl(impl_->data)); });
-  });
+  return detail::view_of(*this, shape());
 }
 
 std::uint64_t Tensor::version() const {
   check_defined("version");
-  return impl_->version;
+  return impl_->version();
 }
 
 static void check_in_place(std::string_view op, const Tensor& t) {
@@ -171,7 +173,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   }
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto& self = const_cast<xt::xarray<T>&>(x);
+    auto& self = const_cast<Array<T>&>(x);
     const auto& y = other.data<T>();
     const T a = static_cast<T>(alpha);
     if (y.shape() == self.shape()) {
@@ -180,7 +182,8 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
       self += a * xt::broadcast(y, self.shape());
     }
   });
-  ++impl_->version;
+  impl_->bump_version();
+  detail::add_tangent_in_place(*this, other, alpha);
   return *this;
 }
 
@@ -189,10 +192,11 @@ Tensor& Tensor::mul_(double factor) {
   check_in_place("mul_", *this);
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto& self = const_cast<xt::xarray<T>&>(x);
+    auto& self = const_cast<Array<T>&>(x);
     for (auto& v : self) v *= static_cast<T>(factor);
   });
-  ++impl_->version;
+  impl_->bump_version();
+  detail::scale_tangent_in_place(*this, factor);
   return *this;
 }
 
@@ -203,8 +207,13 @@ Tensor& Tensor::copy_(const Tensor& other) {
   if (other.shape() != shape()) {
     fail<ShapeError>("copy_: shape {} into shape {}", to_string(other.shape()), to_string(shape()));
   }
-  impl_->data = other.impl()->data;
-  ++impl_->version;
+  visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    const auto& y = other.data<T>();
+    std::copy(y.data(), y.data() + y.size(), const_cast<T*>(x.data()));
+  });
+  impl_->bump_version();
+  detail::copy_tangent_in_place(*this, other);
   return *this;
 }
 
@@ -216,10 +225,11 @@ Tensor& Tensor::fill_in_place(std::string_view op, double value) {
   check_in_place(op, *this);
   visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    std::fill(const_cast<xt::xarray<T>&>(x).begin(), const_cast<xt::xarray<T>&>(x).end(),
+    std::fill(const_cast<Array<T>&>(x).begin(), const_cast<Array<T>&>(x).end(),
               static_cast<T>(value));
   });
-  ++impl_->version;
+  impl_->bump_version();
+  detail::drop_tangent(*this);
   return *this;
 }
 
@@ -227,34 +237,48 @@ Tensor Tensor::t(const SourceLocation& caller) const { return matgrad::t(*this, 
 Tensor Tensor::reshape(const ShapeArg& shape, const SourceLocation& caller) const {
   return matgrad::reshape(*this, shape, caller);
 }
+Tensor Tensor::view(const ShapeArg& shape, const SourceLocation& caller) const {
+  return matgrad::view(*this, shape, caller);
+}
+Tensor Tensor::view_as(const Tensor& other, const SourceLocation& caller) const {
+  return matgrad::view_as(*this, other, caller);
+}
 Tensor Tensor::sum(const SourceLocation& caller) const { return matgrad::sum(*this, caller); }
 Tensor Tensor::mean(const SourceLocation& caller) const { return matgrad::mean(*this, caller); }
 
 // ---- conversions: differentiable ----
 
 // C = A in another dtype;  dC = dA  =>  gA = gC in A's dtype
-static constexpr OpInfo to_info{"to", "dC = dA (cast)", "gA = gC cast back to A's dtype", Saves::nothing};
+static const OpInfo to_info{"to", "dC = dA (cast)", "tC = tA cast to C's dtype", "gA = gC cast back to A's dtype",
+                            Saves::nothing};
 Tensor Tensor::to(DType target, const SourceLocation& caller) const {
-  const detail::CallSite site(caller);
   check_defined("to");
   if (dtype() == target) return *this;
   Tensor out = visit([&](const auto& x) {
-    if (target == DType::float32) {
-      return detail::allocating<float>(x.shape(), "to", [&] { return Tensor(xt::xarray<float>(xt::cast<float>(x))); });
-    }
-    return detail::allocating<double>(x.shape(), "to", [&] { return Tensor(xt::xarray<double>(xt::cast<double>(x))); });
+    auto cast = [&](auto zero) {
+      using U = decltype(zero);
+      Tensor y = detail::empty_tensor<U>(x.shape(), "to");
+      std::copy(x.data(), x.data() + x.size(), detail::elements_of<U>(y));
+      return y;
+    };
+    return target == DType::float32 ? cast(float{}) : cast(double{});
   });
   const DType source = dtype();
-  return record(to_info, out, {*this}, [source](const Tensor& g) -> Grads { return {g.to(source)}; });
+  return record(
+      to_info, std::move(out), {*this},
+      [target](const Tangent& ta) { return matgrad::to(ta, target); },
+      [source](const Tensor& g) -> Grads { return {g.to(source)}; }, caller);
 }
 
 // C = A;  dC = dA  =>  gA = gC
-static constexpr OpInfo clone_info{"clone", "dC = dA", "gA = gC", Saves::nothing};
+static const OpInfo clone_info{"clone", "dC = dA", "tC = tA", "gA = gC", Saves::nothing};
 Tensor Tensor::clone(const SourceLocation& caller) const {
-  const detail::CallSite site(caller);
   check_defined("clone");
-  Tensor out = detach();
-  return record(clone_info, out, {*this}, [](const Tensor& g) -> Grads { return {g}; });
+  Tensor out = detail::copy(*this);
+  return record(
+      clone_info, std::move(out), {*this},
+      [](const Tangent& ta) { return ta; },
+      [](const Tensor& g) -> Grads { return {g}; }, caller);
 }
 
 // ---- factories ----
@@ -344,7 +368,7 @@ Tensor eye(std::size_t rows, std::size_t cols, TensorOptions options) {
   Tensor t = filled("eye", {rows, cols}, 0.0, {.dtype = options.dtype});
   t.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    auto& a = const_cast<xt::xarray<T>&>(x);
+    auto& a = const_cast<Array<T>&>(x);
     for (std::size_t i = 0; i < std::min(rows, cols); ++i) a(i, i) = T(1);
   });
   return t.requires_grad_(options.requires_grad);

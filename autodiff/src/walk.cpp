@@ -18,7 +18,9 @@
 // which it claims for its duration: a second walk reaching a claimed record (on another thread
 // at the same time, or from inside a VJP) stops with an error instead of mixing the two.
 #include "checks.hpp"
+#include "forward.hpp"
 #include "hooks.hpp"
+#include "ops/common.hpp"
 
 #include "matgrad/ops.hpp"
 
@@ -52,12 +54,14 @@ struct Targets {
   }
 };
 
-// Adds g into an accumulator slot. Out of place when the slot's tensor is shared (a VJP may
-// return the same tensor for two inputs) or when building a graph of the backward pass.
+// Adds g into an accumulator slot. Out of place when the slot's tensor or its storage is
+// shared (a VJP may return the same tensor for two inputs, or a view of one, as reshape's does)
+// or when building a graph of the backward pass.
 void accumulate(Tensor& slot, Tensor g, bool create_graph) {
   if (!slot.defined()) {
     slot = std::move(g);
-  } else if (create_graph || slot.impl().use_count() > 1 || slot.requires_grad()) {
+  } else if (create_graph || slot.impl().use_count() > 1 || slot.impl()->storage_shared() ||
+             slot.requires_grad()) {
     slot = slot + g;
   } else if (slot.shape() == g.shape() && slot.dtype() == g.dtype()) {
     slot.visit([&](const auto& x) {  // the common case, without add_'s broadcasting
@@ -66,7 +70,8 @@ void accumulate(Tensor& slot, Tensor g, bool create_graph) {
       const T* __restrict src = g.data<T>().data();
       for (std::size_t i = 0, n = x.size(); i < n; ++i) dst[i] += src[i];
     });
-    ++slot.impl()->version;
+    slot.impl()->bump_version();
+    if (detail::forward_mode) detail::add_tangent_in_place(slot, g, 1.0);  // as add_ does
   } else {
     slot.add_(g);
   }
@@ -223,8 +228,9 @@ class Walk {
     // Leaves are not claimed: walks on other threads may reach this one at the same time.
     const std::lock_guard<std::mutex> lock(leaf_grad_mutex(&leaf));
     Tensor& grad = leaf.grad;
-    if (!grad.defined() && !create_graph_ && (g.impl().use_count() > 1 || g.requires_grad())) {
-      grad = g.detach();  // a fresh .grad must not alias a tensor held elsewhere
+    if (!grad.defined() && !create_graph_ &&
+        (g.impl().use_count() > 1 || g.impl()->storage_shared() || g.requires_grad())) {
+      grad = detail::copy(g);  // a fresh .grad must not alias a tensor held elsewhere
     } else {
       accumulate(grad, std::move(g), create_graph_);
     }
@@ -259,7 +265,7 @@ class Walk {
       }
       if (!(node.marks & kNeeded)) return;
     } else if (node.retains_grad) {
-      accumulate(node.output->grad, create_graph_ ? g : g.detach(), create_graph_);  // g flows on
+      accumulate(node.output->grad, create_graph_ ? g : detail::copy(g), create_graph_);  // g flows on
     }
 
     // The mask tells the VJP which of the first Needs::kBits inputs take a gradient (later

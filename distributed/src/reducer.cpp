@@ -199,7 +199,7 @@ struct Reducer::Impl {
   }
 
   template <class T>
-  void copy_weighted(const xt::xarray<T>& grad, T* out) const {
+  void copy_weighted(const Array<T>& grad, T* out) const {
     const T w = static_cast<T>(weight());
     for (std::size_t i = 0; i < grad.size(); ++i) out[i] = w * grad.data()[i];
   }

@@ -1,6 +1,7 @@
 #include "matgrad/nn/data.hpp"
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/ops.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -400,7 +401,7 @@ Dataset load_fashion_mnist(Split split, const std::filesystem::path& dir) {
 Dataset head(const Dataset& dataset, std::size_t n) {
   DataLoader all(dataset, {.batch_size = std::max<std::size_t>(1, dataset.size())});
   Batch batch = all.batch(0, std::min(n, dataset.size()));
-  return {batch.inputs, std::move(batch.targets)};
+  return {batch.inputs.clone(), std::move(batch.targets)};
 }
 
 std::pair<double, double> mean_std(const Tensor& inputs) {
@@ -551,6 +552,15 @@ Batch DataLoader::batch(std::size_t first, std::size_t count) const {
   }
   Batch out;
   out.targets.resize(count);
+  const std::size_t start = count ? order_[first] : 0;
+  bool consecutive = true;
+  for (std::size_t k = 0; k < count && consecutive; ++k) consecutive = order_[first + k] == start + k;
+  if (consecutive) {  // rows in storage order (no shuffle): a view of them, no copy
+    for (std::size_t k = 0; k < count; ++k) out.targets[k] = dataset_.targets[start + k];
+    NoGradGuard no_grad;
+    out.inputs = narrow(dataset_.inputs, 0, static_cast<std::ptrdiff_t>(start), count);
+    return out;
+  }
   Shape shape = dataset_.inputs.shape();
   const std::size_t rows = shape[0];
   const std::size_t row_size = rows ? dataset_.inputs.numel() / rows : 0;

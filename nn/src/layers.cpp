@@ -134,7 +134,7 @@ Dropout::Dropout(double p, std::uint64_t seed) : p(p), generator_(seed) {
 }
 
 template <class T>
-static void to_dropout_mask(xt::xarray<T>& u, double p) {
+static void to_dropout_mask(Array<T>& u, double p) {
   const T keep = static_cast<T>(1.0 / (1.0 - p));
   const T threshold = static_cast<T>(p);
   for (T& v : u) v = v >= threshold ? keep : T(0);

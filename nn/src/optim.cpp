@@ -13,9 +13,7 @@ namespace matgrad::optim {
 
 namespace {
 
-Tensor copy_of(const Tensor& t) {
-  return t.visit([](const auto& x) { return Tensor(x); });
-}
+Tensor copy_of(const Tensor& t) { return t.detach().clone(); }
 
 Tensor scalar(double value) { return tensor(value, {.dtype = DType::float64}); }
 

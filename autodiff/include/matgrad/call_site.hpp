@@ -20,9 +20,10 @@ struct SourceLocation {
 
 namespace detail {
 
-// Every public op takes `where = SourceLocation::current()` and opens a CallSite: the
-// outermost one on the thread wins, so the records of composed ops (mean = sum / n) and of
-// the ops inside a VJP all point at the user's line.
+// Every public op takes `caller = SourceLocation::current()` and hands it to record() (ops
+// composed of others pass it on). The engine opens a CallSite at a record's line while it runs
+// that record's VJP (or JVP): the records made meanwhile (a create_graph pass, ops composed of
+// others) take the line of the outermost CallSite instead of their own.
 class CallSite {
  public:
   explicit CallSite(const SourceLocation& where) : outermost_(current_ == nullptr) {

@@ -58,6 +58,13 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
 GradcheckResult gradgradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs,
                               const GradcheckOptions& options = {});
 
+// Forward mode's check: for each input that requires grad, the tangent of f along a random
+// direction v of that input alone (forward mode, the other inputs without tangents) against
+// the central difference (f(x + eps v) − f(x − eps v)) / 2 eps, element by element of f's
+// output. Opens a dual level, so it cannot run inside another.
+GradcheckResult jvpcheck(const TensorFunction& f, const std::vector<Tensor>& inputs,
+                         const GradcheckOptions& options = {});
+
 // The central-difference gradient (f(x + eps eᵢ) − f(x − eps eᵢ)) / 2eps of a function with a
 // one-element output, for each input (undefined for inputs that do not require grad).
 std::vector<Tensor> numerical_grad(const TensorFunction& f, const std::vector<Tensor>& inputs,

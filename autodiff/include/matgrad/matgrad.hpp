@@ -5,6 +5,7 @@
 #include "matgrad/backend.hpp"
 #include "matgrad/compare.hpp"
 #include "matgrad/error.hpp"
+#include "matgrad/forward_ad.hpp"
 #include "matgrad/functional.hpp"
 #include "matgrad/gradcheck.hpp"
 #include "matgrad/graph.hpp"

@@ -46,7 +46,12 @@ Tensor operator/(Operand a, double b);
 Tensor operator/(double a, Operand b);
 
 // ---- shape ----
+// Views: the output shares a's storage (elements and version counter), so an in-place change
+// through either is seen by both; each is recorded, and its VJP reshapes the gradient back.
+// transpose, t and broadcast_to copy (matgrad has no strided views).
 Tensor reshape(const Tensor& a, const ShapeArg& shape, const SourceLocation& caller = SourceLocation::current());
+Tensor view(const Tensor& a, const ShapeArg& shape, const SourceLocation& caller = SourceLocation::current());
+Tensor view_as(const Tensor& a, const Tensor& other, const SourceLocation& caller = SourceLocation::current());
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim = 0, std::ptrdiff_t end_dim = -1, const SourceLocation& caller = SourceLocation::current());
 Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
 // Removes dim if its size is 1; any other size leaves a unchanged, as in PyTorch.
@@ -112,12 +117,12 @@ Tensor abs(const Tensor& a, const SourceLocation& caller = SourceLocation::curre
 Tensor tanh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor sigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 // The VJPs of tanh and sigmoid as ops of their own, from the gradient G and the forward's
-// output C (same shapes): G ⊙ (1 − C²) and G ⊙ C ⊙ (1 − C) in one pass; differentiable in both.
+// output C (G may broadcast against C): G ⊙ (1 − C²) and G ⊙ C ⊙ (1 − C) in one pass; differentiable in both.
 Tensor tanh_backward(const Tensor& grad, const Tensor& output, const SourceLocation& caller = SourceLocation::current());
 Tensor sigmoid_backward(const Tensor& grad, const Tensor& output, const SourceLocation& caller = SourceLocation::current());
 Tensor relu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is 0
 // relu's VJP as an op of its own, gC ⊙ [A > 0] in one pass (differentiable: gradient
-// gC ⊙ [A > 0] for the first argument, 0 for A). Shapes must match.
+// gC ⊙ [A > 0] for the first argument, 0 for A). G may broadcast against A.
 Tensor relu_backward(const Tensor& grad, const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is the slope
 Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0, const SourceLocation& caller = SourceLocation::current());
@@ -148,9 +153,14 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
 // a with source's slices added at `index` along dim (repeated indices accumulate).
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller = SourceLocation::current());
-// Elements start, start + step, ... (< end) along dim; end is clipped to the size.
+// Elements start, start + step, ... (< end) along dim; end is clipped to the size. A copy.
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step = 1, const SourceLocation& caller = SourceLocation::current());
+// Elements start .. start + length − 1 along dim (a negative start counts from the end), as a
+// view sharing a's storage; only where that is contiguous (every dim before `dim` of size 1,
+// e.g. a range of rows): any other raises a ShapeError (slice copies those).
+Tensor narrow(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::size_t length,
+              const SourceLocation& caller = SourceLocation::current());
 // a with that slice replaced by source.
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
                      std::size_t end, std::size_t step = 1, const SourceLocation& caller = SourceLocation::current());

@@ -5,6 +5,7 @@
 #include "matgrad/call_site.hpp"
 #include "matgrad/error.hpp"
 #include "matgrad/hooks.hpp"
+#include "matgrad/storage.hpp"
 
 #include <fmt/format.h>
 #include <xtensor/xarray.hpp>
@@ -30,9 +31,6 @@ template <>
 constexpr DType dtype_of<float>() { return DType::float32; }
 template <>
 constexpr DType dtype_of<double>() { return DType::float64; }
-
-using Shape = xt::dynamic_shape<std::size_t>;
-std::string to_string(const Shape& shape);  // "[3, 4]"
 
 // A shape argument that also accepts one -1 ("infer this dimension"), as in reshape({2, -1}).
 class ShapeArg {
@@ -71,8 +69,11 @@ struct HookList;
 class Tensor {
  public:
   Tensor() = default;  // an undefined tensor: defined() is false
+  // Takes the array's elements over (no copy).
   explicit Tensor(xt::xarray<float> data, bool requires_grad = false);
   explicit Tensor(xt::xarray<double> data, bool requires_grad = false);
+  explicit Tensor(Array<float> data, bool requires_grad = false);
+  explicit Tensor(Array<double> data, bool requires_grad = false);
   explicit Tensor(std::shared_ptr<detail::TensorImpl> impl) : impl_(std::move(impl)) {}
 
   bool defined() const { return impl_ != nullptr; }
@@ -83,14 +84,15 @@ class Tensor {
   std::size_t numel() const;
   double item() const;  // the value of a one-element tensor
 
-  // Read access to the underlying array; T must match dtype().
+  // Read access to the elements: an xtensor adaptor over the storage this tensor shares with
+  // its views (matgrad::Array, storage.hpp); T must match dtype().
   template <class T>
-  const xt::xarray<T>& data() const;
-  // Write access for in-place updates outside autograd (initialisers, optimisers). Bumps the
-  // version counter.
+  const Array<T>& data() const;
+  // Write access for in-place updates outside autograd (initialisers, optimisers): writes are
+  // seen by every view. Bumps the version counter the views share.
   template <class T>
-  xt::xarray<T>& mutable_data();
-  // Calls f with the underlying xt::xarray<float> or xt::xarray<double>.
+  Array<T>& mutable_data();
+  // Calls f with the const Array<float> or Array<double>.
   template <class F>
   decltype(auto) visit(F&& f) const;
 
@@ -109,8 +111,11 @@ class Tensor {
   void zero_grad();     // drops the gradient (PyTorch's set_to_none behaviour)
   void retain_grad();   // keep grad() for a non-leaf tensor too
   void backward(const Tensor& seed = {}, bool retain_graph = false, bool create_graph = false) const;
-  Tensor detach() const;  // a copy of the data, without history; requires_grad() false
-  std::uint64_t version() const;  // bumped by every in-place change
+  // The same elements without history (PyTorch's detach): shares this tensor's storage and
+  // version counter, so in-place changes through either are seen by both. For a copy without
+  // history: detach().clone().
+  Tensor detach() const;
+  std::uint64_t version() const;  // bumped by every in-place change, shared with the views
 
   // Gradient hooks; matgrad/hooks.hpp states when they run. register_hook also takes a
   // callable returning void (it only looks); the post-accumulate hook is for leaves only.
@@ -137,6 +142,9 @@ class Tensor {
   Tensor t(const SourceLocation& caller = SourceLocation::current()) const;
   Tensor reshape(const ShapeArg& shape,
                  const SourceLocation& caller = SourceLocation::current()) const;
+  Tensor view(const ShapeArg& shape, const SourceLocation& caller = SourceLocation::current()) const;
+  Tensor view_as(const Tensor& other,
+                 const SourceLocation& caller = SourceLocation::current()) const;
   Tensor sum(const SourceLocation& caller = SourceLocation::current()) const;
   Tensor mean(const SourceLocation& caller = SourceLocation::current()) const;
 
@@ -153,22 +161,54 @@ class Tensor {
 };
 
 namespace detail {
-using Data = std::variant<xt::xarray<float>, xt::xarray<double>>;
+using Data = std::variant<Array<float>, Array<double>>;
 
 struct TensorImpl {
-  TensorImpl() = default;
-  // Takes the array over; constructing `data` in place (rather than assigning to a default
-  // one, whose 0-d array would allocate its one element first) saves an allocation per tensor.
+  // Takes the array (and its storage) over.
   template <class T>
-  explicit TensorImpl(xt::xarray<T>&& array) : data(std::in_place_type<xt::xarray<T>>, std::move(array)) {}
-  explicit TensorImpl(const Data& array) : data(array) {}
-  // An array of `shape` with uninitialised elements, built in place (detail::empty_tensor).
+  explicit TensorImpl(Array<T>&& array) : data(std::in_place_type<Array<T>>, std::move(array)) {
+    attach();
+  }
+  // Takes an xt::xarray's elements over, without copying them.
   template <class T>
-  TensorImpl(std::in_place_type_t<xt::xarray<T>> type, const Shape& shape) : data(type, shape) {}
+  explicit TensorImpl(xt::xarray<T>&& array)
+      : data(std::in_place_type<Array<T>>, SharedBuffer<T>(std::move(array.storage())), array.shape()) {
+    attach();
+  }
+  // An array of `shape` with uninitialised elements in a fresh storage (detail::empty_tensor).
+  template <class T>
+  TensorImpl(std::in_place_type_t<T>, const Shape& shape)
+      : data(std::in_place_type<Array<T>>, SharedBuffer<T>(xt::compute_size(shape)), shape) {
+    attach();
+  }
+  // A view: base's storage (its elements from `offset` on, and its version counter) under
+  // `shape`, which fits in what base holds from offset on.
+  struct ViewOf {};
+  TensorImpl(ViewOf, const TensorImpl& base, const Shape& shape, std::size_t offset = 0)
+      : data(std::visit(
+            [&](const auto& x) -> Data {
+              using A = std::decay_t<decltype(x)>;
+              using Buffer = typename A::storage_type;
+              return Data(std::in_place_type<A>,
+                          Buffer(Buffer::share, x.storage(), offset, xt::compute_size(shape)), shape);
+            },
+            base.data)) {
+    attach();
+  }
+  // Not copyable: `storage` points into the block `data` holds (a copied Array copies the
+  // elements into a block of its own).
+  TensorImpl(const TensorImpl&) = delete;
+  TensorImpl& operator=(const TensorImpl&) = delete;
+
+  std::uint64_t version() const { return storage->version; }
+  void bump_version() { ++storage->version; }
+  // Whether a view (or anything else) holds this tensor's storage too: then writing it in place
+  // would change what they see.
+  bool storage_shared() const { return storage->refs.load(std::memory_order_acquire) > 1; }
 
   // The fields the engine reads of every input and output come first, on the cache line of
   // the shared count that make_shared puts just before the object.
-  std::uint64_t version = 0;
+  Storage* storage = nullptr;  // the block `data` adapts (owned through `data`): the version
   // The graph fields. A non-leaf belongs to the record that produced it (`node`, null for
   // leaves): the record owns this object, and a Tensor handle to it shares the record's
   // reference count, so holding the tensor holds its whole history.
@@ -178,6 +218,19 @@ struct TensorImpl {
   Tensor grad;
   Data data;
   std::shared_ptr<HookList> hooks;  // register_hook's and, on a leaf, the post-accumulate ones
+  // Forward mode (forward.cpp): the tangent and the dual level it belongs to, null until a
+  // dual level gives this tensor a tangent (one pointer per tensor outside forward mode). A
+  // tangent of a level that has ended counts as none (and is dropped when the level ends).
+  struct TangentSlot {
+    Tensor value;
+    std::uint64_t level = 0;
+  };
+  std::unique_ptr<TangentSlot> tangent;
+
+ private:
+  void attach() {
+    storage = std::visit([](const auto& x) { return x.storage().block(); }, data);
+  }
 };
 }  // namespace detail
 
@@ -188,29 +241,29 @@ inline DType Tensor::dtype() const {
 
 inline const Shape& Tensor::shape() const {
   check_defined("shape");
-  if (const auto* f = std::get_if<xt::xarray<float>>(&impl_->data)) return f->shape();
-  return std::get<xt::xarray<double>>(impl_->data).shape();
+  if (const auto* f = std::get_if<Array<float>>(&impl_->data)) return f->shape();
+  return std::get<Array<double>>(impl_->data).shape();
 }
 
 inline std::size_t Tensor::numel() const {
   check_defined("numel");
-  if (const auto* f = std::get_if<xt::xarray<float>>(&impl_->data)) return f->size();
-  return std::get<xt::xarray<double>>(impl_->data).size();
+  if (const auto* f = std::get_if<Array<float>>(&impl_->data)) return f->size();
+  return std::get<Array<double>>(impl_->data).size();
 }
 
 template <class T>
-const xt::xarray<T>& Tensor::data() const {
+const Array<T>& Tensor::data() const {
   check_defined("data");
-  if (const auto* array = std::get_if<xt::xarray<T>>(&impl_->data)) return *array;
+  if (const auto* array = std::get_if<Array<T>>(&impl_->data)) return *array;
   fail<DTypeError>("data: the tensor holds {}, not {}", dtype_name(dtype()),
                    dtype_name(dtype_of<T>()));
 }
 
 template <class T>
-xt::xarray<T>& Tensor::mutable_data() {
+Array<T>& Tensor::mutable_data() {
   const auto& array = data<T>();
-  ++impl_->version;
-  return const_cast<xt::xarray<T>&>(array);
+  impl_->bump_version();
+  return const_cast<Array<T>&>(array);
 }
 
 template <class F>

@@ -45,47 +45,59 @@ static Tensor binary(std::string_view op, const Tensor& a, const Tensor& b, F f)
                            [&](const auto& x, const auto& y) { return detail::elementwise(op, x, y, f); });
 }
 
-static constexpr OpInfo add_info{"add", "dC = dA + dB", "gA = gC, gB = gC", Saves::nothing};
+static const OpInfo add_info{"add", "dC = dA + dB", "tC = tA + tB", "gA = gC, gB = gC", Saves::nothing};
 Tensor add(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
-  return record(add_info, std::move(out), {a, b}, [](const Tensor& g) -> Grads { return {g, g}; });
+  return record(
+      add_info, std::move(out), {a, b},
+      [](const Tangent& ta, const Tangent& tb) { return ta + tb; },
+      [](const Tensor& g) -> Grads { return {g, g}; }, caller);
 }
 
-static constexpr OpInfo sub_info{"sub", "dC = dA − dB", "gA = gC, gB = −gC", Saves::nothing};
+static const OpInfo sub_info{"sub", "dC = dA − dB", "tC = tA − tB", "gA = gC, gB = −gC", Saves::nothing};
 Tensor sub(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
-  return record(sub_info, std::move(out), {a, b}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
-    return {g, ctx.needs[1] ? -g : Tensor()};
-  });
+  return record(
+      sub_info, std::move(out), {a, b},
+      [](const Tangent& ta, const Tangent& tb) { return ta - tb; },
+      [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g, ctx.needs[1] ? -g : Tensor()}; },
+      caller);
 }
 
-static constexpr OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "gA = gC ⊙ B, gB = gC ⊙ A"};
+static const OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "tC = tA ⊙ B + A ⊙ tB",
+                             "gA = gC ⊙ B, gB = gC ⊙ A"};
 Tensor mul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
-  return record(mul_info, std::move(out), {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
-    return {ctx.needs[0] ? g * b : Tensor(), ctx.needs[1] ? g * a : Tensor()};
-  });
+  return record(
+      mul_info, std::move(out), {a, b},
+      [&](const Tangent& ta, const Tangent& tb) { return ta * b + a * tb; },
+      [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? g * b : Tensor(), ctx.needs[1] ? g * a : Tensor()};
+      },
+      caller);
 }
 
-static constexpr OpInfo div_info{"div", "dC = dA ⊘ B − A ⊙ dB ⊘ B²",
-                                 "gA = gC ⊘ B, gB = −gC ⊙ A ⊘ B²"};
+static const OpInfo div_info{"div", "dC = dA ⊘ B − A ⊙ dB ⊘ B²", "tC = (tA − C ⊙ tB) ⊘ B",
+                             "gA = gC ⊘ B, gB = −gC ⊙ A ⊘ B²"};
 Tensor div(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
-  return record(div_info, std::move(out), {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
-    return {ctx.needs[0] ? g / b : Tensor(), ctx.needs[1] ? -g * a / (b * b) : Tensor()};
-  });
+  return record(
+      div_info, std::move(out), {a, b},
+      [&](const Tangent& ta, const Tangent& tb, const JvpContext& ctx) { return (ta - ctx.output * tb) / b; },
+      [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? g / b : Tensor(), ctx.needs[1] ? -g * a / (b * b) : Tensor()};
+      },
+      caller);
 }
 
-static constexpr OpInfo neg_info{"neg", "dC = −dA", "gA = −gC", Saves::nothing};
+static const OpInfo neg_info{"neg", "dC = −dA", "tC = −tA", "gA = −gC", Saves::nothing};
 Tensor neg(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_defined("neg", a);
   Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise("neg", x, [](auto v) { return -v; }); });
-  return record(neg_info, std::move(out), {a}, [](const Tensor& g) -> Grads { return {-g}; });
+  return record(
+      neg_info, std::move(out), {a},
+      [](const Tangent& ta) { return -ta; },
+      [](const Tensor& g) -> Grads { return {-g}; }, caller);
 }
 
 Tensor operator+(const Tensor& a, Operand b) { return add(a, b.tensor, b.where); }

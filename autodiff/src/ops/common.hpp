@@ -4,8 +4,10 @@
 #include "matgrad/autograd.hpp"
 #include "matgrad/ops.hpp"
 #include "pool.hpp"
+#include "tangent.hpp"
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xnoalias.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -108,29 +110,65 @@ auto allocating(const Shape& shape, std::string_view op, Make make) {
   }
 }
 
-// An uninitialised array; `op` names the op in the error when it cannot be allocated.
+// An uninitialised array in a storage of its own; `op` names the op in the error when it cannot
+// be allocated.
 template <class T>
-xt::xarray<T> empty_array(const Shape& shape, std::string_view op) {
-  return allocating<T>(shape, op, [&] { return xt::xarray<T>::from_shape(shape); });
+Array<T> empty_array(const Shape& shape, std::string_view op) {
+  return allocating<T>(shape, op, [&] { return Array<T>(SharedBuffer<T>(xt::compute_size(shape)), shape); });
+}
+
+// A 0-d array holding value.
+template <class T>
+Array<T> scalar_array(T value, std::string_view op) {
+  auto a = empty_array<T>({}, op);
+  a.data()[0] = value;
+  return a;
+}
+
+// An xtensor expression evaluated into an array of its own (one allocation, as for an
+// xt::xarray, which a tensor would take over with a second one for its storage's header).
+template <class E, class T = typename E::value_type>
+Array<T> to_array(const xt::xexpression<E>& e, std::string_view op) {
+  auto out = empty_array<T>(Shape(e.derived_cast().shape().begin(), e.derived_cast().shape().end()), op);
+  xt::noalias(out) = e;
+  return out;
 }
 
 // The same as a tensor: the array is built inside the tensor, where building it first and
 // moving it in costs a third more for a small tensor (the shape, strides and back-strides are
-// copied). Write its elements through elements_of.
+// copied). Two allocations: the TensorImpl, and the storage with its elements. Write its
+// elements through elements_of.
 template <class T>
 Tensor empty_tensor(const Shape& shape, std::string_view op) {
   return allocating<T>(shape, op, [&] {
-    return Tensor(new_impl(std::in_place_type<xt::xarray<T>>, shape));
+    return Tensor(new_impl(std::in_place_type<T>, shape));
   });
 }
 
 // The elements of a tensor the caller has just made and nobody else has seen: no version bump.
 template <class T>
 T* elements_of(const Tensor& fresh) {
-  return std::get<xt::xarray<T>>(fresh.impl()->data).data();
+  return std::get<Array<T>>(fresh.impl()->data).data();
 }
 
-// Calls f(const xt::xarray<T>&) on a's data and wraps the array (or tensor) it returns.
+// A tensor over a's storage (its elements from `offset` on, and its version counter) with
+// `shape`, without history: the body of every view (reshape, view, narrow, detach and those
+// built on them). The caller checks that the shape fits.
+inline Tensor view_of(const Tensor& a, const Shape& shape, std::size_t offset = 0) {
+  return Tensor(new_impl(TensorImpl::ViewOf{}, *a.impl(), shape, offset));
+}
+
+// A copy of a's elements in a storage of its own, without history.
+inline Tensor copy(const Tensor& a) {
+  return a.visit([](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    Tensor out = empty_tensor<T>(x.shape(), "copy");
+    std::copy(x.data(), x.data() + x.size(), elements_of<T>(out));
+    return out;
+  });
+}
+
+// Calls f(const Array<T>&) on a's data and wraps the array (or tensor) it returns.
 template <class F>
 Tensor map_data(const Tensor& a, F&& f) {
   return a.visit([&](const auto& x) { return Tensor(f(x)); });
@@ -148,7 +186,7 @@ Tensor map_data2(std::string_view op, const Tensor& a, const Tensor& b, F&& f) {
 
 // Elementwise y = f(x) into a new tensor of the same shape.
 template <class T, class F>
-Tensor elementwise(std::string_view op, const xt::xarray<T>& x, F f) {
+Tensor elementwise(std::string_view op, const Array<T>& x, F f) {
   Tensor out = empty_tensor<T>(x.shape(), op);
   const T* src = x.data();
   T* dst = elements_of<T>(out);
@@ -180,7 +218,7 @@ inline bool repeats_as_column(const Shape& small, const Shape& full) {
 // Elementwise z = f(x, y) with NumPy broadcasting; fast paths for equal shapes, scalars, rows
 // and columns.
 template <class T, class F>
-Tensor elementwise(std::string_view op, const xt::xarray<T>& x, const xt::xarray<T>& y, F f) {
+Tensor elementwise(std::string_view op, const Array<T>& x, const Array<T>& y, F f) {
   if (x.shape() == y.shape()) {
     Tensor out = empty_tensor<T>(x.shape(), op);
     T* dst = elements_of<T>(out);
@@ -316,30 +354,21 @@ void total_columns(const T* __restrict src, std::size_t outer, std::size_t n, st
 }
 
 // Sum over one dim of x viewed as [outer, n, inner]; the result has shape `out_shape`.
-template <Total K = Total::sum, class T>
-xt::xarray<T> sum_dim(std::string_view op, const xt::xarray<T>& x, std::size_t dim,
-                      const Shape& out_shape) {
+// x is a row-major array: an Array or an xt::xarray.
+template <Total K = Total::sum, class A, class T = typename A::value_type>
+Array<T> sum_dim(std::string_view op, const A& x, std::size_t dim, const Shape& out_shape) {
   const detail::DimSplit split = split_at(x.shape(), dim);
   auto out = empty_array<T>(out_shape, op);
   total_columns<K>(x.data(), split.outer, split.n, split.inner, out.data());
   return out;
 }
 
-// Sum of x viewed as [rows, size / rows] over its rows (the leading dims summed away, as for
-// a bias gradient); the result has shape `out_shape` of size / rows elements.
-template <class T>
-xt::xarray<T> sum_rows(std::string_view op, const xt::xarray<T>& x, std::size_t rows,
-                       const Shape& out_shape) {
+// Sum of x (a row-major array) viewed as [rows, size / rows] over its rows (the leading dims
+// summed away, as for a bias gradient); the result has shape `out_shape` of size / rows elements.
+template <class A, class T = typename A::value_type>
+Array<T> sum_rows(std::string_view op, const A& x, std::size_t rows, const Shape& out_shape) {
   auto out = empty_array<T>(out_shape, op);
   total_columns(x.data(), 1, rows, out.size(), out.data());
-  return out;
-}
-
-// A copy of x's data under another shape of the same size.
-template <class T>
-xt::xarray<T> reshaped(std::string_view op, const xt::xarray<T>& x, const Shape& shape) {
-  auto out = empty_array<T>(shape, op);
-  std::copy(x.data(), x.data() + x.size(), out.data());
   return out;
 }
 

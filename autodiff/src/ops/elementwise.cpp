@@ -30,96 +30,107 @@ static Tensor mask_of(std::string_view op, const Tensor& a, P pred) {
 
 static Tensor zero_like_scalar(const Tensor& like) { return scalar_like(like, 0.0); }
 
-static constexpr OpInfo exp_info{"exp", "dC = C ⊙ dA", "gA = gC ⊙ C", Saves::output};
+static const OpInfo exp_info{"exp", "dC = C ⊙ dA", "tC = tA ⊙ C", "gA = gC ⊙ C", Saves::output};
 Tensor exp(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("exp", a, [](auto v) { return std::exp(v); });
-  return record(exp_info, std::move(out), {a},
-                [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g * ctx.output}; });
+  return record(
+      exp_info, std::move(out), {a},
+      [](const Tangent& ta, const JvpContext& ctx) { return ta * ctx.output; },
+      [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g * ctx.output}; }, caller);
 }
 
-static constexpr OpInfo log_info{"log", "dC = dA ⊘ A", "gA = gC ⊘ A"};
+static const OpInfo log_info{"log", "dC = dA ⊘ A", "tC = tA ⊘ A", "gA = gC ⊘ A"};
 Tensor log(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("log", a, [](auto v) { return std::log(v); });
-  return record(log_info, std::move(out), {a}, [a](const Tensor& g) -> Grads { return {g / a}; });
+  return record(
+      log_info, std::move(out), {a},
+      [&](const Tangent& ta) { return ta / a; },
+      [a](const Tensor& g) -> Grads { return {g / a}; }, caller);
 }
 
 // At 0 the gradient is gC / 0 = +inf (for gC > 0), as in PyTorch.
-static constexpr OpInfo sqrt_info{"sqrt", "dC = dA ⊘ (2 C)", "gA = gC ⊘ (2 C)", Saves::output};
+static const OpInfo sqrt_info{"sqrt", "dC = dA ⊘ (2 C)", "tC = tA ⊘ (2 C)", "gA = gC ⊘ (2 C)",
+                              Saves::output};
 Tensor sqrt(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("sqrt", a, [](auto v) { return std::sqrt(v); });
   return record(
       sqrt_info, std::move(out), {a},
-      [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g / (2.0 * ctx.output)}; });
+      [](const Tangent& ta, const JvpContext& ctx) { return ta / (2.0 * ctx.output); },
+      [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g / (2.0 * ctx.output)}; }, caller);
 }
 
-// pow(A, 0) is the constant 1: its gradient is exactly 0, even at A = 0 (as in PyTorch).
-static constexpr OpInfo pow_info{"pow", "dC = p A^(p−1) ⊙ dA", "gA = gC ⊙ p A^(p−1) (0 for p = 0)"};
+// pow(A, 0) is the constant 1: its derivative is exactly 0, even at A = 0 (as in PyTorch).
+static const OpInfo pow_info{"pow", "dC = p A^(p−1) ⊙ dA", "tC = p A^(p−1) ⊙ tA (0 for p = 0)",
+                             "gA = gC ⊙ p A^(p−1) (0 for p = 0)"};
 Tensor pow(const Tensor& a, double exponent, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary(
       "pow", a, [exponent](auto v) { return std::pow(v, static_cast<decltype(v)>(exponent)); });
-  return record(pow_info, std::move(out), {a}, [a, exponent](const Tensor& g) -> Grads {
-    if (exponent == 0.0) return {zeros_like(g)};
-    return {g * (exponent * pow(a, exponent - 1.0))};
-  });
+  return record(
+      pow_info, std::move(out), {a},
+      [&](const Tangent& ta) { return exponent == 0.0 ? Tangent() : ta * (exponent * pow(a, exponent - 1.0)); },
+      [a, exponent](const Tensor& g) -> Grads {
+        if (exponent == 0.0) return {zeros_like(g)};
+        return {g * (exponent * pow(a, exponent - 1.0))};
+      },
+      caller);
 }
 
-static constexpr OpInfo square_info{"square", "dC = 2 A ⊙ dA", "gA = 2 gC ⊙ A"};
+static const OpInfo square_info{"square", "dC = 2 A ⊙ dA", "tC = 2 A ⊙ tA", "gA = 2 gC ⊙ A"};
 Tensor square(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("square", a, [](auto v) { return v * v; });
-  return record(square_info, std::move(out), {a},
-                [a](const Tensor& g) -> Grads { return {2.0 * (g * a)}; });
+  return record(
+      square_info, std::move(out), {a},
+      [&](const Tangent& ta) { return (2.0 * a) * ta; },
+      [a](const Tensor& g) -> Grads { return {2.0 * (g * a)}; }, caller);
 }
 
 // abs'(0) = sign(0) = 0, as in PyTorch.
-static constexpr OpInfo abs_info{"abs", "dC = sign(A) ⊙ dA", "gA = gC ⊙ sign(A) (0 at A = 0)"};
+static const OpInfo abs_info{"abs", "dC = sign(A) ⊙ dA", "tC = sign(A) ⊙ tA",
+                             "gA = gC ⊙ sign(A) (0 at A = 0)"};
 Tensor abs(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("abs", a, [](auto v) { return std::abs(v); });
-  return record(abs_info, std::move(out), {a},
-                [a](const Tensor& g) -> Grads { return {g * sign(a)}; });
+  return record(
+      abs_info, std::move(out), {a},
+      [&](const Tangent& ta) { return sign(a) * ta; },
+      [a](const Tensor& g) -> Grads { return {g * sign(a)}; }, caller);
 }
 
 // The VJP of tanh and sigmoid, gC ⊙ f'(A) read off the saved output C, as a two-input op of its
 // own (G, C): one pass and one tensor, where the composed form g * (1.0 - square(c)) made four.
 // It differentiates again in both arguments, so second order through tanh and sigmoid works.
+// G may broadcast against C (batched tangents do: [directions] ++ C's shape).
 template <class F>
 static Tensor backward_kernel(std::string_view op, const Tensor& g, const Tensor& c, F f) {
-  detail::check_same_dtype(op, g, c);
-  if (g.shape() != c.shape()) {
-    fail<ShapeError>("{}: gradient of shape {} for an output of shape {}", op, to_string(g.shape()),
-                     to_string(c.shape()));
-  }
   return detail::map_data2(op, g, c, [&](const auto& x, const auto& y) {
     return detail::elementwise(op, x, y, f);
   });
 }
 
-static constexpr OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "gA = gC ⊙ (1 − C²)", Saves::output};
+static const OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "tC = tanh_backward(tA, C)",
+                              "gA = gC ⊙ (1 − C²)", Saves::output};
 Tensor tanh(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("tanh", a, [](auto v) { return std::tanh(v); });
-  return record(tanh_info, std::move(out), {a},
-                [](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {tanh_backward(g, ctx.output)};
-                });
+  return record(
+      tanh_info, std::move(out), {a},
+      [](const Tangent& ta, const JvpContext& ctx) { return tanh_backward(ta, ctx.output); },
+      [](const Tensor& g, const VjpContext& ctx) -> Grads { return {tanh_backward(g, ctx.output)}; },
+      caller);
 }
 
 // D = G ⊙ (1 − C²);  dD = dG ⊙ (1 − C²) − 2 G ⊙ C ⊙ dC
-static constexpr OpInfo tanh_backward_info{"tanh_backward", "dD = dG ⊙ (1 − C²) − 2 G ⊙ C ⊙ dC",
-                                           "gG = gD ⊙ (1 − C²), gC = −2 gD ⊙ G ⊙ C"};
+static const OpInfo tanh_backward_info{"tanh_backward", "dD = dG ⊙ (1 − C²) − 2 G ⊙ C ⊙ dC",
+                                       "tD = tanh_backward(tG, C) − 2 G ⊙ C ⊙ tC",
+                                       "gG = gD ⊙ (1 − C²), gC = −2 gD ⊙ G ⊙ C"};
 Tensor tanh_backward(const Tensor& g, const Tensor& c, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = backward_kernel("tanh_backward", g, c, [](auto u, auto v) { return u * (1 - v * v); });
-  return record(tanh_backward_info, std::move(out), {g, c},
-                [g, c](const Tensor& gd, const VjpContext& ctx) -> Grads {
-                  return {ctx.needs[0] ? tanh_backward(gd, c) : Tensor(),
-                          ctx.needs[1] ? -2.0 * (gd * g * c) : Tensor()};
-                });
+  return record(
+      tanh_backward_info, std::move(out), {g, c},
+      [&](const Tangent& tg, const Tangent& tc) { return tanh_backward(tg, c) - (2.0 * (g * c)) * tc; },
+      [g, c](const Tensor& gd, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? tanh_backward(gd, c) : Tensor(),
+                ctx.needs[1] ? -2.0 * (gd * g * c) : Tensor()};
+      },
+      caller);
 }
 
 // σ(x) = 1 / (1 + e^−x), evaluated without overflow on either side.
@@ -130,95 +141,124 @@ static T stable_sigmoid(T v) {
   return e / (T(1) + e);
 }
 
-static constexpr OpInfo sigmoid_info{"sigmoid", "dC = C ⊙ (1 − C) ⊙ dA", "gA = gC ⊙ C ⊙ (1 − C)", Saves::output};
+static const OpInfo sigmoid_info{"sigmoid", "dC = C ⊙ (1 − C) ⊙ dA", "tC = sigmoid_backward(tA, C)",
+                                 "gA = gC ⊙ C ⊙ (1 − C)", Saves::output};
 Tensor sigmoid(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("sigmoid", a, [](auto v) { return stable_sigmoid(v); });
-  return record(sigmoid_info, std::move(out), {a},
-                [](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {sigmoid_backward(g, ctx.output)};
-                });
+  return record(
+      sigmoid_info, std::move(out), {a},
+      [](const Tangent& ta, const JvpContext& ctx) { return sigmoid_backward(ta, ctx.output); },
+      [](const Tensor& g, const VjpContext& ctx) -> Grads { return {sigmoid_backward(g, ctx.output)}; },
+      caller);
 }
 
 // D = G ⊙ C ⊙ (1 − C);  dD = dG ⊙ C ⊙ (1 − C) + G ⊙ (1 − 2C) ⊙ dC
-static constexpr OpInfo sigmoid_backward_info{
+static const OpInfo sigmoid_backward_info{
     "sigmoid_backward", "dD = dG ⊙ C ⊙ (1 − C) + G ⊙ (1 − 2C) ⊙ dC",
-    "gG = gD ⊙ C ⊙ (1 − C), gC = gD ⊙ G ⊙ (1 − 2C)"};
+    "tD = sigmoid_backward(tG, C) + G ⊙ (1 − 2C) ⊙ tC", "gG = gD ⊙ C ⊙ (1 − C), gC = gD ⊙ G ⊙ (1 − 2C)"};
 Tensor sigmoid_backward(const Tensor& g, const Tensor& c, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = backward_kernel("sigmoid_backward", g, c, [](auto u, auto v) { return u * (v * (1 - v)); });
-  return record(sigmoid_backward_info, std::move(out), {g, c},
-                [g, c](const Tensor& gd, const VjpContext& ctx) -> Grads {
-                  return {ctx.needs[0] ? sigmoid_backward(gd, c) : Tensor(),
-                          ctx.needs[1] ? gd * g * (1.0 - 2.0 * c) : Tensor()};
-                });
+  return record(
+      sigmoid_backward_info, std::move(out), {g, c},
+      [&](const Tangent& tg, const Tangent& tc) {
+        return sigmoid_backward(tg, c) + (g * (1.0 - 2.0 * c)) * tc;
+      },
+      [g, c](const Tensor& gd, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? sigmoid_backward(gd, c) : Tensor(),
+                ctx.needs[1] ? gd * g * (1.0 - 2.0 * c) : Tensor()};
+      },
+      caller);
 }
 
 // relu'(0) = 0, as in PyTorch (the gradient passes only where A > 0). NaN propagates.
-static constexpr OpInfo relu_info{"relu", "dC = [A > 0] ⊙ dA", "gA = gC ⊙ [A > 0]"};
+static const OpInfo relu_info{"relu", "dC = [A > 0] ⊙ dA", "tC = relu_backward(tA, A)",
+                              "gA = gC ⊙ [A > 0]"};
 Tensor relu(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("relu", a, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
-  return record(relu_info, std::move(out), {a},
-                [a](const Tensor& g) -> Grads { return {relu_backward(g, a)}; });
+  return record(
+      relu_info, std::move(out), {a},
+      [&](const Tangent& ta) { return relu_backward(ta, a); },
+      [a](const Tensor& g) -> Grads { return {relu_backward(g, a)}; }, caller);
 }
 
 // relu's VJP in one pass (no mask tensor): C = G ⊙ [A > 0]. The mask is piecewise constant,
-// so A gets no gradient, and G's is the same masking: a second-order pass through relu
-// records this op again.
-static constexpr OpInfo relu_backward_info{"relu_backward", "dC = dG ⊙ [A > 0]",
-                                           "gG = gC ⊙ [A > 0], gA = 0"};
+// so A gets no gradient (and contributes no tangent), and G's is the same masking: a
+// second-order pass through relu records this op again.
+static const OpInfo relu_backward_info{"relu_backward", "dC = dG ⊙ [A > 0]",
+                                       "tC = relu_backward(tG, A)", "gG = gC ⊙ [A > 0], gA = 0"};
 Tensor relu_backward(const Tensor& g, const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = backward_kernel("relu_backward", g, a,
                                [](auto u, auto v) { return v > 0 ? u : decltype(u)(0); });
-  return record(relu_backward_info, std::move(out), {g, a},
-                [a](const Tensor& gc, const VjpContext& ctx) -> Grads {
-                  return {ctx.needs[0] ? relu_backward(gc, a) : Tensor(),
-                          ctx.needs[1] ? zeros_like(a) : Tensor()};
-                });
+  return record(
+      relu_backward_info, std::move(out), {g, a},
+      [&](const Tangent& tg, const Tangent&) { return relu_backward(tg, a); },
+      [a](const Tensor& gc, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? relu_backward(gc, a) : Tensor(), ctx.needs[1] ? zeros_like(a) : Tensor()};
+      },
+      caller);
 }
 
 // leaky_relu'(0) = negative_slope, as in PyTorch (slope 1 only where A > 0).
-static constexpr OpInfo leaky_relu_info{"leaky_relu", "dC = ([A > 0] + s [A ≤ 0]) ⊙ dA",
-                                        "gA = where(A > 0, gC, s gC)"};
+static const OpInfo leaky_relu_info{"leaky_relu", "dC = ([A > 0] + s [A ≤ 0]) ⊙ dA",
+                                    "tC = where(A > 0, 1, s) ⊙ tA", "gA = where(A > 0, gC, s gC)"};
 Tensor leaky_relu(const Tensor& a, double negative_slope, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("leaky_relu", a, [negative_slope](auto v) {
     return v > 0 ? v : static_cast<decltype(v)>(negative_slope) * v;
   });
-  return record(leaky_relu_info, std::move(out), {a},
-                [a, negative_slope](const Tensor& g) -> Grads {
-                  return {where(gt(a, zero_like_scalar(a)), g, g * negative_slope)};
-                });
+  return record(
+      leaky_relu_info, std::move(out), {a},
+      [&](const Tangent& ta) {
+        const Tensor slope = unary("leaky_relu", a, [negative_slope](auto v) {
+          return v > 0 ? decltype(v)(1) : static_cast<decltype(v)>(negative_slope);
+        });  // piecewise constant: a constant of the graph, as the masks are
+        return slope * ta;
+      },
+      [a, negative_slope](const Tensor& g) -> Grads {
+        return {where(gt(a, zero_like_scalar(a)), g, g * negative_slope)};
+      },
+      caller);
 }
 
 // softplus(x) = log(1 + e^(βx)) / β, and x itself where βx > threshold (PyTorch's linear
-// regime, gradient exactly 1 there; the threshold itself is still in the log regime).
-static constexpr OpInfo softplus_info{"softplus", "dC = σ(βA) ⊙ dA (dA where βA > threshold)",
-                                      "gA = where(βA > threshold, gC, gC ⊙ σ(βA))"};
+// regime, derivative exactly 1 there; the threshold itself is still in the log regime). Both
+// rules multiply by the slope where(βA > threshold, 1, σ(βA)): one broadcasting product,
+// where a tangent with several directions would make `where` broadcast its condition.
+static Tensor softplus_slope(const Tensor& a, double beta, double threshold) {
+  const Tensor linear = mask_of("softplus", a, [&](auto v) {
+    return v * static_cast<decltype(v)>(beta) > static_cast<decltype(v)>(threshold);
+  });
+  return where(linear, ones_like(a), sigmoid(a * beta));
+}
+
+static const OpInfo softplus_info{"softplus", "dC = σ(βA) ⊙ dA (dA where βA > threshold)",
+                                  "tC = where(βA > threshold, 1, σ(βA)) ⊙ tA",
+                                  "gA = where(βA > threshold, 1, σ(βA)) ⊙ gC"};
 Tensor softplus(const Tensor& a, double beta, double threshold, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   Tensor out = unary("softplus", a, [beta, threshold](auto v) {
     using T = decltype(v);
     const T bx = v * static_cast<T>(beta);
     if (bx > static_cast<T>(threshold)) return v;
     return std::log1p(std::exp(bx)) / static_cast<T>(beta);
   });
-  return record(softplus_info, std::move(out), {a}, [a, beta, threshold](const Tensor& g) -> Grads {
-    const Tensor linear = mask_of("softplus", a, [&](auto v) {
-      return v * static_cast<decltype(v)>(beta) > static_cast<decltype(v)>(threshold);
-    });
-    return {where(linear, g, g * sigmoid(a * beta))};
+  return record(
+      softplus_info, std::move(out), {a},
+      [&](const Tangent& ta) { return softplus_slope(a, beta, threshold) * ta; },
+      [a, beta, threshold](const Tensor& g) -> Grads { return {g * softplus_slope(a, beta, threshold)}; },
+      caller);
+}
+
+// The derivative passes where min <= A <= max, bounds included (PyTorch); where min > max
+// every element becomes max and none passes. NaN stays NaN with zero derivative.
+static Tensor clamp_passes(const Tensor& a, double lo, double hi) {
+  return mask_of("clamp", a, [lo, hi](auto v) {
+    using T = decltype(v);
+    return v >= static_cast<T>(lo) && v <= static_cast<T>(hi);
   });
 }
 
-// The gradient passes where min <= A <= max, bounds included (PyTorch); where min > max every
-// element becomes max and no gradient passes. NaN stays NaN with zero gradient.
-static constexpr OpInfo clamp_info{"clamp", "dC = [min ≤ A ≤ max] ⊙ dA",
-                                   "gA = gC ⊙ [min ≤ A ≤ max]"};
+static const OpInfo clamp_info{"clamp", "dC = [min ≤ A ≤ max] ⊙ dA", "tC = [min ≤ A ≤ max] ⊙ tA",
+                               "gA = gC ⊙ [min ≤ A ≤ max]"};
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("clamp", a);
   if (!min && !max) fail<ValueError>("clamp: at least one of min and max must be given");
   const double lo = min.value_or(-std::numeric_limits<double>::infinity());
@@ -229,12 +269,10 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
     if (v > static_cast<T>(hi)) v = static_cast<T>(hi);
     return v;
   });
-  return record(clamp_info, std::move(out), {a}, [a, lo, hi](const Tensor& g) -> Grads {
-    return {g * mask_of("clamp", a, [lo, hi](auto v) {
-              using T = decltype(v);
-              return v >= static_cast<T>(lo) && v <= static_cast<T>(hi);
-            })};
-  });
+  return record(
+      clamp_info, std::move(out), {a},
+      [&](const Tangent& ta) { return clamp_passes(a, lo, hi) * ta; },
+      [a, lo, hi](const Tensor& g) -> Grads { return {g * clamp_passes(a, lo, hi)}; }, caller);
 }
 
 // ---- not differentiable: the results are constants, never recorded ----
@@ -265,10 +303,9 @@ Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, std::eq
 // (non-zero = take A; it may have either dtype) and never differentiated; A and B share a
 // dtype. All three broadcast. M is the record's third input, a constant, so that the engine
 // checks its version like any saved input: the VJP reads it.
-static constexpr OpInfo where_info{"where", "dC = where(M, dA, 0) + where(M, 0, dB)",
-                                   "gA = where(M, gC, 0), gB = where(M, 0, gC), gM = 0 (a constant)"};
+static const OpInfo where_info{"where", "dC = where(M, dA, 0) + where(M, 0, dB)", "tC = where(M, tA, tB)",
+                               "gA = where(M, gC, 0), gB = where(M, 0, gC), gM = 0 (a constant)"};
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("where", condition);
   detail::check_same_dtype("where", a, b);
   const Shape shape = detail::broadcast_shapes(
@@ -294,12 +331,15 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const So
       return Tensor(std::move(c));
     });
   });
-  return record(where_info, std::move(out), {a, b, condition},
-                [condition](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  const Tensor zero = zero_like_scalar(g);
-                  return {ctx.needs[0] ? where(condition, g, zero) : Tensor(),
-                          ctx.needs[1] ? where(condition, zero, g) : Tensor(), Tensor()};
-                });
+  return record(
+      where_info, std::move(out), {a, b, condition},
+      [&](const Tangent& ta, const Tangent& tb, const Tangent&) { return where(condition, ta, tb); },
+      [condition](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const Tensor zero = zero_like_scalar(g);
+        return {ctx.needs[0] ? where(condition, g, zero) : Tensor(),
+                ctx.needs[1] ? where(condition, zero, g) : Tensor(), Tensor()};
+      },
+      caller);
 }
 
 }  // namespace matgrad

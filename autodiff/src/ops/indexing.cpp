@@ -1,6 +1,6 @@
 // Indexing and joining: index_select / index_add and slice / slice_scatter (each the other's
-// adjoint), concat and stack. Every kernel views a tensor as [outer, n, inner] around the dim
-// and moves rows of `inner` contiguous elements.
+// adjoint), narrow (a view), concat and stack. Every kernel views a tensor as [outer, n, inner]
+// around the dim and moves rows of `inner` contiguous elements.
 #include "common.hpp"
 
 #include <algorithm>
@@ -58,10 +58,10 @@ void check_scalar_index(std::string_view op, std::span<const std::size_t> index)
 
 }  // namespace
 
-static constexpr OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
-                                          "gA = index_add(0, dim, index, gC)", Saves::nothing};
+static const OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
+                                      "tC = index_select(tA, dim, index)",
+                                      "gA = index_add(0, dim, index, gC)", Saves::nothing};
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("index_select", a);
   const std::size_t d = wrap_dim("index_select", dim, a.dim());
   const detail::DimSplit split = split_at(a.shape(), d);
@@ -81,19 +81,21 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
     }
     return y;
   });
-  return record(index_select_info, out, {a},
-                [shape = a.shape(), d, idx = std::vector<std::size_t>(index.begin(), index.end())](
-                    const Tensor& g) -> Grads {
-                  return {index_add(zeros(shape, {.dtype = g.dtype()}),
-                                    static_cast<std::ptrdiff_t>(d), idx, g)};
-                });
+  return record(
+      index_select_info, std::move(out), {a},
+      [&](const Tangent& ta) { return index_select(ta, d, index); },
+      [shape = a.shape(), d, idx = std::vector<std::size_t>(index.begin(), index.end())](
+          const Tensor& g) -> Grads {
+        return {index_add(zeros(shape, {.dtype = g.dtype()}), static_cast<std::ptrdiff_t>(d), idx, g)};
+      },
+      caller);
 }
 
-static constexpr OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
-                                       "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
+static const OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
+                                   "tC = index_add(tA, dim, index, tS)",
+                                   "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("index_add", a, source);
   const std::size_t d = wrap_dim("index_add", dim, a.dim());
   // A 0-d a takes one index and a source of shape [] or [1] (PyTorch allows both).
@@ -123,20 +125,23 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
     }
     return y;
   });
-  return record(index_add_info, out, {a, source},
-                [d, idx = std::vector<std::size_t>(index.begin(), index.end()),
-                 source_1d = scalar && source.dim() == 1](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  if (!ctx.needs[1]) return {g, Tensor()};
-                  const Tensor gs = index_select(g, static_cast<std::ptrdiff_t>(d), idx);
-                  return {g, source_1d ? reshape(gs, {1}) : gs};
-                });
+  return record(
+      index_add_info, std::move(out), {a, source},
+      [&](const Tangent& ta, const Tangent& ts) { return ts ? index_add(ta.or_zeros(a), d, index, ts) : ta; },
+      [d, idx = std::vector<std::size_t>(index.begin(), index.end()),
+       source_1d = scalar && source.dim() == 1](const Tensor& g, const VjpContext& ctx) -> Grads {
+        if (!ctx.needs[1]) return {g, Tensor()};
+        const Tensor gs = index_select(g, static_cast<std::ptrdiff_t>(d), idx);
+        return {g, source_1d ? reshape(gs, {1}) : gs};
+      },
+      caller);
 }
 
-static constexpr OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
-                                   "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
+static const OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
+                               "tC = slice(tA, dim, start, end, step)",
+                               "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("slice", a);
   const std::size_t d = normalize_dim("slice", dim, a.dim());
   const SliceRange r = slice_range("slice", a.shape(), d, start, end, step);
@@ -154,19 +159,63 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
     }
     return y;
   });
-  return record(slice_info, out, {a},
-                [shape = a.shape(), d, start, end, step](const Tensor& g) -> Grads {
-                  return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g,
-                                        static_cast<std::ptrdiff_t>(d), start, end, step)};
-                });
+  return record(
+      slice_info, std::move(out), {a},
+      [&](const Tangent& ta) { return slice(ta, d, start, end, step); },
+      [shape = a.shape(), d, start, end, step](const Tensor& g) -> Grads {
+        return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g, static_cast<std::ptrdiff_t>(d),
+                              start, end, step)};
+      },
+      caller);
 }
 
-static constexpr OpInfo slice_scatter_info{
+// C = A[start:start+length] along dim, sharing A's storage (elements and version counter), as
+// PyTorch's narrow. matgrad has no strided views, so only a narrow that is contiguous is
+// allowed: every dim before `dim` of size 1 (any range of rows, say); slice copies the others.
+static const OpInfo narrow_info{"narrow", "dC = dA[start:start+length] (along dim)",
+                                "tC = narrow(tA, dim, start, length)",
+                                "gA = slice_scatter(0, gC, dim, start, start + length)", Saves::nothing};
+Tensor narrow(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::size_t length,
+              const SourceLocation& caller) {
+  check_defined("narrow", a);
+  const std::size_t d = normalize_dim("narrow", dim, a.dim());
+  const std::size_t size = a.shape()[d];
+  const auto signed_size = static_cast<std::ptrdiff_t>(size);
+  if (start < -signed_size || start > signed_size) {
+    fail<IndexError>("narrow: start {} is out of range for dim {} of size {}", start, d, size);
+  }
+  const std::size_t first = static_cast<std::size_t>(start < 0 ? start + signed_size : start);
+  if (length > size - first) {
+    fail<IndexError>("narrow: start {} + length {} exceeds dim {} of size {}", first, length, d, size);
+  }
+  const detail::DimSplit split = split_at(a.shape(), d);
+  if (split.outer > 1 && split.inner != 0 && length != size) {
+    fail<ShapeError>(
+        "narrow: elements {}..{} of dim {} of a {} tensor are not contiguous (the dims before it "
+        "hold {} of them) and matgrad has no strided views; slice copies them",
+        first, first + length, d, to_string(a.shape()), split.outer);
+  }
+  const std::size_t offset = a.numel() == 0 ? 0 : first * split.inner;
+  Tensor out = detail::view_of(a, with_dim(a.shape(), d, length), offset);
+  return record(
+      narrow_info, std::move(out), {a},
+      [&](const Tangent& ta) {
+        return slice(ta, d, first, first + length, 1);
+      },
+      [shape = a.shape(), d, first, length](const Tensor& g) -> Grads {
+        return {slice_scatter(zeros(shape, {.dtype = g.dtype()}), g, static_cast<std::ptrdiff_t>(d),
+                              first, first + length)};
+      },
+      caller);
+}
+
+static const OpInfo slice_scatter_info{
     "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
-    "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)", Saves::nothing};
+    "tC = slice_scatter(tA, tS, dim, start, end, step)",
+    "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)",
+    Saves::nothing};
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
                      std::size_t end, std::size_t step, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("slice_scatter", a, source);
   const std::size_t d = normalize_dim("slice_scatter", dim, a.dim());
   const SliceRange r = slice_range("slice_scatter", a.shape(), d, start, end, step);
@@ -190,24 +239,28 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
     }
     return y;
   });
-  return record(slice_scatter_info, out, {a, source},
-                [source_shape = source.shape(), d, start, end, step](
-                    const Tensor& g, const VjpContext& ctx) -> Grads {
-                  const auto dd = static_cast<std::ptrdiff_t>(d);
-                  Tensor ga, gs;
-                  if (ctx.needs[0]) {
-                    ga = slice_scatter(g, zeros(source_shape, {.dtype = g.dtype()}), dd, start,
-                                       end, step);
-                  }
-                  if (ctx.needs[1]) gs = slice(g, dd, start, end, step);
-                  return {ga, gs};
-                });
+  return record(
+      slice_scatter_info, std::move(out), {a, source},
+      [&](const Tangent& ta, const Tangent& ts) {
+        return slice_scatter(ta.or_zeros(a), ts.or_zeros(source), d, start, end, step);
+      },
+      [source_shape = source.shape(), d, start, end, step](const Tensor& g,
+                                                           const VjpContext& ctx) -> Grads {
+        const auto dd = static_cast<std::ptrdiff_t>(d);
+        Tensor ga, gs;
+        if (ctx.needs[0]) {
+          ga = slice_scatter(g, zeros(source_shape, {.dtype = g.dtype()}), dd, start, end, step);
+        }
+        if (ctx.needs[1]) gs = slice(g, dd, start, end, step);
+        return {ga, gs};
+      },
+      caller);
 }
 
-static constexpr OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
-                                    "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
+static const OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
+                                "tC = concat(tA₀, tA₁, ...) (0 for an absent tAₖ)",
+                                "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
 Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("concat", t);
   const Tensor& first = tensors[0];
@@ -255,22 +308,25 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
     }
     return Tensor(std::move(y));
   });
-  return record(concat_info, out, tensors,
-                [d, offsets = std::move(offsets)](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  Grads grads(offsets.size() - 1);
-                  for (std::size_t k = 0; k < grads.size(); ++k) {
-                    if (ctx.needs[k]) {
-                      grads[k] = slice(g, static_cast<std::ptrdiff_t>(d), offsets[k],
-                                       offsets[k + 1]);
-                    }
-                  }
-                  return grads;
-                });
+  return record(
+      concat_info, std::move(out), tensors,
+      [&](const Tangents& t) {
+        std::vector<Tangent> parts;
+        for (std::size_t k = 0; k < t.size(); ++k) parts.push_back(t[k].or_zeros(tensors[k]));
+        return concat(parts, d);
+      },
+      [d, offsets = std::move(offsets)](const Tensor& g, const VjpContext& ctx) -> Grads {
+        Grads grads(offsets.size() - 1);
+        for (std::size_t k = 0; k < grads.size(); ++k) {
+          if (ctx.needs[k]) grads[k] = slice(g, static_cast<std::ptrdiff_t>(d), offsets[k], offsets[k + 1]);
+        }
+        return grads;
+      },
+      caller);
 }
 
 // Not a primitive: unsqueeze each input at dim, then concat along it.
 Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   if (tensors.empty()) fail<ValueError>("stack: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("stack", t);
   const Shape& s0 = tensors[0].shape();
@@ -283,8 +339,8 @@ Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sourc
   }
   std::vector<Tensor> parts;
   parts.reserve(tensors.size());
-  for (const Tensor& t : tensors) parts.push_back(unsqueeze(t, static_cast<std::ptrdiff_t>(d)));
-  return concat(parts, static_cast<std::ptrdiff_t>(d));
+  for (const Tensor& t : tensors) parts.push_back(unsqueeze(t, static_cast<std::ptrdiff_t>(d), caller));
+  return concat(parts, static_cast<std::ptrdiff_t>(d), caller);
 }
 
 }  // namespace matgrad

@@ -12,8 +12,8 @@ static std::string describe(const Shape& s, bool transposed) {
   return to_string(s) + (transposed ? "ᵀ" : "");
 }
 
-static constexpr OpInfo gemm_info{
-    "gemm", "dC = op(dA) op(B) + op(A) op(dB)",
+static const OpInfo gemm_info{
+    "gemm", "dC = op(dA) op(B) + op(A) op(dB)", "tC = op(tA) op(B) + op(A) op(tB) (two gemms, C's flags)",
     "C = A B: gA = gC Bᵀ, gB = Aᵀ gC (transposed cases likewise, by gemm flags)"};
 
 // C = op(A) op(B);  dC = op(dA) op(B) + op(A) op(dB). Reading tr(gCᵀ dC) off for each flag pair:
@@ -22,7 +22,6 @@ static constexpr OpInfo gemm_info{
 //   C = A Bᵀ   =>  gA = gC B,      gB = gCᵀ A
 //   C = Aᵀ Bᵀ  =>  gA = Bᵀ gCᵀ,    gB = gCᵀ Aᵀ
 Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("gemm", a, b);
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
@@ -52,12 +51,17 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
     }
     return result;
   });
-  return record(gemm_info, std::move(out), {a, b}, [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
-    Tensor ga, gb;
-    if (ctx.needs[0]) ga = !ta ? gemm(g, b, false, !tb) : gemm(b, g, tb, true);
-    if (ctx.needs[1]) gb = !tb ? gemm(a, g, !ta, false) : gemm(g, a, true, ta);
-    return {ga, gb};
-  });
+  return record(
+      gemm_info, std::move(out), {a, b},
+      // (the tangents are da and db here: ta and tb are the flags)
+      [&](const Tangent& da, const Tangent& db) { return gemm(da, b, ta, tb) + gemm(a, db, ta, tb); },
+      [a, b, ta, tb](const Tensor& g, const VjpContext& ctx) -> Grads {
+        Tensor ga, gb;
+        if (ctx.needs[0]) ga = !ta ? gemm(g, b, false, !tb) : gemm(b, g, tb, true);
+        if (ctx.needs[1]) gb = !tb ? gemm(a, g, !ta, false) : gemm(g, a, true, ta);
+        return {ga, gb};
+      },
+      caller);
 }
 
 // C = X Wᵀ + 1 bᵀ, X [N, in], W [out, in], b [out]: torch.nn.functional.linear (X of another
@@ -65,10 +69,9 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
 // one pass over C instead of gemm then add: C starts as the broadcast bias and the gemm adds
 // X Wᵀ onto it (β = 1). The VJP is written with gemm and sum, so it differentiates again.
 //   dC = dX Wᵀ + X dWᵀ + 1 dbᵀ  =>  gX = gC W,  gW = gCᵀ X,  gb = 1ᵀ gC (column sums)
-static constexpr OpInfo linear_info{"linear", "dC = dX Wᵀ + X dWᵀ + 1 dbᵀ",
-                                    "gX = gC W, gW = gCᵀ X, gb = 1ᵀ gC"};
+static const OpInfo linear_info{"linear", "dC = dX Wᵀ + X dWᵀ + 1 dbᵀ", "tC = tX Wᵀ + linear(X, tW, tb)",
+                                "gX = gC W, gW = gCᵀ X, gb = 1ᵀ gC"};
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("linear", x, w);
   if (b.defined()) detail::check_same_dtype("linear", x, b);
   const Shape& sx = x.shape();
@@ -87,7 +90,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
     Shape out_shape = sx;
     out_shape.back() = out;
     const auto rows = static_cast<std::ptrdiff_t>(detail::dims_product(sx, 0, sx.size() - 1));
-    return reshape(linear(reshape(x, {rows, static_cast<std::ptrdiff_t>(in)}), w, b), out_shape);
+    return reshape(linear(reshape(x, {rows, static_cast<std::ptrdiff_t>(in)}, caller), w, b, caller),
+                   out_shape, caller);
   }
   const std::size_t rows = sx[0];
   Tensor c = x.visit([&](const auto& xa) {
@@ -106,16 +110,19 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
     }
     return y;
   });
-  return record(linear_info, std::move(c), {x, w, b},
-                [x, w](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {ctx.needs[0] ? gemm(g, w) : Tensor(),
-                          ctx.needs[1] ? gemm(g, x, true, false) : Tensor(),
-                          ctx.needs[2] ? sum(g, 0) : Tensor()};
-                });
+  return record(
+      linear_info, std::move(c), {x, w, b},
+      [&](const Tangent& tx, const Tangent& tw, const Tangent& tb) {
+        return gemm(tx, w, false, true) + linear(x, tw, tb);
+      },
+      [x, w](const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? gemm(g, w) : Tensor(), ctx.needs[1] ? gemm(g, x, true, false) : Tensor(),
+                ctx.needs[2] ? sum(g, 0) : Tensor()};
+      },
+      caller);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("matmul", a, b);
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
@@ -128,21 +135,25 @@ Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   if (ka != kb) {
     fail<ShapeError>("matmul: inner dimensions differ: {} @ {}", to_string(sa), to_string(sb));
   }
-  if (sa.size() == 1 && sb.size() == 1) return reshape(gemm(unsqueeze(a, 0), unsqueeze(b, 1)), Shape{});
-  if (sa.size() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);  // vector · (batched) matrix
-  if (sb.size() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);  // (batched) matrix · vector
-  if (sa.size() == 2 && sb.size() == 2) return gemm(a, b);
-  if (sb.size() == 2) {  // [B, m, k] @ [k, n]: one gemm over the stacked rows
-    return reshape(gemm(reshape(a, Shape{sa[0] * sa[1], ka}), b),
-                   {static_cast<std::ptrdiff_t>(sa[0]), static_cast<std::ptrdiff_t>(sa[1]),
-                    static_cast<std::ptrdiff_t>(sb[1])});
+  if (sa.size() == 1 && sb.size() == 1) {
+    return reshape(gemm(unsqueeze(a, 0, caller), unsqueeze(b, 1, caller), false, false, caller), Shape{}, caller);
   }
-  if (sa.size() == 2) return gemm(broadcast_to(a, {sb[0], sa[0], sa[1]}), b);
+  if (sa.size() == 1) return squeeze(matmul(unsqueeze(a, 0, caller), b, caller), -2, caller);  // vector · (batched) matrix
+  if (sb.size() == 1) return squeeze(matmul(a, unsqueeze(b, 1, caller), caller), -1, caller);  // (batched) matrix · vector
+  if (sa.size() == 2 && sb.size() == 2) return gemm(a, b, false, false, caller);
+  if (sb.size() == 2) {  // [B, m, k] @ [k, n]: one gemm over the stacked rows
+    return reshape(gemm(reshape(a, Shape{sa[0] * sa[1], ka}, caller), b, false, false, caller),
+                   {static_cast<std::ptrdiff_t>(sa[0]), static_cast<std::ptrdiff_t>(sa[1]),
+                    static_cast<std::ptrdiff_t>(sb[1])},
+                   caller);
+  }
+  if (sa.size() == 2) return gemm(broadcast_to(a, {sb[0], sa[0], sa[1]}, caller), b, false, false, caller);
   if (sa[0] != sb[0] && sa[0] != 1 && sb[0] != 1) {
     fail<ShapeError>("matmul: batch sizes differ: {} @ {}", to_string(sa), to_string(sb));
   }
   const std::size_t batch = std::max(sa[0], sb[0]);
-  return gemm(broadcast_to(a, {batch, sa[1], sa[2]}), broadcast_to(b, {batch, sb[1], sb[2]}));
+  return gemm(broadcast_to(a, {batch, sa[1], sa[2]}, caller), broadcast_to(b, {batch, sb[1], sb[2]}, caller),
+              false, false, caller);
 }
 
 }  // namespace matgrad

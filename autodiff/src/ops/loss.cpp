@@ -21,27 +21,26 @@ static void check_same_shape(std::string_view op, const Tensor& input, const Ten
 }
 
 // mean(L) over all elements, sum(L), or L itself.
-static Tensor reduce(const Tensor& losses, Reduction reduction) {
+static Tensor reduce(const Tensor& losses, Reduction reduction, const SourceLocation& caller) {
   switch (reduction) {
     case Reduction::none: return losses;
-    case Reduction::sum: return sum(losses);
-    case Reduction::mean: return mean(losses);
+    case Reduction::sum: return sum(losses, caller);
+    case Reduction::mean: return mean(losses, caller);
   }
   fail<ValueError>("loss: unknown reduction {}", static_cast<int>(reduction));
 }
 
 // Composed: square(input − target), then the reduction.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_same_shape("mse_loss", input, target);
-  return reduce(square(input - target), reduction);
+  return reduce(square(sub(input, target, caller), caller), reduction, caller);
 }
 
 // The reduced value of per-element losses computed in the kernel (mean of nothing is NaN,
 // as in PyTorch).
 template <class T>
-static xt::xarray<T> reduce_values(std::string_view op, const std::vector<T>& losses,
-                                   Reduction reduction, const Shape& none_shape) {
+static Array<T> reduce_values(std::string_view op, const std::vector<T>& losses,
+                              Reduction reduction, const Shape& none_shape) {
   if (reduction == Reduction::none) {
     auto out = detail::empty_array<T>(none_shape, op);
     std::copy(losses.begin(), losses.end(), out.data());
@@ -49,7 +48,30 @@ static xt::xarray<T> reduce_values(std::string_view op, const std::vector<T>& lo
   }
   double total = detail::total_contiguous(losses.data(), losses.size());
   if (reduction == Reduction::mean) total /= static_cast<double>(losses.size());
-  return xt::xarray<T>(static_cast<T>(total));
+  return detail::scalar_array(static_cast<T>(total), op);
+}
+
+// The tangent of per-element losses, reduced as the losses were. The mean of no losses is NaN
+// but its tangent 0, as PyTorch's (a 1/0 factor would make it NaN; see mean_scale).
+static Tangent reduce(const Tangent& losses, Reduction reduction, std::size_t count) {
+  switch (reduction) {
+    case Reduction::none: return losses;
+    case Reduction::sum: return sum(losses);
+    case Reduction::mean: return count == 0 ? sum(losses) : sum(losses) / static_cast<double>(count);
+  }
+  fail<ValueError>("loss: unknown reduction {}", static_cast<int>(reduction));
+}
+
+// 1 at [r, t[r]] for each row r of a tensor shaped like logits, 0 elsewhere.
+static Tensor onehot(const Tensor& logits, const std::vector<std::size_t>& t) {
+  Tensor out = zeros_like(logits);
+  out.visit([&](const auto& data) {
+    using T = typename std::decay_t<decltype(data)>::value_type;
+    T* p = out.mutable_data<T>().data();
+    const std::size_t classes = logits.shape().back();
+    for (std::size_t r = 0; r < t.size(); ++r) p[r * classes + t[r]] = T(1);
+  });
+  return out;
 }
 
 // gC ÷ n for a mean over n losses. Over none the gradient is empty, and gC stays unscaled: a
@@ -60,12 +82,12 @@ static Tensor mean_scale(const Tensor& g, std::size_t n) {
 
 // ℓᵢ = logsumexp(Aᵢ) − Aᵢ,ₜᵢ for each row i of A [N, C] (a [C] input is one row, giving a 0-d
 // loss for Reduction::none). dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ.
-static constexpr OpInfo cross_entropy_info{
+static const OpInfo cross_entropy_info{
     "cross_entropy", "dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ",
+    "tℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) tAᵢⱼ, reduced as ℓ",
     "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)"};
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                      Reduction reduction, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("cross_entropy", logits);
   const Shape& shape = logits.shape();
   if (shape.size() != 1 && shape.size() != 2) {
@@ -106,29 +128,27 @@ Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
     return reduce_values("cross_entropy", losses, reduction, none_shape);
   });
 
-  return record(cross_entropy_info, std::move(out), {logits},
-                [logits, t = std::move(t), reduction, batched](const Tensor& g) -> Grads {
-                  Tensor onehot = zeros_like(logits);
-                  onehot.visit([&](const auto& data) {
-                    using T = typename std::decay_t<decltype(data)>::value_type;
-                    T* p = onehot.mutable_data<T>().data();
-                    const std::size_t classes = logits.shape().back();
-                    for (std::size_t r = 0; r < t.size(); ++r) p[r * classes + t[r]] = T(1);
-                  });
-                  Tensor scale = g;
-                  if (reduction == Reduction::none && batched) scale = unsqueeze(g, 1);
-                  if (reduction == Reduction::mean) scale = mean_scale(g, t.size());
-                  return {(softmax(logits, -1) - onehot) * scale};
-                });
+  return record(
+      cross_entropy_info, std::move(out), {logits},
+      [&](const Tangent& ta) {
+        return reduce(sum((softmax(logits, -1) - onehot(logits, t)) * ta, logits.dim() - 1, false), reduction, rows);
+      },
+      [logits, t, reduction, batched](const Tensor& g) -> Grads {  // t copied: the JVP reads it too
+        Tensor scale = g;
+        if (reduction == Reduction::none && batched) scale = unsqueeze(g, 1);
+        if (reduction == Reduction::mean) scale = mean_scale(g, t.size());
+        return {(softmax(logits, -1) - onehot(logits, t)) * scale};
+      },
+      caller);
 }
 
 // ℓ = max(x, 0) − x y + log(1 + e^−|x|), the stable form of −y log σ(x) − (1 − y) log(1 − σ(x)).
-static constexpr OpInfo bce_with_logits_info{
+static const OpInfo bce_with_logits_info{
     "binary_cross_entropy_with_logits", "dℓ = (σ(X) − Y) ⊙ dX − X ⊙ dY",
+    "tℓ = (σ(X) − Y) ⊙ tX − X ⊙ tY, reduced as ℓ",
     "gX = (σ(X) − Y) ⊙ gC, gY = −X ⊙ gC (gC ÷ numel for mean)"};
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_same_shape("binary_cross_entropy_with_logits", logits, targets);
   const Shape shape = logits.shape();
   Tensor out = detail::map_data(logits, [&](const auto& x) {
@@ -145,11 +165,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   const std::size_t count = logits.numel();
   return record(
       bce_with_logits_info, std::move(out), {logits, targets},
+      [&](const Tangent& tx, const Tangent& ty) {
+        return reduce((sigmoid(logits) - targets) * tx - logits * ty, reduction, logits.numel());
+      },
       [logits, targets, reduction, count](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor scale = reduction == Reduction::mean ? mean_scale(g, count) : g;
         return {ctx.needs[0] ? (sigmoid(logits) - targets) * scale : Tensor(),
                 ctx.needs[1] ? -(logits * scale) : Tensor()};
-      });
+      },
+      caller);
 }
 
 }  // namespace matgrad

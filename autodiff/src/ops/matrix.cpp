@@ -28,7 +28,7 @@ void check_square(std::string_view op, const Tensor& a) {
 // LAPACK would turn NaN or ±Inf into a plausible-looking factorisation or a misleading
 // "singular" verdict; say what is wrong instead.
 template <class T>
-void check_finite(std::string_view op, const xt::xarray<T>& x) {
+void check_finite(std::string_view op, const Array<T>& x) {
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x.data()[i])) {
       fail<ValueError>("{}: the matrix of shape {} has a non-finite entry ({}) at flat index {}",
@@ -57,7 +57,7 @@ struct Lu {
 };
 
 template <class T>
-Lu<T> lu_factor(std::string_view op, const xt::xarray<T>& a) {
+Lu<T> lu_factor(std::string_view op, const Array<T>& a) {
   check_finite(op, a);
   detail::prepare_blas();  // every LAPACK call starts from an LU factorisation
   Lu<T> f;
@@ -72,7 +72,7 @@ Lu<T> lu_factor(std::string_view op, const xt::xarray<T>& a) {
 
 // LAPACK's estimate of 1 / (‖A‖₁ ‖A⁻¹‖₁), from the LU factors (gecon).
 template <class T>
-T reciprocal_condition(const xt::xarray<T>& a, const Lu<T>& f) {
+T reciprocal_condition(const Array<T>& a, const Lu<T>& f) {
   const std::size_t n = f.n();
   if (n == 0) return T(1);
   if (f.zero_pivot) return T(0);
@@ -94,7 +94,7 @@ T reciprocal_condition(const xt::xarray<T>& a, const Lu<T>& f) {
 // Refuses a matrix that is singular, or singular to working precision (reciprocal condition
 // number below the dtype's epsilon, where MATLAB warns): its inverse would be rounding noise.
 template <class T>
-void check_invertible(std::string_view op, const xt::xarray<T>& a, const Lu<T>& f) {
+void check_invertible(std::string_view op, const Array<T>& a, const Lu<T>& f) {
   if (f.zero_pivot) {
     fail<ValueError>("{}: the matrix of shape {} is singular (zero pivot in column {} of its LU "
                      "factorisation)",
@@ -152,9 +152,8 @@ Tensor zero_d(DType dtype, double value) { return full({}, value, {.dtype = dtyp
 }  // namespace
 
 // c = Σᵢ Aᵢᵢ;  dc = tr(dA) = tr(Iᵀ dA)  =>  gA = gc I
-static constexpr OpInfo trace_info{"trace", "dc = tr(dA)", "gA = gc I", Saves::nothing};
+static const OpInfo trace_info{"trace", "dc = tr(dA)", "tc = tr(tA)", "gA = gc I", Saves::nothing};
 Tensor trace(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("trace", a);
   if (a.dim() != 2) {
     fail<ShapeError>("trace: expects a matrix, got shape {}", to_string(a.shape()));
@@ -166,16 +165,17 @@ Tensor trace(const Tensor& a, const SourceLocation& caller) {
     return xt::xarray<T>(static_cast<T>(total));
   });
   const std::size_t rows = a.size(0), cols = a.size(1);
-  return record(trace_info, out, {a}, [rows, cols](const Tensor& g) -> Grads {
-    return {g * eye(rows, cols, {.dtype = g.dtype()})};
-  });
+  return record(
+      trace_info, std::move(out), {a},
+      [](const Tangent& ta) { return trace(ta); },
+      [rows, cols](const Tensor& g) -> Grads { return {g * eye(rows, cols, {.dtype = g.dtype()})}; },
+      caller);
 }
 
 // C = A⁻¹;  A C = I  =>  dA C + A dC = 0  =>  dC = −C dA C
 // tr(gCᵀ dC) = −tr(gCᵀ C dA C) = −tr((Cᵀ gC Cᵀ)ᵀ dA)  =>  gA = −Cᵀ gC Cᵀ
-static constexpr OpInfo inverse_info{"inverse", "dC = −C dA C", "gA = −Cᵀ gC Cᵀ", Saves::output};
+static const OpInfo inverse_info{"inverse", "dC = −C dA C", "tC = −C tA C", "gA = −Cᵀ gC Cᵀ", Saves::output};
 Tensor inverse(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("inverse", a);
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -189,17 +189,30 @@ Tensor inverse(const Tensor& a, const SourceLocation& caller) {
     check_finite_result("inverse", x.shape(), inv);
     return inv;
   });
-  return record(inverse_info, out, {a}, [](const Tensor& g, const VjpContext& ctx) -> Grads {
-    const Tensor& c = ctx.output;
-    return {-gemm(gemm(c, g, true, false), c, false, true)};
-  });
+  return record(
+      inverse_info, std::move(out), {a},
+      [](const Tangent& ta, const JvpContext& ctx) {
+        const Tensor& c = ctx.output;
+        return -gemm(gemm(c, ta, false, false), c, false, false);
+      },
+      [](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const Tensor& c = ctx.output;
+        return {-gemm(gemm(c, g, true, false), c, false, true)};
+      },
+      caller);
+}
+
+// A⁻ᵀ for det's rules. c A⁻ᵀ is the transposed adjugate, defined at singular A too; through
+// the inverse it is not, so the rules refuse a singular A instead of returning noise.
+static Tensor inverse_transpose(const Tensor& a, std::string_view who) {
+  a.visit([&](const auto& x) { check_invertible(who, x, lu_factor("det", x)); });
+  return t(inverse(a));
 }
 
 // c = det A;  dc = det A · tr(A⁻¹ dA) = tr((c A⁻ᵀ)ᵀ dA)  =>  gA = gc c A⁻ᵀ
-static constexpr OpInfo det_info{"det", "dc = c tr(A⁻¹ dA)", "gA = gc c A⁻ᵀ",
-                                 Saves::inputs_and_output};
+static const OpInfo det_info{"det", "dc = c tr(A⁻¹ dA)", "tc = c Σ(A⁻ᵀ ⊙ tA)", "gA = gc c A⁻ᵀ",
+                             Saves::inputs_and_output};
 Tensor det(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("det", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -208,18 +221,18 @@ Tensor det(const Tensor& a, const SourceLocation& caller) {
     for (std::size_t i = 0; i < f.n(); ++i) value *= f.lu(i, i);
     return xt::xarray<T>(value);
   });
-  return record(det_info, out, {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
-    // A⁻ᵀ c is the transposed adjugate, defined at singular A too; through the inverse it is
-    // not, so the backward refuses a singular A instead of returning noise.
-    a.visit([](const auto& x) { check_invertible("det (backward)", x, lu_factor("det", x)); });
-    return {(g * ctx.output) * t(inverse(a))};
-  });
+  return record(
+      det_info, std::move(out), {a},
+      [&](const Tangent& ta, const JvpContext& ctx) { return sum(inverse_transpose(a, "det (forward mode)") * ta) * ctx.output; },
+      [a](const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {(g * ctx.output) * inverse_transpose(a, "det (backward)")};
+      },
+      caller);
 }
 
 // c = log det A;  dc = tr(A⁻¹ dA)  =>  gA = gc A⁻ᵀ
-static constexpr OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "gA = gc A⁻ᵀ"};
+static const OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "tc = Σ(A⁻ᵀ ⊙ tA)", "gA = gc A⁻ᵀ"};
 Tensor logdet(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("logdet", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -227,15 +240,17 @@ Tensor logdet(const Tensor& a, const SourceLocation& caller) {
     check_positive_det("logdet", x.shape(), f, true);
     return xt::xarray<T>(sign_logabsdet(f).second);
   });
-  return record(logdet_info, out, {a},
-                [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; });
+  return record(
+      logdet_info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum(t(inverse(a)) * ta); },
+      [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; }, caller);
 }
 
 // c = log|det A|;  dc = tr(A⁻¹ dA) as for logdet (the sign is locally constant)  =>  gA = gc A⁻ᵀ
-static constexpr OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det A|",
-                                     "gA = gc A⁻ᵀ (the sign has no gradient)"};
+static const OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det A|",
+                                 "tc = Σ(A⁻ᵀ ⊙ tA) (the sign has no tangent)",
+                                 "gA = gc A⁻ᵀ (the sign has no gradient)"};
 SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("slogdet", a);
   Tensor sign;
   Tensor logabsdet = detail::map_data(a, [&](const auto& x) {
@@ -246,17 +261,18 @@ SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
     sign = zero_d(a.dtype(), s);
     return xt::xarray<T>(log_abs);
   });
-  logabsdet = record(slogdet_info, logabsdet, {a},
-                     [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; });
+  logabsdet = record(
+      slogdet_info, std::move(logabsdet), {a},
+      [&](const Tangent& ta) { return sum(t(inverse(a)) * ta); },
+      [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; }, caller);
   return {sign, logabsdet};
 }
 
 // X = A⁻¹ B;  A X = B  =>  dA X + A dX = dB  =>  dX = A⁻¹ (dB − dA X)
 // tr(gXᵀ A⁻¹ dB) gives gB = A⁻ᵀ gX = solve(Aᵀ, gX); tr(−gXᵀ A⁻¹ dA X) gives gA = −gB Xᵀ
-static constexpr OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)",
-                                   "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output};
+static const OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)", "tX = solve(A, tB − tA X)",
+                               "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output};
 Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_square("solve", a);
   detail::check_same_dtype("solve", a, b);
   const std::size_t n = a.size(0);
@@ -288,18 +304,25 @@ Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
     check_finite_result("solve", x.shape(), x_out);
     return x_out;
   });
-  return record(solve_info, out, {a, b}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
-    const Tensor gb = solve(t(a), g);
-    if (!ctx.needs[0]) return {Tensor(), gb};
-    const Tensor& x = ctx.output;
-    return {x.dim() == 1 ? -outer(gb, x) : -gemm(gb, x, false, true), gb};
-  });
+  return record(
+      solve_info, std::move(out), {a, b},
+      [&](const Tangent& ta, const Tangent& tb, const JvpContext& ctx) {
+        const Tensor& x = ctx.output;
+        const Tangent rhs = tb - ta.map([&](const Tensor& d) { return matmul(d, x); });
+        return rhs.map([&](const Tensor& r) { return solve(a, r); });
+      },
+      [a](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const Tensor gb = solve(t(a), g);
+        if (!ctx.needs[0]) return {Tensor(), gb};
+        const Tensor& x = ctx.output;
+        return {x.dim() == 1 ? -outer(gb, x) : -gemm(gb, x, false, true), gb};
+      },
+      caller);
 }
 
 // C = a bᵀ;  dC = da bᵀ + a dbᵀ  =>  ga = gC b,  gb = gCᵀ a
-static constexpr OpInfo outer_info{"outer", "dC = da bᵀ + a dbᵀ", "ga = gC b, gb = gCᵀ a"};
+static const OpInfo outer_info{"outer", "dC = da bᵀ + a dbᵀ", "tC = ta bᵀ + a tbᵀ", "ga = gC b, gb = gCᵀ a"};
 Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   detail::check_same_dtype("outer", a, b);
   if (a.dim() != 1 || b.dim() != 1) {
     fail<ShapeError>("outer: expects two vectors, got shapes {} and {}", to_string(a.shape()),
@@ -313,18 +336,21 @@ Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
     }
     return c;
   });
-  return record(outer_info, out, {a, b}, [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
-    return {ctx.needs[0] ? matmul(g, b) : Tensor(), ctx.needs[1] ? matmul(t(g), a) : Tensor()};
-  });
+  return record(
+      outer_info, std::move(out), {a, b},
+      [&](const Tangent& ta, const Tangent& tb) { return unsqueeze(ta, 1) * b + unsqueeze(a, 1) * tb; },
+      [a, b](const Tensor& g, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? matmul(g, b) : Tensor(), ctx.needs[1] ? matmul(t(g), a) : Tensor()};
+      },
+      caller);
 }
 
 // Vector -> matrix with it on diagonal k; matrix -> its diagonal k (torch.diag). The two are
 // adjoint: each VJP is the other direction, with the matrix's shape restored.
-static constexpr OpInfo diag_info{"diag", "C = diag(a): dC = diag(da); c = diag(A): dc = diag(dA)",
-                                  "ga = diag(gC); gA = diag(gc) placed in A's shape",
-                                  Saves::nothing};
+static const OpInfo diag_info{"diag", "C = diag(a): dC = diag(da); c = diag(A): dc = diag(dA)",
+                              "tC = diag(ta); tc = diag(tA)",
+                              "ga = diag(gC); gA = diag(gc) placed in A's shape", Saves::nothing};
 Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("diag", a);
   if (a.dim() != 1 && a.dim() != 2) {
     fail<ShapeError>("diag: expects a vector or a matrix, got shape {}", to_string(a.shape()));
@@ -349,8 +375,10 @@ Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& call
       for (std::size_t i = 0; i < n; ++i) c(r0 + i, c0 + i) = x(i);
       return c;
     });
-    return record(diag_info, out, {a},
-                  [diagonal](const Tensor& g) -> Grads { return {diag(g, diagonal)}; });
+    return record(
+        diag_info, std::move(out), {a},
+        [&](const Tangent& ta) { return ta.map([&](const Tensor& d) { return diag(d, diagonal); }); },
+        [diagonal](const Tensor& g) -> Grads { return {diag(g, diagonal)}; }, caller);
   }
   const std::size_t rows = a.size(0), cols = a.size(1);
   const std::size_t length =
@@ -363,10 +391,14 @@ Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& call
   });
   std::vector<std::size_t> flat(length);  // the diagonal's positions in the flattened matrix
   for (std::size_t i = 0; i < length; ++i) flat[i] = (r0 + i) * cols + c0 + i;
-  return record(diag_info, out, {a}, [rows, cols, flat = std::move(flat)](const Tensor& g) -> Grads {
-    const Tensor placed = index_add(zeros({rows * cols}, {.dtype = g.dtype()}), 0, flat, g);
-    return {reshape(placed, Shape{rows, cols})};
-  });
+  return record(
+      diag_info, std::move(out), {a},
+      [&](const Tangent& ta) { return ta.map([&](const Tensor& d) { return diag(d, diagonal); }); },
+      [rows, cols, flat = std::move(flat)](const Tensor& g) -> Grads {
+        const Tensor placed = index_add(zeros({rows * cols}, {.dtype = g.dtype()}), 0, flat, g);
+        return {reshape(placed, Shape{rows, cols})};
+      },
+      caller);
 }
 
 }  // namespace matgrad

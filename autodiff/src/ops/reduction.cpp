@@ -11,94 +11,101 @@ namespace matgrad {
 using detail::check_defined;
 using detail::wrap_dim;
 
-static constexpr OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "gA = gc 1 (broadcast)", Saves::nothing};
+static const OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "tc = Σᵢⱼ tAᵢⱼ", "gA = gc 1 (broadcast)",
+                             Saves::nothing};
 Tensor sum(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    return xt::xarray<T>(static_cast<T>(detail::total_contiguous(x.data(), x.size())));
+    return detail::scalar_array(static_cast<T>(detail::total_contiguous(x.data(), x.size())), "sum");
   });
   const Shape input_shape = a.shape();
-  return record(sum_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
-    return {broadcast_to(g, input_shape)};
-  });
+  return record(
+      sum_info, std::move(out), {a},
+      [](const Tangent& ta) { return sum(ta); },
+      [input_shape](const Tensor& g) -> Grads { return {broadcast_to(g, input_shape)}; }, caller);
 }
 
-static constexpr OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]",
-                                     "gA = gC broadcast along dim", Saves::nothing};
+static const OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]", "tC = Σₖ tA[.., k, ..]",
+                                 "gA = gC broadcast along dim", Saves::nothing};
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("sum", a);
   const std::size_t d = wrap_dim("sum", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
   Tensor out = detail::map_data(a, [&](const auto& x) { return detail::sum_dim("sum", x, d, out_shape); });
   const Shape input_shape = a.shape();
-  return record(sum_dim_info, std::move(out), {a}, [input_shape, d, keepdim](const Tensor& g) -> Grads {
-    return {broadcast_to(detail::unreduce(g, d, keepdim, input_shape.size()), input_shape)};
-  });
+  return record(
+      sum_dim_info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum(ta, d, keepdim); },
+      [input_shape, d, keepdim](const Tensor& g) -> Grads {
+        return {broadcast_to(detail::unreduce(g, d, keepdim, input_shape.size()), input_shape)};
+      },
+      caller);
 }
 
 // mean = sum / n. The mean of nothing is NaN, as in PyTorch, but made as sum + NaN rather than
 // sum / 0: a 1/0 factor in the backward would multiply the zeros of a second-order pass into
 // NaN (PyTorch divides after broadcasting, where an empty input leaves nothing to divide).
-static Tensor divide_by_count(const Tensor& total, std::size_t n) {
-  if (n == 0) return total + std::numeric_limits<double>::quiet_NaN();
-  return total / static_cast<double>(n);
+static Tensor divide_by_count(const Tensor& total, std::size_t n, const SourceLocation& caller) {
+  if (n == 0) return add(total, scalar_like(total, std::numeric_limits<double>::quiet_NaN()), caller);
+  return div(total, scalar_like(total, static_cast<double>(n)), caller);
 }
 
 Tensor mean(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("mean", a);
-  return divide_by_count(sum(a), a.numel());
+  return divide_by_count(sum(a, caller), a.numel(), caller);
 }
 
 Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("mean", a);
   const std::size_t d = wrap_dim("mean", dim, a.dim());
-  return divide_by_count(sum(a, dim, keepdim), detail::split_at(a.shape(), d).n);
+  return divide_by_count(sum(a, dim, keepdim, caller), detail::split_at(a.shape(), d).n, caller);
 }
 
 // c = ‖A‖ = sqrt(Σ A²);  dc = tr(Aᵀ dA) / c  =>  gA = gc A / c  (0 where c = 0)
-static constexpr OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "gA = gc A / c (0 where c = 0)",
-                                  Saves::inputs_and_output};
+static const OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "tc = Σ(A ⊙ tA) / c (0 where c = 0)",
+                              "gA = gc A / c (0 where c = 0)", Saves::inputs_and_output};
 
-static Tensor norm_vjp(const Tensor& g, const Tensor& a, const Tensor& c) {
+// g / c where c > 0, else 0: `where` keeps the 0/0 of the other branch out of the result.
+static Tensor over_norm(const Tensor& g, const Tensor& c) {
   const Tensor zero = scalar_like(c, 0.0);
-  // g / c where c > 0, else 0: `where` keeps the 0/0 of the other branch out of the result.
-  const Tensor scale = where(gt(c, zero), g / where(gt(c, zero), c, ones_like(c)), zero);
-  return a * scale;
+  return where(gt(c, zero), g / where(gt(c, zero), c, ones_like(c)), zero);
 }
 
 Tensor norm(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("norm", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    return xt::xarray<T>(static_cast<T>(detail::total_contiguous<detail::Total::norm>(x.data(), x.size())));
+    return detail::scalar_array(static_cast<T>(detail::total_contiguous<detail::Total::norm>(x.data(), x.size())), "norm");
   });
-  return record(norm_info, std::move(out), {a}, [a](const Tensor& g, const VjpContext& ctx) -> Grads {
-    return {norm_vjp(g, a, ctx.output)};
-  });
+  return record(
+      norm_info, std::move(out), {a},
+      [&](const Tangent& ta, const JvpContext& ctx) { return sum(a * ta) * over_norm(ones_like(ctx.output), ctx.output); },
+      [a](const Tensor& g, const VjpContext& ctx) -> Grads { return {a * over_norm(g, ctx.output)}; },
+      caller);
 }
 
 Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("norm", a);
   const std::size_t d = wrap_dim("norm", dim, a.dim());
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
   Tensor out = detail::map_data(
       a, [&](const auto& x) { return detail::sum_dim<detail::Total::norm>("norm", x, d, out_shape); });
-  return record(norm_info, std::move(out), {a}, [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
-    const std::size_t rank = a.dim();
-    return {norm_vjp(detail::unreduce(g, d, keepdim, rank), a, detail::unreduce(ctx.output, d, keepdim, rank))};
-  });
+  return record(
+      norm_info, std::move(out), {a},
+      [&](const Tangent& ta, const JvpContext& ctx) {
+        return sum(a * ta, d, keepdim) * over_norm(ones_like(ctx.output), ctx.output);
+      },
+      [a, d, keepdim](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const std::size_t rank = a.dim();
+        return {a * over_norm(detail::unreduce(g, d, keepdim, rank), detail::unreduce(ctx.output, d, keepdim, rank))};
+      },
+      caller);
 }
 
 // Index of the first extremum along dim, for each position of the other dims.
 template <class T, class Better>
-static xt::xarray<std::size_t> arg_extremum(std::string_view op, const xt::xarray<T>& x,
+static xt::xarray<std::size_t> arg_extremum(std::string_view op, const Array<T>& x,
                                             std::size_t dim, bool keepdim, Better better) {
   const detail::DimSplit split = detail::split_at(x.shape(), dim);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
@@ -139,14 +146,16 @@ xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim
 }
 
 // C = A[.., argmax, ..];  dC = dA[.., argmax, ..]  =>  gA = gC at the arg-extremum, 0 elsewhere
-static constexpr OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
-                                 "gA = gC ⊙ onehot(argmax)", Saves::nothing};
-static constexpr OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
-                                 "gA = gC ⊙ onehot(argmin)", Saves::nothing};
+static const OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
+                             "tC = Σ_dim(tA ⊙ onehot(argmax))", "gA = gC ⊙ onehot(argmax)",
+                             Saves::nothing};
+static const OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
+                             "tC = Σ_dim(tA ⊙ onehot(argmin))", "gA = gC ⊙ onehot(argmin)",
+                             Saves::nothing};
 
 template <class Better>
 static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, bool keepdim,
-                       Better better) {
+                       Better better, const SourceLocation& caller) {
   const auto index = arg_extremum(info.name, a, dim, true, better);
   const std::size_t d = wrap_dim(info.name, dim, a.dim());
   const detail::DimSplit split = detail::split_at(a.shape(), d);
@@ -167,18 +176,18 @@ static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, 
     }
     return values;
   });
-  return record(info, out, {a}, [mask, d, keepdim](const Tensor& g) -> Grads {
-    return {detail::unreduce(g, d, keepdim, mask.dim()) * mask};
-  });
+  return record(
+      info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum(mask * ta, d, keepdim); },
+      [mask, d, keepdim](const Tensor& g) -> Grads { return {detail::unreduce(g, d, keepdim, mask.dim()) * mask}; },
+      caller);
 }
 
 Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
-  return extremum(max_info, a, dim, keepdim, greater);
+  return extremum(max_info, a, dim, keepdim, greater, caller);
 }
 Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
-  return extremum(min_info, a, dim, keepdim, less);
+  return extremum(min_info, a, dim, keepdim, less, caller);
 }
 
 }  // namespace matgrad

@@ -5,6 +5,7 @@
 #include <xtensor/xmanipulation.hpp>
 
 #include <numeric>
+#include <optional>
 
 namespace matgrad {
 
@@ -13,106 +14,124 @@ using detail::map_data;
 using detail::normalize_dim;
 using detail::wrap_dim;
 
-static constexpr OpInfo reshape_info{"reshape", "dC = reshape(dA)", "gA = reshape(gC, shape(A))", Saves::nothing};
-Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
-  check_defined("reshape", a);
-  const Shape shape = shape_arg.resolve("reshape", a.numel());
-  const std::size_t numel = detail::checked_numel("reshape", shape, 1);
+// The shape a view or reshape of `a` to `shape_arg` has, or a ShapeError naming the op.
+static Shape view_shape(std::string_view op, const Tensor& a, const ShapeArg& shape_arg) {
+  check_defined(op, a);
+  const Shape shape = shape_arg.resolve(op, a.numel());
+  const std::size_t numel = detail::checked_numel(op, shape, 1);
   if (numel != a.numel()) {
-    fail<ShapeError>("reshape: cannot reshape {} ({} elements) to {} ({} elements)",
+    fail<ShapeError>("{}: cannot reshape {} ({} elements) to {} ({} elements)", op,
                      to_string(a.shape()), a.numel(), to_string(shape), numel);
   }
-  Tensor out = map_data(a, [&](const auto& x) { return detail::reshaped("reshape", x, shape); });
+  return shape;
+}
+
+// Every tensor is contiguous, so a reshape is always a view: the output shares a's storage
+// (elements and version counter), as PyTorch's reshape does for a contiguous tensor.
+static const OpInfo reshape_info{"reshape", "dC = reshape(dA)", "tC = reshape(tA)", "gA = reshape(gC, shape(A))",
+                                 Saves::nothing};
+Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
+  const Shape shape = view_shape("reshape", a, shape_arg);
+  Tensor out = detail::view_of(a, shape);
   const Shape input_shape = a.shape();
-  return record(reshape_info, std::move(out), {a},
-                [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; });
+  return record(
+      reshape_info, std::move(out), {a},
+      [&](const Tangent& ta) { return reshape(ta, shape); },
+      [input_shape](const Tensor& g) -> Grads { return {reshape(g, input_shape)}; }, caller);
+}
+
+// PyTorch's view: the same as reshape here. PyTorch refuses a view only where strides do not
+// allow one, and a matgrad tensor is always contiguous, so only a wrong element count fails.
+static const OpInfo view_info{"view", "dC = view(dA)", "tC = view(tA)", "gA = view(gC, shape(A))", Saves::nothing};
+Tensor view(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
+  const Shape shape = view_shape("view", a, shape_arg);
+  Tensor out = detail::view_of(a, shape);
+  const Shape input_shape = a.shape();
+  return record(
+      view_info, std::move(out), {a},
+      [&](const Tangent& ta) { return reshape(ta, shape); },
+      [input_shape](const Tensor& g) -> Grads { return {view(g, input_shape)}; }, caller);
+}
+
+Tensor view_as(const Tensor& a, const Tensor& other, const SourceLocation& caller) {
+  check_defined("view_as", other);
+  return view(a, other.shape(), caller);
 }
 
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("flatten", a);
   const std::size_t start = wrap_dim("flatten", start_dim, a.dim());
   const std::size_t end = wrap_dim("flatten", end_dim, a.dim());
   if (start > end) {
     fail<IndexError>("flatten: start_dim {} comes after end_dim {}", start_dim, end_dim);
   }
-  if (a.dim() == 0) return reshape(a, {1});
+  if (a.dim() == 0) return reshape(a, {1}, caller);
   const Shape& s = a.shape();
   Shape shape(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(start));
   const Shape flattened(s.begin() + static_cast<std::ptrdiff_t>(start),
                         s.begin() + static_cast<std::ptrdiff_t>(end) + 1);
   shape.push_back(detail::checked_numel("flatten", flattened, 1));
   shape.insert(shape.end(), s.begin() + static_cast<std::ptrdiff_t>(end) + 1, s.end());
-  return reshape(a, shape);
+  return reshape(a, shape, caller);
 }
 
 Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("unsqueeze", a);
   const std::size_t d = normalize_dim("unsqueeze", dim, a.dim() + 1);
   Shape shape = a.shape();
   shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(d), 1);
-  return reshape(a, shape);
+  return reshape(a, shape, caller);
 }
 
 // As in PyTorch, a dim whose size is not 1 (or a 0-d tensor) leaves the tensor as it is.
 Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("squeeze", a);
   const std::size_t d = wrap_dim("squeeze", dim, a.dim());
   if (a.dim() == 0 || a.shape()[d] != 1) return a;
   Shape shape = a.shape();
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(d));
-  return reshape(a, shape);
+  return reshape(a, shape, caller);
 }
 
 Tensor squeeze(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("squeeze", a);
   Shape shape;
   for (const std::size_t n : a.shape()) {
     if (n != 1) shape.push_back(n);
   }
-  return shape.size() == a.dim() ? a : reshape(a, shape);
+  return shape.size() == a.dim() ? a : reshape(a, shape, caller);
 }
 
-static constexpr OpInfo transpose_info{"transpose", "dC = swap(dA)", "gA = swap(gC)", Saves::nothing};
+static const OpInfo transpose_info{"transpose", "dC = swap(dA)", "tC = swap(tA)", "gA = swap(gC)", Saves::nothing};
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("transpose", a);
   const std::size_t d0 = wrap_dim("transpose", dim0, a.dim());
   const std::size_t d1 = wrap_dim("transpose", dim1, a.dim());
   if (a.dim() == 0) return a;  // the only transpose of a 0-d tensor, as t() of a vector
   Tensor out = map_data(a, [&](const auto& x) {
-    using T = typename std::decay_t<decltype(x)>::value_type;
     std::vector<std::size_t> permutation(x.dimension());
     std::iota(permutation.begin(), permutation.end(), std::size_t{0});
     std::swap(permutation[d0], permutation[d1]);
-    Shape shape = x.shape();
-    std::swap(shape[d0], shape[d1]);
-    return detail::allocating<T>(shape, "transpose", [&] {
-      return xt::xarray<T>(xt::transpose(x, permutation));
-    });
+    return detail::to_array(xt::transpose(x, permutation), "transpose");
   });
-  return record(transpose_info, std::move(out), {a},
-                [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; });
+  return record(
+      transpose_info, std::move(out), {a},
+      [&](const Tangent& ta) { return transpose(ta, d0, d1); },
+      [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; }, caller);
 }
 
 Tensor t(const Tensor& a, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("t", a);
   if (a.dim() > 2) {
     fail<ShapeError>("t: expects a tensor of rank <= 2, got shape {} (use transpose)",
                      to_string(a.shape()));
   }
-  return a.dim() < 2 ? a : transpose(a, 0, 1);
+  return a.dim() < 2 ? a : transpose(a, 0, 1, caller);
 }
 
-static constexpr OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)",
-                                          "gA = sum_to_size(gC, shape(A))", Saves::nothing};
+static const OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)", "tC = broadcast(tA)",
+                                      "gA = sum_to_size(gC, shape(A))", Saves::nothing};
 Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("broadcast_to", a);
   if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
     fail<ShapeError>("broadcast_to: shape {} cannot be broadcast to {}", to_string(a.shape()),
@@ -133,15 +152,15 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& c
     return y;
   });
   const Shape input_shape = a.shape();
-  return record(broadcast_to_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
-    return {sum_to_size(g, input_shape)};
-  });
+  return record(
+      broadcast_to_info, std::move(out), {a},
+      [&](const Tangent& ta) { return broadcast_to(ta, shape); },
+      [input_shape](const Tensor& g) -> Grads { return {sum_to_size(g, input_shape)}; }, caller);
 }
 
-static constexpr OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)",
-                                         "gA = broadcast_to(gC, shape(A))", Saves::nothing};
+static const OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)", "tC = sum_to_size(tA)",
+                                     "gA = broadcast_to(gC, shape(A))", Saves::nothing};
 Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   check_defined("sum_to_size", a);
   const Shape& from = a.shape();
   if (shape.size() > from.size() || detail::broadcast_shapes("sum_to_size", shape, from) != from) {
@@ -152,23 +171,28 @@ Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& ca
   Tensor out = map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const std::size_t lead = from.size() - shape.size();
-    // Sum the leading dims away, then every dim that the target holds at size 1.
-    Shape rest(from.begin() + static_cast<std::ptrdiff_t>(lead), from.end());
-    xt::xarray<T> y = lead == 0 ? detail::reshaped("sum_to_size", x, x.shape())
-                                : detail::sum_rows("sum_to_size", x, detail::dims_product(from, 0, lead), rest);
+    // Sum the leading dims away, then every dim that the target holds at size 1 (at least one
+    // of the two, as from != shape). Each sum makes a new array: an Array is never resized.
+    std::optional<Array<T>> y;
+    if (lead != 0) {
+      Shape rest(from.begin() + static_cast<std::ptrdiff_t>(lead), from.end());
+      y.emplace(detail::sum_rows("sum_to_size", x, detail::dims_product(from, 0, lead), rest));
+    }
     for (std::size_t d = 0; d < shape.size(); ++d) {
-      if (shape[d] == 1 && y.shape()[d] != 1) {
-        Shape reduced = y.shape();
+      Shape reduced = y ? y->shape() : x.shape();
+      if (shape[d] == 1 && reduced[d] != 1) {
         reduced[d] = 1;
-        y = detail::sum_dim("sum_to_size", y, d, reduced);
+        y.emplace(y ? detail::sum_dim("sum_to_size", *y, d, reduced)
+                     : detail::sum_dim("sum_to_size", x, d, reduced));
       }
     }
-    return y;
+    return std::move(*y);
   });
   const Shape input_shape = a.shape();
-  return record(sum_to_size_info, std::move(out), {a}, [input_shape](const Tensor& g) -> Grads {
-    return {broadcast_to(g, input_shape)};
-  });
+  return record(
+      sum_to_size_info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum_to_size(ta, shape); },
+      [input_shape](const Tensor& g) -> Grads { return {broadcast_to(g, input_shape)}; }, caller);
 }
 
 }  // namespace matgrad

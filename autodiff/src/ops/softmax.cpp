@@ -26,6 +26,7 @@ std::size_t softmax_dim(std::string_view op, const Tensor& a, std::ptrdiff_t dim
 Tensor sum_keep(const Tensor& t, std::size_t d) {
   return t.dim() == 0 ? t : sum(t, static_cast<std::ptrdiff_t>(d), true);
 }
+Tangent sum_keep(const Tangent& t, std::size_t d) { return t.primal_dim() == 0 ? t : sum(t, d, true); }
 
 // With the input viewed as [outer, n, inner]: per (outer, inner) position, the max m along n,
 // then z = Σ exp(x − m), then the output. softmax and log_softmax shift by m itself (a row of
@@ -97,43 +98,53 @@ Tensor run(std::string_view op, Kind kind, const Tensor& a, std::size_t d, const
 
 }  // namespace
 
-static constexpr OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙ dA))",
-                                     "gA = C ⊙ (gC − Σ_dim(gC ⊙ C))", Saves::output};
+static const OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙ dA))",
+                                 "tC = C ⊙ (tA − Σ_dim(C ⊙ tA))", "gA = C ⊙ (gC − Σ_dim(gC ⊙ C))",
+                                 Saves::output};
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("softmax", a, dim);
   Tensor out = run("softmax", Kind::softmax, a, d, a.shape());
-  return record(softmax_info, std::move(out), {a},
-                [d](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  const Tensor& c = ctx.output;
-                  return {c * (g - sum_keep(g * c, d))};
-                });
+  return record(
+      softmax_info, std::move(out), {a},
+      [d](const Tangent& ta, const JvpContext& ctx) {
+        const Tensor& c = ctx.output;
+        return c * (ta - sum_keep(c * ta, d));
+      },
+      [d](const Tensor& g, const VjpContext& ctx) -> Grads {
+        const Tensor& c = ctx.output;
+        return {c * (g - sum_keep(g * c, d))};
+      },
+      caller);
 }
 
-static constexpr OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(C) ⊙ dA)",
-                                         "gA = gC − exp(C) ⊙ Σ_dim gC", Saves::output};
+static const OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(C) ⊙ dA)",
+                                     "tC = tA − Σ_dim(exp(C) ⊙ tA)", "gA = gC − exp(C) ⊙ Σ_dim gC",
+                                     Saves::output};
 Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("log_softmax", a, dim);
   Tensor out = run("log_softmax", Kind::log_softmax, a, d, a.shape());
-  return record(log_softmax_info, std::move(out), {a},
-                [d](const Tensor& g, const VjpContext& ctx) -> Grads {
-                  return {g - exp(ctx.output) * sum_keep(g, d)};
-                });
+  return record(
+      log_softmax_info, std::move(out), {a},
+      [d](const Tangent& ta, const JvpContext& ctx) { return ta - sum_keep(exp(ctx.output) * ta, d); },
+      [d](const Tensor& g, const VjpContext& ctx) -> Grads { return {g - exp(ctx.output) * sum_keep(g, d)}; },
+      caller);
 }
 
 // exp(A − C) is softmax(A), but computed as written it rounds: at A = (1e30, 1e30), C rounds
 // to A and the gradient comes out (1, 1). softmax shifts by the max before exponentiating.
-static constexpr OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(softmax(A) ⊙ dA)",
-                                       "gA = gC ⊙ softmax(A) (gC broadcast along dim)"};
+static const OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(softmax(A) ⊙ dA)", "tC = Σ_dim(softmax(A) ⊙ tA)",
+                                   "gA = gC ⊙ softmax(A) (gC broadcast along dim)"};
 Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const detail::CallSite site(caller);
   const std::size_t d = softmax_dim("logsumexp", a, dim);
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
   Tensor out = run("logsumexp", Kind::logsumexp, a, d, out_shape);
-  return record(logsumexp_info, std::move(out), {a}, [a, d, keepdim](const Tensor& g) -> Grads {
-    return {detail::unreduce(g, d, keepdim, a.dim()) * softmax(a, static_cast<std::ptrdiff_t>(d))};
-  });
+  return record(
+      logsumexp_info, std::move(out), {a},
+      [&](const Tangent& ta) { return sum(softmax(a, static_cast<std::ptrdiff_t>(d)) * ta, d, keepdim); },
+      [a, d, keepdim](const Tensor& g) -> Grads {
+        return {detail::unreduce(g, d, keepdim, a.dim()) * softmax(a, static_cast<std::ptrdiff_t>(d))};
+      },
+      caller);
 }
 
 }  // namespace matgrad

@@ -70,7 +70,9 @@ std::pair<double, double> mean_std(const Tensor& inputs);
 void standardize_(Tensor& inputs, double mean, double std);
 
 struct Batch {
-  Tensor inputs;                        // rows of the dataset's inputs, copied
+  // The rows of the dataset's inputs: a view of them (sharing their storage) when they are
+  // consecutive, as without shuffling; gathered into a tensor of its own otherwise.
+  Tensor inputs;
   std::vector<std::size_t> targets;
 };
 
@@ -166,7 +168,8 @@ class DataLoader {
   const std::optional<DistributedSampler>& sampler() const { return sampler_; }
   // The epoch the next begin() gives the sampler.
   void set_epoch(std::uint64_t epoch) { next_epoch_ = epoch; }
-  // Rows [first, first + count) of the current epoch's order, gathered into one batch.
+  // Rows [first, first + count) of the current epoch's order as one batch (a view of them when
+  // they are consecutive, see Batch).
   Batch batch(std::size_t first, std::size_t count) const;
 
  private:
