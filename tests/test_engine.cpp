@@ -1,4 +1,6 @@
 // The engine: tape, backward, grad mode, functional grad, memory, deep graphs.
+#include "swish_op.hpp"
+
 #include <matgrad/matgrad.hpp>
 
 #include <doctest/doctest.h>
@@ -388,17 +390,6 @@ TEST_CASE("a non-leaf made on another thread keeps its history after the thread 
   z.backward();
   CHECK(x.grad().item() == 6);
 }
-
-// C = A ⊙ σ(A);  dC = (σ + A σ (1 − σ)) ⊙ dA
-struct Swish {
-  static inline const OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA", "",
-                                  "gA = gC ⊙ (σ(A) + A σ(A)(1 − σ(A)))"};
-  static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
-  static Grads backward(const Tensor& g, const Tensor& x) {
-    const Tensor s = sigmoid(x);
-    return {g * (s + x * s * (1.0 - s))};
-  }
-};
 
 TEST_CASE("a custom op defined by forward and VJP passes gradcheck and records one record") {
   Tensor x = leaf({-1.5, 0.0, 2.0});

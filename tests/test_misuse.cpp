@@ -2,6 +2,8 @@
 // .grad() of a non-leaf.
 #include "check_error.hpp"
 
+#include "swish_op.hpp"
+
 #include <matgrad/matgrad.hpp>
 
 #include <doctest/doctest.h>
@@ -262,17 +264,6 @@ TEST_CASE("records made by a VJP in a create_graph pass point at the line of the
   CHECK(message.find("'mul'") != std::string::npos);
   CHECK(message.find(exp_line) != std::string::npos);
 }
-
-// C = A ⊙ σ(A), as a struct for apply<Op>.
-struct Swish {
-  static inline const OpInfo info{"swish", "dC = (σ(A) + A σ(A)(1 − σ(A))) ⊙ dA", "",
-                                  "gA = gC ⊙ (σ(A) + A σ(A)(1 − σ(A)))"};
-  static Tensor forward(const Tensor& x) { return x * sigmoid(x); }
-  static Grads backward(const Tensor& g, const Tensor& x) {
-    const Tensor s = sigmoid(x);
-    return {g * (s + x * s * (1.0 - s))};
-  }
-};
 
 TEST_CASE("a custom op applied with apply<Op> is recorded at the line of the apply") {
   Tensor x = f64({0.5, -1.0}, true);

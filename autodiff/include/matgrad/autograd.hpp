@@ -406,6 +406,18 @@ class JvpRef {
 // tangent and the op has no JVP.
 Tensor push_tangent(const OpInfo& op, Tensor output, std::span<const InputRef> inputs,
                     const JvpRef& jvp, const SourceLocation& where);
+
+// The body of every record() overload below.
+template <class F>
+Tensor record_rules(const OpInfo& op, Tensor output, std::span<const InputRef> list,
+                    const JvpRef& jvp, F&& vjp, const SourceLocation& where) {
+  if (forward_mode) [[unlikely]] {
+    if (should_record(list)) output = push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
+    return push_tangent(op, std::move(output), list, jvp, where);
+  }
+  if (!should_record(list)) return output;
+  return push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
+}
 }  // namespace detail
 
 // Records `output = op(inputs)` on the tape with its VJP, when grad mode is on and an input
@@ -436,14 +448,7 @@ template <detail::JvpRule J, detail::VjpRule F>
 Tensor record(const OpInfo& op, Tensor output, std::initializer_list<detail::InputRef> inputs,
               const J& jvp, F&& vjp, const SourceLocation& where = SourceLocation::current()) {
   const std::span<const detail::InputRef> list(inputs.begin(), inputs.size());
-  if (detail::forward_mode) [[unlikely]] {
-    if (detail::should_record(list)) {
-      output = detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
-    }
-    return detail::push_tangent(op, std::move(output), list, detail::JvpRef(jvp), where);
-  }
-  if (!detail::should_record(list)) return output;
-  return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
+  return detail::record_rules(op, std::move(output), list, detail::JvpRef(jvp), std::forward<F>(vjp), where);
 }
 
 // An op without a JVP (a custom op that gives only its VJP): forward mode through it is an
@@ -452,14 +457,7 @@ template <detail::VjpRule F>
 Tensor record(const OpInfo& op, Tensor output, std::initializer_list<detail::InputRef> inputs,
               F&& vjp, const SourceLocation& where = SourceLocation::current()) {
   const std::span<const detail::InputRef> list(inputs.begin(), inputs.size());
-  if (detail::forward_mode) [[unlikely]] {
-    if (detail::should_record(list)) {
-      output = detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
-    }
-    return detail::push_tangent(op, std::move(output), list, detail::JvpRef(), where);
-  }
-  if (!detail::should_record(list)) return output;
-  return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
+  return detail::record_rules(op, std::move(output), list, detail::JvpRef(), std::forward<F>(vjp), where);
 }
 
 // The same for an op with a variable number of inputs (concat). A template on the vector type,
@@ -469,14 +467,7 @@ template <detail::JvpRule J, detail::VjpRule F, class V>
 Tensor record(const OpInfo& op, Tensor output, const V& inputs, const J& jvp, F&& vjp,
               const SourceLocation& where = SourceLocation::current()) {
   const std::vector<detail::InputRef> list(inputs.begin(), inputs.end());
-  if (detail::forward_mode) [[unlikely]] {
-    if (detail::should_record(list)) {
-      output = detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
-    }
-    return detail::push_tangent(op, std::move(output), list, detail::JvpRef(jvp), where);
-  }
-  if (!detail::should_record(list)) return output;
-  return detail::push_record(op, std::move(output), list, Vjp(std::forward<F>(vjp)), where);
+  return detail::record_rules(op, std::move(output), list, detail::JvpRef(jvp), std::forward<F>(vjp), where);
 }
 
 // The first input of apply<Op>, remembering the line apply was called on (a variadic function
