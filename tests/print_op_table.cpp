@@ -2,7 +2,7 @@
 // scripts/op-table:
 //   print_op_table [--link-prefix P]   the Markdown table, code links prefixed with P
 //   print_op_table --check-rows        fails when a registered op has no row in tests/op_table.cpp
-//                                      (or no JVP rule in its OpInfo)
+//                                      (or no JVP rule or forward equation in its OpInfo)
 // Linked with the whole library archive, so that every op's object file, and its OpInfo, is in.
 #define DOCTEST_CONFIG_IMPLEMENT  // op_table.hpp includes doctest; this program has its own main
 #include "op_table.hpp"
@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
       if (std::none_of(rows.begin(), rows.end(), [&](const testing::OpRow& r) { return r.op == op->name; })) {
         fmt::print(stderr, "op '{}' ({}:{}) has no row in the op table tests/op_table.cpp\n", op->name,
                    source_path(op->defined_at.file), op->defined_at.line);
+        ++missing;
+      }
+      if (op->equation.empty()) {
+        fmt::print(stderr, "op '{}' ({}:{}) has no forward equation in its OpInfo (explain() needs it)\n",
+                   op->name, source_path(op->defined_at.file), op->defined_at.line);
         ++missing;
       }
       if (op->jvp.empty()) {

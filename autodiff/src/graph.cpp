@@ -1,6 +1,7 @@
 // The recorded graph as Graphviz DOT and as a listing, read off the tape records.
 #include "matgrad/graph.hpp"
 
+#include "graph_records.hpp"
 #include "tape.hpp"
 
 #include <fmt/format.h>
@@ -36,33 +37,6 @@ double frobenius_norm(const Tensor& t) {
   });
 }
 
-}  // namespace detail
-
-namespace {
-
-using detail::Edge;
-using detail::Node;
-using detail::TensorImpl;
-
-using Names = std::unordered_map<const TensorImpl*, std::string>;
-
-Names name_map(const NamedTensors& names) {
-  Names map;
-  for (const auto& [name, tensor] : names) {
-    if (tensor.defined()) map.emplace(tensor.impl().get(), name);
-  }
-  return map;
-}
-
-std::string name_of(const Names& names, const TensorImpl* impl) {
-  const auto it = names.find(impl);
-  return it == names.end() ? std::string() : it->second;
-}
-
-std::string output_name(const Names& names, const Node& node) {
-  return name_of(names, node.output.get());
-}
-
 // The records that `output` depends on, oldest first, found without recursion.
 std::vector<const Node*> records_behind(std::string_view who, const Tensor& output) {
   if (!output.defined()) fail<ValueError>("{}: the output is an undefined tensor", who);
@@ -88,14 +62,6 @@ std::vector<const Node*> records_behind(std::string_view who, const Tensor& outp
   std::sort(found.begin(), found.end(),
             [](const Node* a, const Node* b) { return a->sequence < b->sequence; });
   return found;
-}
-
-// Each record's position in a listing, its name there ("r3", "#3").
-using Positions = std::unordered_map<const Node*, std::size_t>;
-Positions positions_of(const std::vector<const Node*>& nodes) {
-  Positions at;
-  for (std::size_t i = 0; i < nodes.size(); ++i) at.emplace(nodes[i], i);
-  return at;
 }
 
 // The part of a VJP rule for each input: "gA = gC ⊙ B, gB = gC ⊙ A" gives "gA = gC ⊙ B" and
@@ -133,6 +99,45 @@ std::vector<std::string> vjp_parts(std::string_view rule, std::size_t inputs) {
         return p.size() > 3 && p[0] == 'g' && p.find(" = ") != std::string::npos;
       });
   return per_input ? parts : std::vector<std::string>(inputs, std::string(rule));
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::Edge;
+using detail::Node;
+using detail::TensorImpl;
+using detail::records_behind;
+using detail::vjp_parts;
+
+using Names = std::unordered_map<const TensorImpl*, std::string>;
+
+Names name_map(const NamedTensors& names) {
+  Names map;
+  for (const auto& [name, tensor] : names) {
+    if (tensor.defined()) map.emplace(tensor.impl().get(), name);
+  }
+  return map;
+}
+
+// From the map, else from Tensor::set_name.
+std::string name_of(const Names& names, const TensorImpl* impl) {
+  const auto it = names.find(impl);
+  if (it != names.end()) return it->second;
+  return impl && impl->name ? *impl->name : std::string();
+}
+
+std::string output_name(const Names& names, const Node& node) {
+  return name_of(names, node.output.get());
+}
+
+// Each record's position in a listing, its name there ("r3", "#3").
+using Positions = std::unordered_map<const Node*, std::size_t>;
+Positions positions_of(const std::vector<const Node*>& nodes) {
+  Positions at;
+  for (std::size_t i = 0; i < nodes.size(); ++i) at.emplace(nodes[i], i);
+  return at;
 }
 
 std::string escape(std::string_view text) {

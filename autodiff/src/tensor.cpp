@@ -1,5 +1,6 @@
 // Tensor handles, factories, in-place updates and printing.
 #include "forward.hpp"
+#include "names.hpp"
 #include "ops/common.hpp"
 #include "tape.hpp"
 
@@ -129,6 +130,18 @@ void Tensor::zero_grad() {
   impl_->grad = Tensor();
 }
 
+Tensor& Tensor::set_name(std::string_view name) {
+  check_defined("set_name");
+  impl_->name = name.empty() ? nullptr : std::make_unique<std::string>(name);
+  if (detail::on_set_name) detail::on_set_name(*this);
+  return *this;
+}
+
+std::string_view Tensor::name() const {
+  check_defined("name");
+  return impl_->name ? std::string_view(*impl_->name) : std::string_view();
+}
+
 void Tensor::retain_grad() {
   check_defined("retain_grad");
   if (!impl_->requires_grad) {
@@ -250,7 +263,8 @@ Tensor Tensor::mean(const SourceLocation& caller) const { return matgrad::mean(*
 
 // C = A in another dtype;  dC = dA  =>  gA = gC in A's dtype
 static const OpInfo to_info{"to", "dC = dA (cast)", "tC = tA cast to C's dtype", "gA = gC cast back to A's dtype",
-                            Saves::nothing};
+                            Saves::nothing,
+    "C = to(A, dtype)"};
 Tensor Tensor::to(DType target, const SourceLocation& caller) const {
   check_defined("to");
   if (dtype() == target) return *this;
@@ -271,7 +285,8 @@ Tensor Tensor::to(DType target, const SourceLocation& caller) const {
 }
 
 // C = A;  dC = dA  =>  gA = gC
-static const OpInfo clone_info{"clone", "dC = dA", "tC = tA", "gA = gC", Saves::nothing};
+static const OpInfo clone_info{"clone", "dC = dA", "tC = tA", "gA = gC", Saves::nothing,
+    "C = clone(A)"};
 Tensor Tensor::clone(const SourceLocation& caller) const {
   check_defined("clone");
   Tensor out = detail::copy(*this);

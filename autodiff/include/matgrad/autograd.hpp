@@ -90,10 +90,13 @@ class OpRegistration {
 
 // One line of the derivative table, written beside the op's code as
 //   static const OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "tC = tA ⊙ B + A ⊙ tB",
-//                                "gA = gC ⊙ B, gB = gC ⊙ A"};
+//                                "gA = gC ⊙ B, gB = gC ⊙ A", "C = A ⊙ B"};
 // the matrix differential, then the two rules read off it: the JVP (the differential pushed
-// forward, tangents tX in place of dX) and the VJP. Every OpInfo registers itself with the
-// file and line it is written on: the op table in the docs is printed from that registry
+// forward, tangents tX in place of dX) and the VJP; then, optionally, what the op computes
+// (the forward equation, for explain() in <matgrad/explain.hpp>) and what its VJP saves. The
+// inputs are the letters whose gradients the VJP gives, in order (gA, gB: A then B); the
+// output is the letter left of "=" in the forward equation. Every OpInfo registers itself with
+// the file and line it is written on: the op table in the docs is printed from that registry
 // (scripts/op-table), so it cannot miss an op.
 struct OpInfo {
   std::string_view name;          // "gemm"
@@ -101,8 +104,23 @@ struct OpInfo {
   std::string_view jvp;           // "tC = tA B + A tB" (empty for an op without one)
   std::string_view vjp;           // "gA = gC Bᵀ, gB = Aᵀ gC"
   Saves saves = Saves::inputs;
-  SourceLocation defined_at = SourceLocation::current();  // where this OpInfo is written
+  std::string_view equation;      // "C = A B": the forward equation, in the letters above
+  SourceLocation defined_at;      // where this OpInfo is written
   detail::OpRegistration registration{this};
+
+  OpInfo(std::string_view name, std::string_view differential, std::string_view jvp,
+         std::string_view vjp, Saves saves = Saves::inputs, std::string_view equation = {},
+         SourceLocation defined_at = SourceLocation::current())
+      : name(name), differential(differential), jvp(jvp), vjp(vjp), saves(saves),
+        equation(equation), defined_at(defined_at) {}
+  OpInfo(std::string_view name, std::string_view differential, std::string_view jvp,
+         std::string_view vjp, std::string_view equation, Saves saves = Saves::inputs,
+         SourceLocation defined_at = SourceLocation::current())
+      : OpInfo(name, differential, jvp, vjp, saves, equation, defined_at) {}
+  // {name, differential, vjp} would read the VJP as the JVP: give the JVP, or "" for an op
+  // without one, in third place.
+  OpInfo(std::string_view name, std::string_view differential, std::string_view vjp) = delete;
+  OpInfo(std::string_view name, std::string_view differential, std::string_view vjp, Saves saves) = delete;
 
   constexpr bool saves_inputs() const {
     return saves == Saves::inputs || saves == Saves::inputs_and_output;

@@ -110,6 +110,11 @@ class Tensor {
   void set_grad(const Tensor& grad);
   void zero_grad();     // drops the gradient (PyTorch's set_to_none behaviour)
   void retain_grad();   // keep grad() for a non-leaf tensor too
+  // A name for explain() and the graph views (<matgrad/explain.hpp>): "W1", "Z1". Call it where
+  // the tensor is made, `Tensor z1 = (matmul(w1, x) + b1).set_name("Z1");`, so that explain's
+  // finite-difference checks, which re-run the program, can find the tensor again by its name.
+  Tensor& set_name(std::string_view name);
+  std::string_view name() const;  // empty when unnamed
   void backward(const Tensor& seed = {}, bool retain_graph = false, bool create_graph = false) const;
   // The same elements without history (PyTorch's detach): shares this tensor's storage and
   // version counter, so in-place changes through either are seen by both. For a copy without
@@ -226,6 +231,7 @@ struct TensorImpl {
     std::uint64_t level = 0;
   };
   std::unique_ptr<TangentSlot> tangent;
+  std::unique_ptr<std::string> name;  // Tensor::set_name; null when unnamed
 
  private:
   void attach() {

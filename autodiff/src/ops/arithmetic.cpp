@@ -45,7 +45,8 @@ static Tensor binary(std::string_view op, const Tensor& a, const Tensor& b, F f)
                            [&](const auto& x, const auto& y) { return detail::elementwise(op, x, y, f); });
 }
 
-static const OpInfo add_info{"add", "dC = dA + dB", "tC = tA + tB", "gA = gC, gB = gC", Saves::nothing};
+static const OpInfo add_info{"add", "dC = dA + dB", "tC = tA + tB", "gA = gC, gB = gC", Saves::nothing,
+    "C = A + B"};
 Tensor add(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
   return record(
@@ -54,7 +55,8 @@ Tensor add(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
       [](const Tensor& g) -> Grads { return {g, g}; }, caller);
 }
 
-static const OpInfo sub_info{"sub", "dC = dA − dB", "tC = tA − tB", "gA = gC, gB = −gC", Saves::nothing};
+static const OpInfo sub_info{"sub", "dC = dA − dB", "tC = tA − tB", "gA = gC, gB = −gC", Saves::nothing,
+    "C = A − B"};
 Tensor sub(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
   return record(
@@ -65,7 +67,8 @@ Tensor sub(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 }
 
 static const OpInfo mul_info{"mul", "dC = dA ⊙ B + A ⊙ dB", "tC = tA ⊙ B + A ⊙ tB",
-                             "gA = gC ⊙ B, gB = gC ⊙ A"};
+                             "gA = gC ⊙ B, gB = gC ⊙ A",
+    "C = A ⊙ B"};
 Tensor mul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
   return record(
@@ -78,7 +81,8 @@ Tensor mul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 }
 
 static const OpInfo div_info{"div", "dC = dA ⊘ B − A ⊙ dB ⊘ B²", "tC = (tA − C ⊙ tB) ⊘ B",
-                             "gA = gC ⊘ B, gB = −gC ⊙ A ⊘ B²"};
+                             "gA = gC ⊘ B, gB = −gC ⊙ A ⊘ B²",
+    "C = A ⊘ B"};
 Tensor div(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
   return record(
@@ -90,7 +94,8 @@ Tensor div(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
       caller);
 }
 
-static const OpInfo neg_info{"neg", "dC = −dA", "tC = −tA", "gA = −gC", Saves::nothing};
+static const OpInfo neg_info{"neg", "dC = −dA", "tC = −tA", "gA = −gC", Saves::nothing,
+    "C = −A"};
 Tensor neg(const Tensor& a, const SourceLocation& caller) {
   detail::check_defined("neg", a);
   Tensor out = detail::map_data(a, [](const auto& x) { return detail::elementwise("neg", x, [](auto v) { return -v; }); });

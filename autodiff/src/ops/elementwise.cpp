@@ -30,7 +30,8 @@ static Tensor mask_of(std::string_view op, const Tensor& a, P pred) {
 
 static Tensor zero_like_scalar(const Tensor& like) { return scalar_like(like, 0.0); }
 
-static const OpInfo exp_info{"exp", "dC = C ⊙ dA", "tC = tA ⊙ C", "gA = gC ⊙ C", Saves::output};
+static const OpInfo exp_info{"exp", "dC = C ⊙ dA", "tC = tA ⊙ C", "gA = gC ⊙ C", Saves::output,
+    "C = exp(A)"};
 Tensor exp(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("exp", a, [](auto v) { return std::exp(v); });
   return record(
@@ -39,7 +40,8 @@ Tensor exp(const Tensor& a, const SourceLocation& caller) {
       [](const Tensor& g, const VjpContext& ctx) -> Grads { return {g * ctx.output}; }, caller);
 }
 
-static const OpInfo log_info{"log", "dC = dA ⊘ A", "tC = tA ⊘ A", "gA = gC ⊘ A"};
+static const OpInfo log_info{"log", "dC = dA ⊘ A", "tC = tA ⊘ A", "gA = gC ⊘ A",
+    "C = log(A)"};
 Tensor log(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("log", a, [](auto v) { return std::log(v); });
   return record(
@@ -50,7 +52,8 @@ Tensor log(const Tensor& a, const SourceLocation& caller) {
 
 // At 0 the gradient is gC / 0 = +inf (for gC > 0), as in PyTorch.
 static const OpInfo sqrt_info{"sqrt", "dC = dA ⊘ (2 C)", "tC = tA ⊘ (2 C)", "gA = gC ⊘ (2 C)",
-                              Saves::output};
+                              Saves::output,
+    "C = √A"};
 Tensor sqrt(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("sqrt", a, [](auto v) { return std::sqrt(v); });
   return record(
@@ -61,7 +64,8 @@ Tensor sqrt(const Tensor& a, const SourceLocation& caller) {
 
 // pow(A, 0) is the constant 1: its derivative is exactly 0, even at A = 0 (as in PyTorch).
 static const OpInfo pow_info{"pow", "dC = p A^(p−1) ⊙ dA", "tC = p A^(p−1) ⊙ tA (0 for p = 0)",
-                             "gA = gC ⊙ p A^(p−1) (0 for p = 0)"};
+                             "gA = gC ⊙ p A^(p−1) (0 for p = 0)",
+    "C = A^p"};
 Tensor pow(const Tensor& a, double exponent, const SourceLocation& caller) {
   Tensor out = unary(
       "pow", a, [exponent](auto v) { return std::pow(v, static_cast<decltype(v)>(exponent)); });
@@ -75,7 +79,8 @@ Tensor pow(const Tensor& a, double exponent, const SourceLocation& caller) {
       caller);
 }
 
-static const OpInfo square_info{"square", "dC = 2 A ⊙ dA", "tC = 2 A ⊙ tA", "gA = 2 gC ⊙ A"};
+static const OpInfo square_info{"square", "dC = 2 A ⊙ dA", "tC = 2 A ⊙ tA", "gA = 2 gC ⊙ A",
+    "C = A²"};
 Tensor square(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("square", a, [](auto v) { return v * v; });
   return record(
@@ -86,7 +91,8 @@ Tensor square(const Tensor& a, const SourceLocation& caller) {
 
 // abs'(0) = sign(0) = 0, as in PyTorch.
 static const OpInfo abs_info{"abs", "dC = sign(A) ⊙ dA", "tC = sign(A) ⊙ tA",
-                             "gA = gC ⊙ sign(A) (0 at A = 0)"};
+                             "gA = gC ⊙ sign(A) (0 at A = 0)",
+    "C = |A|"};
 Tensor abs(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("abs", a, [](auto v) { return std::abs(v); });
   return record(
@@ -107,7 +113,8 @@ static Tensor backward_kernel(std::string_view op, const Tensor& g, const Tensor
 }
 
 static const OpInfo tanh_info{"tanh", "dC = (1 − C²) ⊙ dA", "tC = tanh_backward(tA, C)",
-                              "gA = gC ⊙ (1 − C²)", Saves::output};
+                              "gA = gC ⊙ (1 − C²)", Saves::output,
+    "C = tanh(A)"};
 Tensor tanh(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("tanh", a, [](auto v) { return std::tanh(v); });
   return record(
@@ -120,7 +127,8 @@ Tensor tanh(const Tensor& a, const SourceLocation& caller) {
 // D = G ⊙ (1 − C²);  dD = dG ⊙ (1 − C²) − 2 G ⊙ C ⊙ dC
 static const OpInfo tanh_backward_info{"tanh_backward", "dD = dG ⊙ (1 − C²) − 2 G ⊙ C ⊙ dC",
                                        "tD = tanh_backward(tG, C) − 2 G ⊙ C ⊙ tC",
-                                       "gG = gD ⊙ (1 − C²), gC = −2 gD ⊙ G ⊙ C"};
+                                       "gG = gD ⊙ (1 − C²), gC = −2 gD ⊙ G ⊙ C",
+    "D = G ⊙ (1 − C²)"};
 Tensor tanh_backward(const Tensor& g, const Tensor& c, const SourceLocation& caller) {
   Tensor out = backward_kernel("tanh_backward", g, c, [](auto u, auto v) { return u * (1 - v * v); });
   return record(
@@ -142,7 +150,8 @@ static T stable_sigmoid(T v) {
 }
 
 static const OpInfo sigmoid_info{"sigmoid", "dC = C ⊙ (1 − C) ⊙ dA", "tC = sigmoid_backward(tA, C)",
-                                 "gA = gC ⊙ C ⊙ (1 − C)", Saves::output};
+                                 "gA = gC ⊙ C ⊙ (1 − C)", Saves::output,
+    "C = σ(A)"};
 Tensor sigmoid(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("sigmoid", a, [](auto v) { return stable_sigmoid(v); });
   return record(
@@ -155,7 +164,8 @@ Tensor sigmoid(const Tensor& a, const SourceLocation& caller) {
 // D = G ⊙ C ⊙ (1 − C);  dD = dG ⊙ C ⊙ (1 − C) + G ⊙ (1 − 2C) ⊙ dC
 static const OpInfo sigmoid_backward_info{
     "sigmoid_backward", "dD = dG ⊙ C ⊙ (1 − C) + G ⊙ (1 − 2C) ⊙ dC",
-    "tD = sigmoid_backward(tG, C) + G ⊙ (1 − 2C) ⊙ tC", "gG = gD ⊙ C ⊙ (1 − C), gC = gD ⊙ G ⊙ (1 − 2C)"};
+    "tD = sigmoid_backward(tG, C) + G ⊙ (1 − 2C) ⊙ tC", "gG = gD ⊙ C ⊙ (1 − C), gC = gD ⊙ G ⊙ (1 − 2C)",
+    "D = G ⊙ C ⊙ (1 − C)"};
 Tensor sigmoid_backward(const Tensor& g, const Tensor& c, const SourceLocation& caller) {
   Tensor out = backward_kernel("sigmoid_backward", g, c, [](auto u, auto v) { return u * (v * (1 - v)); });
   return record(
@@ -172,7 +182,8 @@ Tensor sigmoid_backward(const Tensor& g, const Tensor& c, const SourceLocation& 
 
 // relu'(0) = 0, as in PyTorch (the gradient passes only where A > 0). NaN propagates.
 static const OpInfo relu_info{"relu", "dC = [A > 0] ⊙ dA", "tC = relu_backward(tA, A)",
-                              "gA = gC ⊙ [A > 0]"};
+                              "gA = gC ⊙ [A > 0]",
+    "C = max(A, 0)"};
 Tensor relu(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("relu", a, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
   return record(
@@ -185,7 +196,8 @@ Tensor relu(const Tensor& a, const SourceLocation& caller) {
 // so A gets no gradient (and contributes no tangent), and G's is the same masking: a
 // second-order pass through relu records this op again.
 static const OpInfo relu_backward_info{"relu_backward", "dC = dG ⊙ [A > 0]",
-                                       "tC = relu_backward(tG, A)", "gG = gC ⊙ [A > 0], gA = 0"};
+                                       "tC = relu_backward(tG, A)", "gG = gC ⊙ [A > 0], gA = 0",
+    "C = G ⊙ [A > 0]"};
 Tensor relu_backward(const Tensor& g, const Tensor& a, const SourceLocation& caller) {
   Tensor out = backward_kernel("relu_backward", g, a,
                                [](auto u, auto v) { return v > 0 ? u : decltype(u)(0); });
@@ -200,7 +212,8 @@ Tensor relu_backward(const Tensor& g, const Tensor& a, const SourceLocation& cal
 
 // leaky_relu'(0) = negative_slope, as in PyTorch (slope 1 only where A > 0).
 static const OpInfo leaky_relu_info{"leaky_relu", "dC = ([A > 0] + s [A ≤ 0]) ⊙ dA",
-                                    "tC = where(A > 0, 1, s) ⊙ tA", "gA = where(A > 0, gC, s gC)"};
+                                    "tC = where(A > 0, 1, s) ⊙ tA", "gA = where(A > 0, gC, s gC)",
+    "C = where(A > 0, A, s A)"};
 Tensor leaky_relu(const Tensor& a, double negative_slope, const SourceLocation& caller) {
   Tensor out = unary("leaky_relu", a, [negative_slope](auto v) {
     return v > 0 ? v : static_cast<decltype(v)>(negative_slope) * v;
@@ -232,7 +245,8 @@ static Tensor softplus_slope(const Tensor& a, double beta, double threshold) {
 
 static const OpInfo softplus_info{"softplus", "dC = σ(βA) ⊙ dA (dA where βA > threshold)",
                                   "tC = where(βA > threshold, 1, σ(βA)) ⊙ tA",
-                                  "gA = where(βA > threshold, 1, σ(βA)) ⊙ gC"};
+                                  "gA = where(βA > threshold, 1, σ(βA)) ⊙ gC",
+    "C = log(1 + exp(β A)) / β"};
 Tensor softplus(const Tensor& a, double beta, double threshold, const SourceLocation& caller) {
   Tensor out = unary("softplus", a, [beta, threshold](auto v) {
     using T = decltype(v);
@@ -257,7 +271,8 @@ static Tensor clamp_passes(const Tensor& a, double lo, double hi) {
 }
 
 static const OpInfo clamp_info{"clamp", "dC = [min ≤ A ≤ max] ⊙ dA", "tC = [min ≤ A ≤ max] ⊙ tA",
-                               "gA = gC ⊙ [min ≤ A ≤ max]"};
+                               "gA = gC ⊙ [min ≤ A ≤ max]",
+    "C = clamp(A, min, max)"};
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max, const SourceLocation& caller) {
   check_defined("clamp", a);
   if (!min && !max) fail<ValueError>("clamp: at least one of min and max must be given");
@@ -304,7 +319,8 @@ Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, std::eq
 // dtype. All three broadcast. M is the record's third input, a constant, so that the engine
 // checks its version like any saved input: the VJP reads it.
 static const OpInfo where_info{"where", "dC = where(M, dA, 0) + where(M, 0, dB)", "tC = where(M, tA, tB)",
-                               "gA = where(M, gC, 0), gB = where(M, 0, gC), gM = 0 (a constant)"};
+                               "gA = where(M, gC, 0), gB = where(M, 0, gC), gM = 0 (a constant)",
+    "C = where(M, A, B)"};
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   check_defined("where", condition);
   detail::check_same_dtype("where", a, b);

@@ -60,7 +60,8 @@ void check_scalar_index(std::string_view op, std::span<const std::size_t> index)
 
 static const OpInfo index_select_info{"index_select", "dC = dA[index] (along dim)",
                                       "tC = index_select(tA, dim, index)",
-                                      "gA = index_add(0, dim, index, gC)", Saves::nothing};
+                                      "gA = index_add(0, dim, index, gC)", Saves::nothing,
+    "C = index_select(A, dim, index)"};
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller) {
   check_defined("index_select", a);
   const std::size_t d = wrap_dim("index_select", dim, a.dim());
@@ -93,7 +94,8 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
 
 static const OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
                                    "tC = index_add(tA, dim, index, tS)",
-                                   "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing};
+                                   "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing,
+    "C = index_add(A, dim, index, S)"};
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller) {
   detail::check_same_dtype("index_add", a, source);
@@ -139,7 +141,8 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
 
 static const OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
                                "tC = slice(tA, dim, start, end, step)",
-                               "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing};
+                               "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing,
+    "C = slice(A, dim, start, end, step)"};
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step, const SourceLocation& caller) {
   check_defined("slice", a);
@@ -174,7 +177,8 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
 // allowed: every dim before `dim` of size 1 (any range of rows, say); slice copies the others.
 static const OpInfo narrow_info{"narrow", "dC = dA[start:start+length] (along dim)",
                                 "tC = narrow(tA, dim, start, length)",
-                                "gA = slice_scatter(0, gC, dim, start, start + length)", Saves::nothing};
+                                "gA = slice_scatter(0, gC, dim, start, start + length)", Saves::nothing,
+    "C = narrow(A, dim, start, length)"};
 Tensor narrow(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::size_t length,
               const SourceLocation& caller) {
   check_defined("narrow", a);
@@ -213,7 +217,8 @@ static const OpInfo slice_scatter_info{
     "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
     "tC = slice_scatter(tA, tS, dim, start, end, step)",
     "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)",
-    Saves::nothing};
+    Saves::nothing,
+    "C = slice_scatter(A, S, dim, start, end, step)"};
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
                      std::size_t end, std::size_t step, const SourceLocation& caller) {
   detail::check_same_dtype("slice_scatter", a, source);
@@ -259,7 +264,8 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
 
 static const OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
                                 "tC = concat(tA₀, tA₁, ...) (0 for an absent tAₖ)",
-                                "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing};
+                                "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing,
+    "C = concat(Aₖ, dim)"};
 Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
   if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
   for (const Tensor& t : tensors) check_defined("concat", t);

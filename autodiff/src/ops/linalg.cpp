@@ -14,7 +14,11 @@ static std::string describe(const Shape& s, bool transposed) {
 
 static const OpInfo gemm_info{
     "gemm", "dC = op(dA) op(B) + op(A) op(dB)", "tC = op(tA) op(B) + op(A) op(tB) (two gemms, C's flags)",
-    "C = A B: gA = gC Bᵀ, gB = Aᵀ gC (transposed cases likewise, by gemm flags)"};
+    "C = A B: gA = gC Bᵀ, gB = Aᵀ gC (transposed cases likewise, by gemm flags)",
+    "C = A B: dC = dA B + A dB: gA = gC Bᵀ, gB = Aᵀ gC; "
+    "C = Aᵀ B: dC = dAᵀ B + Aᵀ dB: gA = B gCᵀ, gB = A gC; "
+    "C = A Bᵀ: dC = dA Bᵀ + A dBᵀ: gA = gC B, gB = gCᵀ A; "
+    "C = Aᵀ Bᵀ: dC = dAᵀ Bᵀ + Aᵀ dBᵀ: gA = Bᵀ gCᵀ, gB = gCᵀ Aᵀ"};
 
 // C = op(A) op(B);  dC = op(dA) op(B) + op(A) op(dB). Reading tr(gCᵀ dC) off for each flag pair:
 //   C = A B    =>  gA = gC Bᵀ,     gB = Aᵀ gC
@@ -70,7 +74,8 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool ta, bool tb, const SourceLoca
 // X Wᵀ onto it (β = 1). The VJP is written with gemm and sum, so it differentiates again.
 //   dC = dX Wᵀ + X dWᵀ + 1 dbᵀ  =>  gX = gC W,  gW = gCᵀ X,  gb = 1ᵀ gC (column sums)
 static const OpInfo linear_info{"linear", "dC = dX Wᵀ + X dWᵀ + 1 dbᵀ", "tC = tX Wᵀ + linear(X, tW, tb)",
-                                "gX = gC W, gW = gCᵀ X, gb = 1ᵀ gC"};
+                                "gX = gC W, gW = gCᵀ X, gb = 1ᵀ gC",
+    "C = X Wᵀ + 1 bᵀ"};
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLocation& caller) {
   detail::check_same_dtype("linear", x, w);
   if (b.defined()) detail::check_same_dtype("linear", x, b);

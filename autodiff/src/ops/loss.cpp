@@ -85,7 +85,8 @@ static Tensor mean_scale(const Tensor& g, std::size_t n) {
 static const OpInfo cross_entropy_info{
     "cross_entropy", "dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ",
     "tℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) tAᵢⱼ, reduced as ℓ",
-    "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)"};
+    "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)",
+    "C = cross_entropy(A, t)"};
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                      Reduction reduction, const SourceLocation& caller) {
   check_defined("cross_entropy", logits);
@@ -146,7 +147,8 @@ Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
 static const OpInfo bce_with_logits_info{
     "binary_cross_entropy_with_logits", "dℓ = (σ(X) − Y) ⊙ dX − X ⊙ dY",
     "tℓ = (σ(X) − Y) ⊙ tX − X ⊙ tY, reduced as ℓ",
-    "gX = (σ(X) − Y) ⊙ gC, gY = −X ⊙ gC (gC ÷ numel for mean)"};
+    "gX = (σ(X) − Y) ⊙ gC, gY = −X ⊙ gC (gC ÷ numel for mean)",
+    "C = binary_cross_entropy_with_logits(X, Y)"};
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction, const SourceLocation& caller) {
   check_same_shape("binary_cross_entropy_with_logits", logits, targets);

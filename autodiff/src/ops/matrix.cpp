@@ -152,7 +152,8 @@ Tensor zero_d(DType dtype, double value) { return full({}, value, {.dtype = dtyp
 }  // namespace
 
 // c = Σᵢ Aᵢᵢ;  dc = tr(dA) = tr(Iᵀ dA)  =>  gA = gc I
-static const OpInfo trace_info{"trace", "dc = tr(dA)", "tc = tr(tA)", "gA = gc I", Saves::nothing};
+static const OpInfo trace_info{"trace", "dc = tr(dA)", "tc = tr(tA)", "gA = gc I", Saves::nothing,
+    "c = tr(A)"};
 Tensor trace(const Tensor& a, const SourceLocation& caller) {
   check_defined("trace", a);
   if (a.dim() != 2) {
@@ -174,7 +175,8 @@ Tensor trace(const Tensor& a, const SourceLocation& caller) {
 
 // C = A⁻¹;  A C = I  =>  dA C + A dC = 0  =>  dC = −C dA C
 // tr(gCᵀ dC) = −tr(gCᵀ C dA C) = −tr((Cᵀ gC Cᵀ)ᵀ dA)  =>  gA = −Cᵀ gC Cᵀ
-static const OpInfo inverse_info{"inverse", "dC = −C dA C", "tC = −C tA C", "gA = −Cᵀ gC Cᵀ", Saves::output};
+static const OpInfo inverse_info{"inverse", "dC = −C dA C", "tC = −C tA C", "gA = −Cᵀ gC Cᵀ", Saves::output,
+    "C = A⁻¹"};
 Tensor inverse(const Tensor& a, const SourceLocation& caller) {
   check_square("inverse", a);
   Tensor out = detail::map_data(a, [&](const auto& x) {
@@ -211,7 +213,8 @@ static Tensor inverse_transpose(const Tensor& a, std::string_view who) {
 
 // c = det A;  dc = det A · tr(A⁻¹ dA) = tr((c A⁻ᵀ)ᵀ dA)  =>  gA = gc c A⁻ᵀ
 static const OpInfo det_info{"det", "dc = c tr(A⁻¹ dA)", "tc = c Σ(A⁻ᵀ ⊙ tA)", "gA = gc c A⁻ᵀ",
-                             Saves::inputs_and_output};
+                             Saves::inputs_and_output,
+    "c = det(A)"};
 Tensor det(const Tensor& a, const SourceLocation& caller) {
   check_square("det", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
@@ -231,7 +234,8 @@ Tensor det(const Tensor& a, const SourceLocation& caller) {
 }
 
 // c = log det A;  dc = tr(A⁻¹ dA)  =>  gA = gc A⁻ᵀ
-static const OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "tc = Σ(A⁻ᵀ ⊙ tA)", "gA = gc A⁻ᵀ"};
+static const OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "tc = Σ(A⁻ᵀ ⊙ tA)", "gA = gc A⁻ᵀ",
+    "c = log(det(A))"};
 Tensor logdet(const Tensor& a, const SourceLocation& caller) {
   check_square("logdet", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
@@ -249,7 +253,8 @@ Tensor logdet(const Tensor& a, const SourceLocation& caller) {
 // c = log|det A|;  dc = tr(A⁻¹ dA) as for logdet (the sign is locally constant)  =>  gA = gc A⁻ᵀ
 static const OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det A|",
                                  "tc = Σ(A⁻ᵀ ⊙ tA) (the sign has no tangent)",
-                                 "gA = gc A⁻ᵀ (the sign has no gradient)"};
+                                 "gA = gc A⁻ᵀ (the sign has no gradient)",
+    "c = log(|det(A)|)"};
 SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
   check_square("slogdet", a);
   Tensor sign;
@@ -271,7 +276,8 @@ SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
 // X = A⁻¹ B;  A X = B  =>  dA X + A dX = dB  =>  dX = A⁻¹ (dB − dA X)
 // tr(gXᵀ A⁻¹ dB) gives gB = A⁻ᵀ gX = solve(Aᵀ, gX); tr(−gXᵀ A⁻¹ dA X) gives gA = −gB Xᵀ
 static const OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)", "tX = solve(A, tB − tA X)",
-                               "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output};
+                               "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output,
+    "X = A⁻¹ B"};
 Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   check_square("solve", a);
   detail::check_same_dtype("solve", a, b);
@@ -321,7 +327,8 @@ Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 }
 
 // C = a bᵀ;  dC = da bᵀ + a dbᵀ  =>  ga = gC b,  gb = gCᵀ a
-static const OpInfo outer_info{"outer", "dC = da bᵀ + a dbᵀ", "tC = ta bᵀ + a tbᵀ", "ga = gC b, gb = gCᵀ a"};
+static const OpInfo outer_info{"outer", "dC = da bᵀ + a dbᵀ", "tC = ta bᵀ + a tbᵀ", "ga = gC b, gb = gCᵀ a",
+    "C = a bᵀ"};
 Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   detail::check_same_dtype("outer", a, b);
   if (a.dim() != 1 || b.dim() != 1) {
@@ -349,7 +356,8 @@ Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 // adjoint: each VJP is the other direction, with the matrix's shape restored.
 static const OpInfo diag_info{"diag", "C = diag(a): dC = diag(da); c = diag(A): dc = diag(dA)",
                               "tC = diag(ta); tc = diag(tA)",
-                              "ga = diag(gC); gA = diag(gc) placed in A's shape", Saves::nothing};
+                              "ga = diag(gC); gA = diag(gc) placed in A's shape", Saves::nothing,
+    "C = diag(a); c = diag(A)"};
 Tensor diag(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& caller) {
   check_defined("diag", a);
   if (a.dim() != 1 && a.dim() != 2) {

@@ -12,7 +12,8 @@ using detail::check_defined;
 using detail::wrap_dim;
 
 static const OpInfo sum_info{"sum", "dc = Σᵢⱼ dAᵢⱼ = tr(1ᵀ dA)", "tc = Σᵢⱼ tAᵢⱼ", "gA = gc 1 (broadcast)",
-                             Saves::nothing};
+                             Saves::nothing,
+    "c = Σ A"};
 Tensor sum(const Tensor& a, const SourceLocation& caller) {
   check_defined("sum", a);
   Tensor out = detail::map_data(a, [](const auto& x) {
@@ -27,7 +28,8 @@ Tensor sum(const Tensor& a, const SourceLocation& caller) {
 }
 
 static const OpInfo sum_dim_info{"sum_dim", "dC = Σₖ dA[.., k, ..]", "tC = Σₖ tA[.., k, ..]",
-                                 "gA = gC broadcast along dim", Saves::nothing};
+                                 "gA = gC broadcast along dim", Saves::nothing,
+    "C = Σ_dim A"};
 Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   check_defined("sum", a);
   const std::size_t d = wrap_dim("sum", dim, a.dim());
@@ -64,7 +66,8 @@ Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocat
 
 // c = ‖A‖ = sqrt(Σ A²);  dc = tr(Aᵀ dA) / c  =>  gA = gc A / c  (0 where c = 0)
 static const OpInfo norm_info{"norm", "dc = tr(Aᵀ dA) / c", "tc = Σ(A ⊙ tA) / c (0 where c = 0)",
-                              "gA = gc A / c (0 where c = 0)", Saves::inputs_and_output};
+                              "gA = gc A / c (0 where c = 0)", Saves::inputs_and_output,
+    "c = ‖A‖"};
 
 // g / c where c > 0, else 0: `where` keeps the 0/0 of the other branch out of the result.
 static Tensor over_norm(const Tensor& g, const Tensor& c) {
@@ -148,10 +151,12 @@ xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim
 // C = A[.., argmax, ..];  dC = dA[.., argmax, ..]  =>  gA = gC at the arg-extremum, 0 elsewhere
 static const OpInfo max_info{"max", "dC = dA at the arg-max (first on ties)",
                              "tC = Σ_dim(tA ⊙ onehot(argmax))", "gA = gC ⊙ onehot(argmax)",
-                             Saves::nothing};
+                             Saves::nothing,
+    "C = max(A, dim)"};
 static const OpInfo min_info{"min", "dC = dA at the arg-min (first on ties)",
                              "tC = Σ_dim(tA ⊙ onehot(argmin))", "gA = gC ⊙ onehot(argmin)",
-                             Saves::nothing};
+                             Saves::nothing,
+    "C = min(A, dim)"};
 
 template <class Better>
 static Tensor extremum(const OpInfo& info, const Tensor& a, std::ptrdiff_t dim, bool keepdim,

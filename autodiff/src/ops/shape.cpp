@@ -29,7 +29,8 @@ static Shape view_shape(std::string_view op, const Tensor& a, const ShapeArg& sh
 // Every tensor is contiguous, so a reshape is always a view: the output shares a's storage
 // (elements and version counter), as PyTorch's reshape does for a contiguous tensor.
 static const OpInfo reshape_info{"reshape", "dC = reshape(dA)", "tC = reshape(tA)", "gA = reshape(gC, shape(A))",
-                                 Saves::nothing};
+                                 Saves::nothing,
+    "C = reshape(A, shape)"};
 Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
   const Shape shape = view_shape("reshape", a, shape_arg);
   Tensor out = detail::view_of(a, shape);
@@ -42,7 +43,8 @@ Tensor reshape(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation&
 
 // PyTorch's view: the same as reshape here. PyTorch refuses a view only where strides do not
 // allow one, and a matgrad tensor is always contiguous, so only a wrong element count fails.
-static const OpInfo view_info{"view", "dC = view(dA)", "tC = view(tA)", "gA = view(gC, shape(A))", Saves::nothing};
+static const OpInfo view_info{"view", "dC = view(dA)", "tC = view(tA)", "gA = view(gC, shape(A))", Saves::nothing,
+    "C = view(A, shape)"};
 Tensor view(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& caller) {
   const Shape shape = view_shape("view", a, shape_arg);
   Tensor out = detail::view_of(a, shape);
@@ -102,7 +104,8 @@ Tensor squeeze(const Tensor& a, const SourceLocation& caller) {
   return shape.size() == a.dim() ? a : reshape(a, shape, caller);
 }
 
-static const OpInfo transpose_info{"transpose", "dC = swap(dA)", "tC = swap(tA)", "gA = swap(gC)", Saves::nothing};
+static const OpInfo transpose_info{"transpose", "dC = swap(dA)", "tC = swap(tA)", "gA = swap(gC)", Saves::nothing,
+    "C = transpose(A, dim0, dim1)"};
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller) {
   check_defined("transpose", a);
   const std::size_t d0 = wrap_dim("transpose", dim0, a.dim());
@@ -130,7 +133,8 @@ Tensor t(const Tensor& a, const SourceLocation& caller) {
 }
 
 static const OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)", "tC = broadcast(tA)",
-                                      "gA = sum_to_size(gC, shape(A))", Saves::nothing};
+                                      "gA = sum_to_size(gC, shape(A))", Saves::nothing,
+    "C = broadcast_to(A, shape)"};
 Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
   check_defined("broadcast_to", a);
   if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
@@ -159,7 +163,8 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& c
 }
 
 static const OpInfo sum_to_size_info{"sum_to_size", "dC = sum_to_size(dA)", "tC = sum_to_size(tA)",
-                                     "gA = broadcast_to(gC, shape(A))", Saves::nothing};
+                                     "gA = broadcast_to(gC, shape(A))", Saves::nothing,
+    "C = sum_to_size(A, shape)"};
 Tensor sum_to_size(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
   check_defined("sum_to_size", a);
   const Shape& from = a.shape();

@@ -100,7 +100,8 @@ Tensor run(std::string_view op, Kind kind, const Tensor& a, std::size_t d, const
 
 static const OpInfo softmax_info{"softmax", "dC = C ⊙ (dA − Σ_dim(C ⊙ dA))",
                                  "tC = C ⊙ (tA − Σ_dim(C ⊙ tA))", "gA = C ⊙ (gC − Σ_dim(gC ⊙ C))",
-                                 Saves::output};
+                                 Saves::output,
+    "C = softmax(A)"};
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   const std::size_t d = softmax_dim("softmax", a, dim);
   Tensor out = run("softmax", Kind::softmax, a, d, a.shape());
@@ -119,7 +120,8 @@ Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller
 
 static const OpInfo log_softmax_info{"log_softmax", "dC = dA − Σ_dim(exp(C) ⊙ dA)",
                                      "tC = tA − Σ_dim(exp(C) ⊙ tA)", "gA = gC − exp(C) ⊙ Σ_dim gC",
-                                     Saves::output};
+                                     Saves::output,
+    "C = log_softmax(A)"};
 Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   const std::size_t d = softmax_dim("log_softmax", a, dim);
   Tensor out = run("log_softmax", Kind::log_softmax, a, d, a.shape());
@@ -133,7 +135,8 @@ Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& ca
 // exp(A − C) is softmax(A), but computed as written it rounds: at A = (1e30, 1e30), C rounds
 // to A and the gradient comes out (1, 1). softmax shifts by the max before exponentiating.
 static const OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(softmax(A) ⊙ dA)", "tC = Σ_dim(softmax(A) ⊙ tA)",
-                                   "gA = gC ⊙ softmax(A) (gC broadcast along dim)"};
+                                   "gA = gC ⊙ softmax(A) (gC broadcast along dim)",
+    "C = logsumexp(A)"};
 Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
   const std::size_t d = softmax_dim("logsumexp", a, dim);
   const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);

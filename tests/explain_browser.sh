@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# explain()'s HTML page in a real browser: runs examples/explain_notes into OUT_DIR, opens the page
+# in headless Chromium, fails on a KaTeX error or math left unrendered, and writes a screenshot
+# to OUT_DIR/explain_notes.png. Exits 77 (CTest: skipped) when chromium is not installed.
+#   explain_browser.sh EXPLAIN_NOTES_BINARY OUT_DIR
+set -euo pipefail
+example=$1
+out=$2
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$browser" ]; then
+  echo "SKIPPED: chromium is not installed (scripts/setup installs it; CI runs this test)"
+  exit 77
+fi
+rm -rf "$out"
+mkdir -p "$out"
+"$example" "$out" >"$out/explain_notes.log"
+page="$out/explain_notes.html"
+flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run
+       --user-data-dir="$out/profile" --virtual-time-budget=5000)
+timeout 90 "$browser" "${flags[@]}" --dump-dom "file://$page" >"$out/dom.html" 2>"$out/chromium.log"
+timeout 90 "$browser" "${flags[@]}" --window-size=1400,1700 --screenshot="$out/explain_notes.png" \
+  "file://$page" 2>>"$out/chromium.log"
+
+status=0
+math=$(grep -o 'class="mg-math[^"]*"' "$out/dom.html" | wc -l)
+rendered=$(grep -o 'class="mg-math[^"]* rendered"' "$out/dom.html" | wc -l)
+katex=$(grep -o 'class="katex-html"' "$out/dom.html" | wc -l)
+errors=$(grep -o 'katex-error' "$out/dom.html" | wc -l)
+echo "math elements: $math, rendered: $rendered, KaTeX trees: $katex, KaTeX errors: $errors"
+if [ "$math" -lt 20 ]; then echo "FAIL: the page has only $math math elements"; status=1; fi
+if [ "$rendered" -ne "$math" ] || [ "$katex" -lt "$math" ]; then echo "FAIL: math left unrendered"; status=1; fi
+if [ "$errors" -ne 0 ]; then
+  echo "FAIL: KaTeX reported errors:"
+  grep -o 'katex-error[^>]*title="[^"]*"' "$out/dom.html" | head -5
+  status=1
+fi
+if ! grep -q '<svg' "$out/dom.html" && command -v dot >/dev/null; then echo "FAIL: no chain-rule tree"; status=1; fi
+if [ ! -s "$out/explain_notes.png" ]; then echo "FAIL: no screenshot"; status=1; fi
+echo "screenshot: $out/explain_notes.png"
+exit $status
