@@ -13,6 +13,7 @@ if [ -z "$browser" ]; then
 fi
 rm -rf "$out"
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # file:// URLs need an absolute path
 "$example" "$out" >"$out/explain_notes.log"
 page="$out/explain_notes.html"
 flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run
@@ -22,16 +23,17 @@ timeout 90 "$browser" "${flags[@]}" --window-size=1400,1700 --screenshot="$out/e
   "file://$page" 2>>"$out/chromium.log"
 
 status=0
-math=$(grep -o 'class="mg-math[^"]*"' "$out/dom.html" | wc -l)
-rendered=$(grep -o 'class="mg-math[^"]* rendered"' "$out/dom.html" | wc -l)
-katex=$(grep -o 'class="katex-html"' "$out/dom.html" | wc -l)
-errors=$(grep -o 'katex-error' "$out/dom.html" | wc -l)
+count() { { grep -o "$1" "$out/dom.html" || true; } | wc -l; }
+math=$(count 'class="mg-math[^"]*"')
+rendered=$(count 'class="mg-math[^"]* rendered"')
+katex=$(count 'class="katex-html"')
+errors=$(count 'class="katex-error"')  # (the inlined script names the class too)
 echo "math elements: $math, rendered: $rendered, KaTeX trees: $katex, KaTeX errors: $errors"
 if [ "$math" -lt 20 ]; then echo "FAIL: the page has only $math math elements"; status=1; fi
 if [ "$rendered" -ne "$math" ] || [ "$katex" -lt "$math" ]; then echo "FAIL: math left unrendered"; status=1; fi
 if [ "$errors" -ne 0 ]; then
   echo "FAIL: KaTeX reported errors:"
-  grep -o 'katex-error[^>]*title="[^"]*"' "$out/dom.html" | head -5
+  grep -o 'class="katex-error" title="[^"]*"' "$out/dom.html" | head -5
   status=1
 fi
 if ! grep -q '<svg' "$out/dom.html" && command -v dot >/dev/null; then echo "FAIL: no chain-rule tree"; status=1; fi

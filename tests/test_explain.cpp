@@ -204,9 +204,10 @@ TEST_CASE("every op of the op table has its templates, and explain checks a smal
 TEST_CASE("the formats: Markdown, LaTeX and HTML carry the same equations") {
   const Explanation e = Notes().explain_it();
   const std::string md = e.markdown(), tex = e.latex();
-  CHECK(md.find("G_{W1} = G_{Z1} X^{\\top }") != std::string::npos);
+  CHECK(md.find("G_{W1} = G_{Z1}\\, X^{\\top }") != std::string::npos);
   CHECK(tex.find("\\begin{align*}") != std::string::npos);
-  CHECK(tex.find("G_{b1} = G_{Z1} 1") != std::string::npos);
+  CHECK(tex.find("G_{b1} = G_{Z1}\\, 1") != std::string::npos);
+  CHECK(tex.find("\\mathrm{d}Z1 = \\mathrm{d}W1\\, X + \\mathrm{d}b1\\, 1^{\\top }") != std::string::npos);
   CHECK(explain_latex("G_A2 ⊙ A2 ⊙ (1 − A2)") == "G_{A2} \\odot A2 \\odot (1 - A2)");
   const std::string html = e.html();
   CHECK(html.find("katex.render") != std::string::npos);

@@ -73,7 +73,12 @@ std::string explain_latex(std::string_view u) {
         for (char ch : w) e += ch == '_' ? std::string("\\_") : ch == '#' ? std::string("\\#") : std::string(1, ch);
         return e;
       };
-      if (word.rfind("G_", 0) == 0 && word.size() > 2) {
+      const bool differential = word.size() > 1 && word[0] == 'd' &&
+                                (std::isupper(static_cast<unsigned char>(word[1])) || word[1] == '#' ||
+                                 word.find_first_of("0123456789") != std::string::npos);
+      if (differential) {
+        out += "\\mathrm{d}" + escaped(word.substr(1));
+      } else if (word.rfind("G_", 0) == 0 && word.size() > 2) {
         out += "G_{" + escaped(word.substr(2)) + "}";
       } else if (word.size() > 1 && std::islower(static_cast<unsigned char>(word[0])) && std::islower(static_cast<unsigned char>(word[1]))) {
         out += "\\operatorname{" + escaped(word) + "}";
@@ -110,8 +115,15 @@ std::string explain_latex(std::string_view u) {
       out += *s;
       continue;
     }
-    if (c == "'" ) {
-      out += "'";
+    if (c == " ") {
+      // A space between two factors is a product: a thin space, which TeX would drop.
+      const unsigned char last = out.empty() ? ' ' : static_cast<unsigned char>(out.back());
+      const unsigned char next = i < u.size() ? static_cast<unsigned char>(u[i]) : ' ';
+      const bool factor_before = std::isalnum(last) || last == ')' || last == '}' || last == ']';
+      const bool factor_after = std::isalnum(next) || next == '(' || next == '[' || next >= 0x80;
+      const bool operator_after = u.substr(i, 3) == "⊙" || u.substr(i, 3) == "⊘" || u.substr(i, 3) == "−" ||
+                                  u.substr(i, 3) == "≤" || u.substr(i, 3) == "≥";
+      out += factor_before && factor_after && !operator_after ? "\\, " : " ";
       continue;
     }
     out += std::string(u.substr(start, i - start));
