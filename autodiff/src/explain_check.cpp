@@ -114,31 +114,26 @@ ExplainCheck GradientChecker::check(const Tensor& t, const Tensor& gradient, boo
     NoGradGuard no_grad;
     saved = t.detach().clone();
   }
-  bool found_plus = false, found_minus = false;
-  double plus = 0, minus = 0, base = 0;
-  try {
-    plus = loss_with(t, direction, eps_, leaf, name, found_plus);
-    if (leaf) add_in_place(const_cast<Tensor&>(t), direction, -eps_);
-    minus = loss_with(t, direction, -eps_, leaf, name, found_minus);
-    if (leaf) add_in_place(const_cast<Tensor&>(t), direction, eps_);
-  } catch (...) {
-    if (leaf) {
-      t.visit([&](const auto& x) {
-        using T = typename std::decay_t<decltype(x)>::value_type;
-        std::copy(saved.data<T>().begin(), saved.data<T>().end(), const_cast<T*>(x.data()));
-      });
-      t.impl()->storage->version = version;
-    }
-    throw;
-  }
-  if (leaf) {
-    // Back to the recorded values bit for bit, and to the recorded version: the graph is as it was.
+  // Back to the recorded values bit for bit, and to the recorded version: the graph is as it was.
+  auto restore = [&] {
+    if (!leaf) return;
     t.visit([&](const auto& x) {
       using T = typename std::decay_t<decltype(x)>::value_type;
       std::copy(saved.data<T>().begin(), saved.data<T>().end(), const_cast<T*>(x.data()));
     });
     t.impl()->storage->version = version;
+  };
+  bool found_plus = false, found_minus = false;
+  double plus = 0, minus = 0, base = 0;
+  try {
+    plus = loss_with(t, direction, eps_, leaf, name, found_plus);
+    restore();
+    minus = loss_with(t, direction, -eps_, leaf, name, found_minus);
+  } catch (...) {
+    restore();
+    throw;
   }
+  restore();
   if (!found_plus || !found_minus) {
     c.note = "the program does not name it (set_name)";
     return c;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <sstream>
 
 namespace matgrad {
@@ -87,30 +88,25 @@ std::string explain_latex(std::string_view u) {
       }
       continue;
     }
-    if (const auto* s = lookup(scripts, c)) {
+    // A run of superscripts or subscripts as one ^{…} or _{…}.
+    bool scripted = false;
+    using Table = std::span<const std::pair<std::string_view, std::string_view>>;
+    for (const auto& [table, mark] : {std::pair{Table(scripts), "^{"}, std::pair{Table(subscripts), "_{"}}) {
+      const auto* s = lookup(table, c);
+      if (!s) continue;
       std::string run(*s);
       while (i < u.size()) {
         std::size_t j = i;
-        const auto* more = lookup(scripts, next_char(u, j));
+        const auto* more = lookup(table, next_char(u, j));
         if (!more) break;
         run += *more;
         i = j;
       }
-      out += "^{" + run + "}";
-      continue;
+      out += mark + run + "}";
+      scripted = true;
+      break;
     }
-    if (const auto* s = lookup(subscripts, c)) {
-      std::string run(*s);
-      while (i < u.size()) {
-        std::size_t j = i;
-        const auto* more = lookup(subscripts, next_char(u, j));
-        if (!more) break;
-        run += *more;
-        i = j;
-      }
-      out += "_{" + run + "}";
-      continue;
-    }
+    if (scripted) continue;
     if (const auto* s = lookup(symbols, c)) {
       out += *s;
       continue;
