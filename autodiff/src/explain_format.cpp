@@ -158,7 +158,7 @@ std::string Explanation::markdown() const {
     out += explain_latex(s.equation) + " \\\\\n" + explain_latex(s.differential);
     for (const auto& a : s.adjoints) out += " \\\\\n" + explain_latex(a);
     out += "\n\\end{aligned}\n$$\n\n";
-    for (const auto& n : s.notes) out += "- $" + explain_latex(n) + "$\n";
+    for (const auto& n : s.notes) out += "- " + n + "\n";
     out += fmt::format("- shapes: {}\n- {}\n", symbols_text(s), check_text(s.check));
   }
   if (!parameters.empty()) out += "\n### Parameters, by substitution through the steps\n\n";
