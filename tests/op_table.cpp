@@ -7,11 +7,6 @@ namespace matgrad::testing {
 using In = const std::vector<Tensor>&;
 using Shapes = std::vector<std::vector<Shape>>;
 
-// Shapes for ops on one input; for two inputs that broadcast.
-static const Shapes unary_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}, {{7}}};
-static const Shapes binary_shapes = {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}},
-                                     {{3, 4}, {4}},    {{3, 1}, {1, 4}}, {{}, {2, 3}},
-                                     {{2, 3, 4}, {3, 1}}};
 static const Shapes matrix_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{4, 4}}};
 
 // x + n I for an n×n draw: far enough from singular for the matrix-function rows.
@@ -19,8 +14,17 @@ static Tensor shifted(const Tensor& x) {
   return x + static_cast<double>(x.size(0)) * eye(x.size(0), {.dtype = x.dtype()});
 }
 
+// The rows below, then each family's rows from its own file (one line each).
+static std::vector<OpRow> with_family_rows(std::vector<OpRow> rows) {
+  auto append = [&rows](std::vector<OpRow> family) {
+    for (OpRow& row : family) rows.push_back(std::move(row));
+  };
+  append(elementwise_rows());
+  return rows;
+}
+
 const std::vector<OpRow>& op_table() {
-  static const std::vector<OpRow> rows = {
+  static const std::vector<OpRow> rows = with_family_rows({
       // ---- arithmetic ----
       {"add", binary_shapes, [](In x) { return x[0] + x[1]; }},
       {"sub", binary_shapes, [](In x) { return x[0] - x[1]; }},
@@ -247,7 +251,7 @@ const std::vector<OpRow>& op_table() {
        [](In x) { return binary_cross_entropy_with_logits(x[0] * 30.0, x[1], Reduction::sum); }},
       {"binary_cross_entropy_with_logits none", {{{3, 4}, {3, 4}}, {{5, 1}, {5, 1}}, {{}, {}}},
        [](In x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::none); }},
-  };
+  });
   return rows;
 }
 

@@ -86,6 +86,27 @@ Mapping binary(F f) {
   };
 }
 
+// add, sub and rsub with torch's alpha (1 when absent).
+template <class F>
+Mapping with_alpha(F f) {
+  return [f](const Sample& s) -> Outputs {
+    s.only_kwargs({"alpha"});
+    const Tensor a = s.input().tensor();
+    const Arg alpha = s.get(1, "alpha");
+    return {f(a, operand(s.arg(0), a), alpha.is_none() ? 1.0 : alpha.number())};
+  };
+}
+
+// div with rounding_mode "trunc" or "floor", as the sample's keyword names it.
+Mapping rounding_div(const char* mode) {
+  return [mode](const Sample& s) -> Outputs {
+    s.only_kwargs({"rounding_mode"});
+    if (s.get(1, "rounding_mode").string() != mode) unsupported("another rounding mode");
+    const Tensor a = s.input().tensor();
+    return {div(a, operand(s.arg(0), a), mode)};
+  };
+}
+
 // sum and mean: all elements, or one dim.
 template <class All, class Dim>
 Mapping reduction(All all, Dim along) {
@@ -138,8 +159,10 @@ Tensor matrix(const Sample& s) {
 const std::map<std::string, Mapping>& mappings() {
   static const std::map<std::string, Mapping> table = {
       // ---- arithmetic ----
-      {"add", binary([](const Tensor& a, const Tensor& b) { return a + b; })},
-      {"sub", binary([](const Tensor& a, const Tensor& b) { return a - b; })},
+      {"add", with_alpha([](const Tensor& a, const Tensor& b, double alpha) { return add(a, b, alpha); })},
+      {"sub", with_alpha([](const Tensor& a, const Tensor& b, double alpha) { return sub(a, b, alpha); })},
+      // rsub(input, other, alpha) = other − alpha · input.
+      {"rsub", with_alpha([](const Tensor& a, const Tensor& b, double alpha) { return sub(b, a, alpha); })},
       {"mul", binary([](const Tensor& a, const Tensor& b) { return a * b; })},
       {"div.no_rounding_mode", binary([](const Tensor& a, const Tensor& b) { return a / b; })},
       {"true_divide", binary([](const Tensor& a, const Tensor& b) { return a / b; })},
@@ -158,7 +181,7 @@ const std::map<std::string, Mapping>& mappings() {
       {"pow",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
-         if (s.arg(0).is_tensor()) unsupported("a tensor exponent");
+         if (s.arg(0).is_tensor()) return {pow(s.input().tensor(), s.arg(0).tensor())};
          return {pow(s.input().tensor(), s.arg(0).number())};
        }},
       {"nn.functional.leaky_relu",
@@ -178,20 +201,23 @@ const std::map<std::string, Mapping>& mappings() {
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"min", "max"});
          const Arg lo = s.get(0, "min"), hi = s.get(1, "max");
-         if (lo.is_tensor() || hi.is_tensor()) unsupported("tensor bounds");
+         if (lo.is_tensor() || hi.is_tensor()) {
+           const Tensor a = s.input().tensor();
+           return {clamp(a, lo.is_none() ? Tensor() : operand(lo, a), hi.is_none() ? Tensor() : operand(hi, a))};
+         }
          return {clamp(s.input().tensor(), lo.is_none() ? std::nullopt : std::optional(lo.number()),
                        hi.is_none() ? std::nullopt : std::optional(hi.number()))};
        }},
       {"clamp_min",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
-         if (s.arg(0).is_tensor()) unsupported("a tensor bound");
+         if (s.arg(0).is_tensor()) return {clamp(s.input().tensor(), s.arg(0).tensor(), Tensor())};
          return {clamp(s.input().tensor(), s.arg(0).number(), std::nullopt)};
        }},
       {"clamp_max",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
-         if (s.arg(0).is_tensor()) unsupported("a tensor bound");
+         if (s.arg(0).is_tensor()) return {clamp(s.input().tensor(), Tensor(), s.arg(0).tensor())};
          return {clamp(s.input().tensor(), std::nullopt, s.arg(0).number())};
        }},
       // torch.where(condition, self, other), with self as the sample's input.
@@ -206,6 +232,92 @@ const std::map<std::string, Mapping>& mappings() {
       {"lt", binary([](const Tensor& a, const Tensor& b) { return lt(a, b); })},
       {"le", binary([](const Tensor& a, const Tensor& b) { return le(a, b); })},
       {"eq", binary([](const Tensor& a, const Tensor& b) { return eq(a, b); })},
+
+      // ---- more elementwise functions, binary ops and rounding (issue 14) ----
+      {"sin", unary([](const Tensor& a) { return sin(a); })},
+      {"cos", unary([](const Tensor& a) { return cos(a); })},
+      {"tan", unary([](const Tensor& a) { return tan(a); })},
+      {"asin", unary([](const Tensor& a) { return asin(a); })},
+      {"acos", unary([](const Tensor& a) { return acos(a); })},
+      {"atan", unary([](const Tensor& a) { return atan(a); })},
+      {"sinh", unary([](const Tensor& a) { return sinh(a); })},
+      {"cosh", unary([](const Tensor& a) { return cosh(a); })},
+      {"asinh", unary([](const Tensor& a) { return asinh(a); })},
+      {"acosh", unary([](const Tensor& a) { return acosh(a); })},
+      {"atanh", unary([](const Tensor& a) { return atanh(a); })},
+      {"log1p", unary([](const Tensor& a) { return log1p(a); })},
+      {"expm1", unary([](const Tensor& a) { return expm1(a); })},
+      {"log2", unary([](const Tensor& a) { return log2(a); })},
+      {"log10", unary([](const Tensor& a) { return log10(a); })},
+      {"exp2", unary([](const Tensor& a) { return exp2(a); })},
+      {"rsqrt", unary([](const Tensor& a) { return rsqrt(a); })},
+      {"reciprocal", unary([](const Tensor& a) { return reciprocal(a); })},
+      {"erf", unary([](const Tensor& a) { return erf(a); })},
+      {"erfc", unary([](const Tensor& a) { return erfc(a); })},
+      {"erfinv", unary([](const Tensor& a) { return erfinv(a); })},
+      {"lgamma", unary([](const Tensor& a) { return lgamma(a); })},
+      {"digamma", unary([](const Tensor& a) { return digamma(a); })},
+      {"xlogy", binary([](const Tensor& a, const Tensor& b) { return xlogy(a, b); })},
+      {"nn.functional.gelu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"approximate"});
+         const Arg approximate = s.get(0, "approximate");
+         return {gelu(s.input().tensor(), approximate.is_none() ? "none" : approximate.string())};
+       }},
+      {"nn.functional.silu", unary([](const Tensor& a) { return silu(a); })},
+      {"nn.functional.elu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"alpha"});
+         const Arg alpha = s.get(0, "alpha");
+         return {elu(s.input().tensor(), alpha.is_none() ? 1.0 : alpha.number())};
+       }},
+      {"nn.functional.selu", unary([](const Tensor& a) { return selu(a); })},
+      {"nn.functional.celu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"alpha"});
+         const Arg alpha = s.get(0, "alpha");
+         return {celu(s.input().tensor(), alpha.is_none() ? 1.0 : alpha.number())};
+       }},
+      {"nn.functional.softsign", unary([](const Tensor& a) { return softsign(a); })},
+      {"nn.functional.hardtanh",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"min_val", "max_val"});
+         const Arg lo = s.get(0, "min_val"), hi = s.get(1, "max_val");
+         return {hardtanh(s.input().tensor(), lo.is_none() ? -1.0 : lo.number(), hi.is_none() ? 1.0 : hi.number())};
+       }},
+      {"nn.functional.hardsigmoid", unary([](const Tensor& a) { return hardsigmoid(a); })},
+      {"nn.functional.hardswish", unary([](const Tensor& a) { return hardswish(a); })},
+      {"nn.functional.logsigmoid", unary([](const Tensor& a) { return logsigmoid(a); })},
+      {"nn.functional.mish", unary([](const Tensor& a) { return mish(a); })},
+      {"floor", unary([](const Tensor& a) { return floor(a); })},
+      {"ceil", unary([](const Tensor& a) { return ceil(a); })},
+      {"trunc", unary([](const Tensor& a) { return trunc(a); })},
+      {"frac", unary([](const Tensor& a) { return frac(a); })},
+      {"round",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"decimals"});
+         const Arg decimals = s.get(0, "decimals");
+         return {round(s.input().tensor(), decimals.is_none() ? 0 : static_cast<int>(decimals.integer()))};
+       }},
+      {"div.trunc_rounding", rounding_div("trunc")},
+      {"div.floor_rounding", rounding_div("floor")},
+      {"maximum", binary([](const Tensor& a, const Tensor& b) { return maximum(a, b); })},
+      {"minimum", binary([](const Tensor& a, const Tensor& b) { return minimum(a, b); })},
+      {"fmax", binary([](const Tensor& a, const Tensor& b) { return fmax(a, b); })},
+      {"fmin", binary([](const Tensor& a, const Tensor& b) { return fmin(a, b); })},
+      {"atan2", binary([](const Tensor& a, const Tensor& b) { return atan2(a, b); })},
+      {"hypot", binary([](const Tensor& a, const Tensor& b) { return hypot(a, b); })},
+      {"fmod", binary([](const Tensor& a, const Tensor& b) { return fmod(a, b); })},
+      {"remainder", binary([](const Tensor& a, const Tensor& b) { return remainder(a, b); })},
+      {"copysign", binary([](const Tensor& a, const Tensor& b) { return copysign(a, b); })},
+      {"lerp",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor start = s.input().tensor();
+         const Arg weight = s.arg(1);
+         if (weight.is_tensor()) return {lerp(start, s.arg(0).tensor(), weight.tensor())};
+         return {lerp(start, s.arg(0).tensor(), weight.number())};
+       }},
 
       // ---- shape ----
       {"reshape",

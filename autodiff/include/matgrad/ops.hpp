@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace matgrad {
@@ -142,6 +143,90 @@ Tensor eq(const Tensor& a, const Tensor& b);
 // (0 ⊘ (2 sqrt(x)) with sqrt(x) NaN). Keep such inputs out of the branch as well ("double
 // where"): where(x > 0, sqrt(where(x > 0, x, 1)), 0) has gradient 0 there.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+
+// ---- more elementwise functions (trigonometric.cpp, special.cpp, activations.cpp, rounding.cpp) ----
+// PyTorch's names, values and derivatives, also at the edges of each domain (asin'(±1) = ±∞,
+// lgamma and digamma at the poles, ...). Each differentiates again, to any order.
+Tensor sin(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor cos(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor tan(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor asin(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor acos(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor atan(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor sinh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor cosh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor asinh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor acosh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor atanh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor log1p(const Tensor& a, const SourceLocation& caller = SourceLocation::current());       // log(1 + a), accurate near 0
+Tensor expm1(const Tensor& a, const SourceLocation& caller = SourceLocation::current());       // eᵃ − 1, accurate near 0
+Tensor log2(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor log10(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor exp2(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor rsqrt(const Tensor& a, const SourceLocation& caller = SourceLocation::current());       // 1 / √a
+Tensor reciprocal(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // 1 / a
+Tensor erf(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor erfc(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor erfinv(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // the inverse of erf on (−1, 1); ±∞ at ±1
+Tensor lgamma(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // log |Γ(a)|
+Tensor digamma(const Tensor& a, const SourceLocation& caller = SourceLocation::current());     // ψ(a) = Γ'(a) / Γ(a); −∞ at +0, NaN at the negative integers
+// ψ⁽ⁿ⁾(a), the n-th derivative of digamma (polygamma(0, a) = digamma(a)).
+Tensor polygamma(int n, const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+// x log y, 0 where x = 0 (unless y is NaN), broadcasting; as torch.xlogy.
+Tensor xlogy(const Tensor& x, const Tensor& y, const SourceLocation& caller = SourceLocation::current());
+
+// Activations (torch.nn.functional). gelu's approximate is "none" (x Φ(x)) or "tanh".
+Tensor gelu(const Tensor& a, std::string_view approximate = "none", const SourceLocation& caller = SourceLocation::current());
+Tensor silu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // a σ(a)
+Tensor elu(const Tensor& a, double alpha = 1.0, const SourceLocation& caller = SourceLocation::current());
+Tensor selu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor celu(const Tensor& a, double alpha = 1.0, const SourceLocation& caller = SourceLocation::current());
+Tensor softsign(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // a / (1 + |a|)
+// clamp(a, min_val, max_val); unlike clamp, the gradient passes only strictly inside the bounds.
+Tensor hardtanh(const Tensor& a, double min_val = -1.0, double max_val = 1.0, const SourceLocation& caller = SourceLocation::current());
+Tensor hardsigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // relu6(a + 3) / 6
+Tensor hardswish(const Tensor& a, const SourceLocation& caller = SourceLocation::current());    // a relu6(a + 3) / 6
+Tensor logsigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());   // log σ(a), stable for large |a|
+Tensor mish(const Tensor& a, const SourceLocation& caller = SourceLocation::current());         // a tanh(softplus(a))
+
+// Rounding: recorded, with gradient zero (frac's is 1), as in PyTorch. round rounds half to
+// even; with decimals, to that many decimal places (negative: to tens, hundreds, ...).
+Tensor floor(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor ceil(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor round(const Tensor& a, int decimals = 0, const SourceLocation& caller = SourceLocation::current());
+Tensor trunc(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor frac(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // a − trunc(a)
+
+// ---- binary, broadcasting with NumPy rules (binary.cpp) ----
+// maximum and minimum propagate NaN and split the gradient in half between equal inputs;
+// fmax and fmin ignore a NaN operand and send the gradient to the input they return (the first
+// on ties), as in PyTorch.
+Tensor maximum(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor minimum(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor fmax(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor fmin(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+// a^b. As in PyTorch, the gradient in a is 0 where b = 0, and the one in b is 0 where a = 0 and
+// b ≥ 0 (elsewhere C log a, NaN for a < 0).
+Tensor pow(const Tensor& a, const Tensor& exponent, const SourceLocation& caller = SourceLocation::current());
+Tensor pow(double base, const Tensor& exponent, const SourceLocation& caller = SourceLocation::current());
+Tensor atan2(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor hypot(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor fmod(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());       // sign of a (C's std::fmod)
+Tensor remainder(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());  // sign of b (Python's %)
+// |a| with the sign of b; the gradient in b is zero, the one in a is ±1 (0 at a = 0).
+Tensor copysign(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+// start + weight (end − start), with a tensor or a number as the weight.
+Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight, const SourceLocation& caller = SourceLocation::current());
+Tensor lerp(const Tensor& start, const Tensor& end, double weight, const SourceLocation& caller = SourceLocation::current());
+// clamp with tensor bounds (an undefined tensor: no bound), broadcasting; the gradients are
+// PyTorch's: a gets it where min ≤ a ≤ max, min where a < min < max, max where a > max or
+// max < min (every element is then max).
+Tensor clamp(const Tensor& a, const Tensor& min, const Tensor& max, const SourceLocation& caller = SourceLocation::current());
+// a + alpha b and a − alpha b (torch's alpha).
+Tensor add(const Tensor& a, const Tensor& b, double alpha, const SourceLocation& caller = SourceLocation::current());
+Tensor sub(const Tensor& a, const Tensor& b, double alpha, const SourceLocation& caller = SourceLocation::current());
+// a / b rounded toward zero ("trunc") or down ("floor", Python's //); gradient zero, as torch.
+Tensor div(const Tensor& a, const Tensor& b, std::string_view rounding_mode, const SourceLocation& caller = SourceLocation::current());
 
 // ---- softmax family, stable for large inputs ----
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());

@@ -1,6 +1,6 @@
 // Broadcasting arithmetic. The engine sums each gradient over broadcast dimensions back to its
 // input's shape, so the VJPs below are written as if no broadcasting happened.
-#include "common.hpp"
+#include "pointwise.hpp"
 
 namespace matgrad {
 
@@ -39,11 +39,7 @@ Shape detail::broadcast_shapes(std::string_view op, const Shape& a, const Shape&
   return out;
 }
 
-template <class F>
-static Tensor binary(std::string_view op, const Tensor& a, const Tensor& b, F f) {
-  return detail::map_data2(op, a, b,
-                           [&](const auto& x, const auto& y) { return detail::elementwise(op, x, y, f); });
-}
+using detail::binary;
 
 static const OpInfo add_info{"add", "dC = dA + dB", "tC = tA + tB", "gA = gC, gB = gC", Saves::nothing};
 Tensor add(const Tensor& a, const Tensor& b, const SourceLocation& caller) {

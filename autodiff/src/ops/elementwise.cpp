@@ -4,7 +4,7 @@
 // clamp, ...) come from the comparisons: they are constants of the backward graph, which is
 // right, as their derivative is zero almost everywhere. Values at non-differentiable points
 // follow PyTorch and are noted next to each op.
-#include "common.hpp"
+#include "pointwise.hpp"
 
 #include <cmath>
 #include <functional>
@@ -14,19 +14,8 @@ namespace matgrad {
 
 using detail::check_defined;
 using detail::map_data;
-
-// y = f(x) elementwise, in a's dtype.
-template <class F>
-static Tensor unary(std::string_view op, const Tensor& a, F f) {
-  check_defined(op, a);
-  return map_data(a, [&](const auto& x) { return detail::elementwise(op, x, f); });
-}
-
-// A 0/1 tensor of a's dtype and shape: 1 where pred(a) holds. Never recorded.
-template <class P>
-static Tensor mask_of(std::string_view op, const Tensor& a, P pred) {
-  return unary(op, a, [&](auto v) { return static_cast<decltype(v)>(pred(v) ? 1 : 0); });
-}
+using detail::mask_of;
+using detail::unary;
 
 static Tensor zero_like_scalar(const Tensor& like) { return scalar_like(like, 0.0); }
 
