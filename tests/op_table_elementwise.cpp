@@ -13,7 +13,7 @@ namespace {
 
 // Three inputs that broadcast together (lerp, clamp with tensor bounds).
 const Shapes ternary_shapes = {{{3, 4}, {3, 4}, {3, 4}}, {{1, 5}, {1, 5}, {1, 5}}, {{5, 1}, {5, 1}, {5, 1}},
-                               {{3, 4}, {4}, {}},        {{}, {2, 3}, {3, 1}},     {{2, 3, 4}, {3, 1}, {4}}};
+                               {{3, 4}, {4}, {}},        {{}, {2, 3}, {2, 1}},     {{2, 3, 4}, {3, 1}, {4}}};
 
 // Values in (−0.9, 0.9), for the inverse functions defined on (−1, 1).
 Tensor inside_unit(const Tensor& x) { return 0.9 * tanh(x); }

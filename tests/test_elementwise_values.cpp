@@ -19,8 +19,8 @@ using namespace matgrad::testing;
 
 namespace {
 
-const double inf = std::numeric_limits<double>::infinity();
-const double nan = std::numeric_limits<double>::quiet_NaN();
+const double kInf = std::numeric_limits<double>::infinity();
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::vector<double> values(const Tensor& t) {
   NoGradGuard no_grad;
@@ -72,9 +72,9 @@ TEST_CASE("digamma and polygamma match known values, on both sides of 0") {
   check_values(polygamma(4, vec({2.5})), {-0.31375599950673136338}, 1e-12);
   check_values(polygamma(0, vec({1})), {-0.57721566490153286061});
   // The poles: ψ(±0) = ∓∞ and NaN at the negative integers; ψ⁽ⁿ⁾ = (−1)ⁿ⁺¹ ∞ (PyTorch's values).
-  check_values(digamma(vec({0.0, -0.0, -2})), {-inf, inf, nan});
-  check_values(polygamma(1, vec({0, -3})), {inf, inf});
-  check_values(polygamma(2, vec({0, -1, nan})), {-inf, -inf, nan});
+  check_values(digamma(vec({0.0, -0.0, -2})), {-kInf, kInf, kNaN});
+  check_values(polygamma(1, vec({0, -3})), {kInf, kInf});
+  check_values(polygamma(2, vec({0, -1, kNaN})), {-kInf, -kInf, kNaN});
 }
 
 TEST_CASE("lgamma's gradient is digamma, digamma's is trigamma") {
@@ -95,7 +95,7 @@ TEST_CASE("erfinv inverts erf to double precision; ±1 give ±∞") {
   // Near 1, erfinv's condition number y erfinv'(y) / erfinv(y) is 4e4: one ulp of y is 1e-11
   // of the result, whatever the algorithm.
   check_values(erfinv(vec({0.999999})), {3.4589107372754987775}, 1e-10);
-  check_values(erfinv(vec({1, -1, 1.5, nan})), {inf, -inf, nan, nan});
+  check_values(erfinv(vec({1, -1, 1.5, kNaN})), {kInf, -kInf, kNaN, kNaN});
   const Tensor y = vec({-0.99, -0.4, 0.01, 0.7, 0.95});
   check_values(erf(erfinv(y)), values(y), 1e-15);
   const Tensor x = vec({0.0, 0.3}, true);
@@ -107,15 +107,15 @@ TEST_CASE("erfinv inverts erf to double precision; ±1 give ±∞") {
 TEST_CASE("log1p and expm1 keep the digits near 0 that the compositions lose") {
   check_values(log1p(vec({1e-10, -1e-12})), {9.9999999995e-11, -1.0000000000005e-12});
   check_values(expm1(vec({1e-10, -1e-12})), {1.00000000005e-10, -9.999999999995e-13});
-  CHECK(values(log(vec({1e-10}) + 1.0))[0] != doctest::Approx(9.9999999995e-11).epsilon(1e-9));
+  CHECK(std::abs(values(log(vec({1e-10}) + 1.0))[0] - 9.9999999995e-11) > 1e-9 * 1e-10);  // 8e-8 off
 }
 
 TEST_CASE("inverse trigonometric derivatives at the ends of the domain are +∞, as in PyTorch") {
   const Tensor x = vec({1.0, -1.0}, true);
-  check_values(grads_of(asin(x), {x})[0], {inf, inf});
-  check_values(grads_of(acos(x), {x})[0], {-inf, -inf});
-  check_values(grads_of(atanh(x), {x})[0], {inf, inf});
-  check_values(atanh(x), {inf, -inf});
+  check_values(grads_of(asin(x), {x})[0], {kInf, kInf});
+  check_values(grads_of(acos(x), {x})[0], {-kInf, -kInf});
+  check_values(grads_of(atanh(x), {x})[0], {kInf, kInf});
+  check_values(atanh(x), {kInf, -kInf});
 }
 
 TEST_CASE("rounding: half to even, decimals, gradient zero (frac's one)") {
@@ -138,8 +138,8 @@ TEST_CASE("rounding: half to even, decimals, gradient zero (frac's one)") {
 TEST_CASE("div with a rounding mode; fmod and remainder and their gradients") {
   const Tensor a = vec({-7, 7, -7, 7, 1}, true);
   const Tensor b = vec({2, -2, -2, 2, 0}, true);
-  check_values(div(a, b, "trunc"), {-3, -3, 3, 3, inf});
-  check_values(div(a, b, "floor"), {-4, -4, 3, 3, inf});
+  check_values(div(a, b, "trunc"), {-3, -3, 3, 3, kInf});
+  check_values(div(a, b, "floor"), {-4, -4, 3, 3, kInf});
   check_values(div(vec({-0.0, 0.0}), vec({3, -3}), "floor"), {-0.0, -0.0});
   CHECK(std::signbit(values(div(vec({0.0}), vec({-3}), "floor"))[0]));
   for (const char* mode : {"trunc", "floor"}) {
@@ -160,10 +160,10 @@ TEST_CASE("div with a rounding mode; fmod and remainder and their gradients") {
 }
 
 TEST_CASE("maximum and minimum split ties in half and propagate NaN; fmax and fmin ignore it") {
-  const Tensor a = vec({1, 2, 3, nan, 1}, true);
-  const Tensor b = vec({3, 2, 1, 1, nan}, true);
-  check_values(maximum(a, b), {3, 2, 3, nan, nan});
-  check_values(minimum(a, b), {1, 2, 1, nan, nan});
+  const Tensor a = vec({1, 2, 3, kNaN, 1}, true);
+  const Tensor b = vec({3, 2, 1, 1, kNaN}, true);
+  check_values(maximum(a, b), {3, 2, 3, kNaN, kNaN});
+  check_values(minimum(a, b), {1, 2, 1, kNaN, kNaN});
   auto g = grads_of(maximum(a, b), {a, b});
   check_values(g[0], {0, 0.5, 1, 1, 1});
   check_values(g[1], {1, 0.5, 0, 1, 1});
@@ -187,15 +187,15 @@ TEST_CASE("maximum and minimum split ties in half and propagate NaN; fmax and fm
 TEST_CASE("pow with a tensor exponent: PyTorch's values and gradients at base 0") {
   const Tensor a = vec({0, 0, 0, 2, -2, 0}, true);
   const Tensor b = vec({0, 2, -1, 0.5, 3, 0.5}, true);
-  check_values(pow(a, b), {1, 0, inf, std::sqrt(2.0), -8, 0});
+  check_values(pow(a, b), {1, 0, kInf, std::sqrt(2.0), -8, 0});
   const auto g = grads_of(pow(a, b), {a, b});
-  check_values(g[0], {0, 0, -inf, 0.5 / std::sqrt(2.0), 12, inf});
-  check_values(g[1], {0, 0, -inf, std::sqrt(2.0) * std::log(2.0), nan, 0});
+  check_values(g[0], {0, 0, -kInf, 0.5 / std::sqrt(2.0), 12, kInf});
+  check_values(g[1], {0, 0, -kInf, std::sqrt(2.0) * std::log(2.0), kNaN, 0});
   // A number as the base: the exponent's gradient is C log(base), 0 for base 0 and exponent ≥ 0.
   const Tensor e = vec({0, 2, -1}, true);
   check_values(grads_of(pow(2.0, e), {e})[0], {std::log(2.0), 4 * std::log(2.0), 0.5 * std::log(2.0)});
-  check_values(pow(0.0, e), {1, 0, inf});
-  check_values(grads_of(pow(0.0, e), {e})[0], {0, 0, -inf});
+  check_values(pow(0.0, e), {1, 0, kInf});
+  check_values(grads_of(pow(0.0, e), {e})[0], {0, 0, -kInf});
 }
 
 TEST_CASE("activations at their kinks take PyTorch's one-sided derivatives") {
@@ -238,11 +238,11 @@ TEST_CASE("copysign, xlogy, lerp and clamp with tensor bounds at their edge case
   check_values(g[1], {0, 0, 0, 0});
 
   const Tensor x = vec({0, 0, 0, 2}, true);
-  const Tensor y = vec({0, nan, 3, 0.5}, true);
-  check_values(xlogy(x, y), {0, nan, 0, 2 * std::log(0.5)});
+  const Tensor y = vec({0, kNaN, 3, 0.5}, true);
+  check_values(xlogy(x, y), {0, kNaN, 0, 2 * std::log(0.5)});
   g = grads_of(xlogy(x, y), {x, y});
-  check_values(g[0], {0, nan, 0, std::log(0.5)});
-  check_values(g[1], {nan, nan, 0, 4});  // X / Y: 0 / 0 is NaN, as in PyTorch
+  check_values(g[0], {0, kNaN, 0, std::log(0.5)});
+  check_values(g[1], {kNaN, kNaN, 0, 4});  // X / Y: 0 / 0 is NaN, as in PyTorch
 
   const Tensor s = vec({1, -2}, true);
   const Tensor e = vec({3, 5}, true);
