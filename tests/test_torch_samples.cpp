@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -285,7 +286,17 @@ const std::map<std::string, Mapping>& mappings() {
          const Arg lo = s.get(0, "min_val"), hi = s.get(1, "max_val");
          return {hardtanh(s.input().tensor(), lo.is_none() ? -1.0 : lo.number(), hi.is_none() ? 1.0 : hi.number())};
        }},
-      {"nn.functional.hardsigmoid", unary([](const Tensor& a) { return hardsigmoid(a); })},
+      // Departure: torch 1.13's float64 hardsigmoid backward multiplies by float(1/6) (its
+      // constant is 1.0f / 6.0f), 3e-8 off; matgrad's gradient is 1/6 (test_elementwise_values).
+      {"nn.functional.hardsigmoid",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor a = s.input().tensor();
+         const auto& x = a.data<double>();
+         const bool inside = std::any_of(x.begin(), x.end(), [](double v) { return v > -3 && v < 3; });
+         if (inside && s.entry().contains("grads")) unsupported("departure: torch's gradient is float(1/6)");
+         return {hardsigmoid(a)};
+       }},
       {"nn.functional.hardswish", unary([](const Tensor& a) { return hardswish(a); })},
       {"nn.functional.logsigmoid", unary([](const Tensor& a) { return logsigmoid(a); })},
       {"nn.functional.mish", unary([](const Tensor& a) { return mish(a); })},

@@ -124,6 +124,8 @@ Tensor hardtanh(const Tensor& a, double min_val, double max_val, const SourceLoc
   }, caller);
 }
 
+// Departure: torch 1.13's float64 kernel multiplies the gradient by float(1/6) (3e-8 off);
+// this one by 1/6.
 static const OpInfo hardsigmoid_info{"hardsigmoid", "dC = [−3 < A < 3] ⊙ dA / 6", "tC = [−3 < A < 3] ⊙ tA / 6",
                                      "gA = gC ⊙ [−3 < A < 3] / 6"};
 Tensor hardsigmoid(const Tensor& a, const SourceLocation& caller) {
