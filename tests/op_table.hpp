@@ -30,6 +30,8 @@ struct OpRow {
 };
 
 const std::vector<OpRow>& op_table();
+// The rows of the families in files of their own (tests/op_table_<family>.cpp).
+std::vector<OpRow> reductions_rows();
 
 // A float64 input of the given shape drawn from the domain, requiring grad.
 inline Tensor draw_input(const Shape& shape, Domain domain, Generator& gen) {
