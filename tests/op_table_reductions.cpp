@@ -90,7 +90,7 @@ std::vector<OpRow> reductions_rows() {
        [](In x) { return over_dims(x[0], [](const Tensor& a, const DimList& d, bool k) { return amin(a, d, k); }); },
        Domain::distinct},
       // Every element twice: each extremum ties with its copy and takes half of the gradient.
-      {"amax amin ties", {{{3, 4}}, {{1, 5}}, {{2, 3, 4}}, {{}}},
+      {"amax amin ties", {{{3, 4}}, {{1, 5}}, {{2, 3, 4}}, {{5}}},
        [](In x) {
          const Tensor twice = stack({x[0], x[0]}, -1);
          return side_by_side({amax(twice, {}), amax(twice, -1), amin(twice, {0, -1}, true)});

@@ -36,6 +36,8 @@ void check_values(const Tensor& t, const std::vector<double>& want) {
   for (std::size_t i = 0; i < got.size(); ++i) {
     if (std::isnan(want[i])) {
       CHECK(std::isnan(got[i]));
+    } else if (std::isinf(want[i])) {
+      CHECK(got[i] == want[i]);
     } else {
       CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
     }

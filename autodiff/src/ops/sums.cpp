@@ -93,6 +93,7 @@ static Array<T> logsumexp_kernel(const Array<T>& x, const ReducePlan& plan) {
 static Tensor softmax_over(const Tensor& a, const ReducePlan& plan) {
   if (plan.dims.empty()) return ones_like(a);
   if (plan.dims.size() == 1) return softmax(a, static_cast<std::ptrdiff_t>(plan.dims[0]));
+  if (a.numel() == 0) return zeros_like(a);  // nothing to weigh (amax refuses it)
   const DimList dims(plan.signed_dims());
   const Tensor shifted = exp(a - amax(a.detach(), dims, true));
   return shifted / sum(shifted, dims, true);
