@@ -112,6 +112,13 @@ TEST_CASE("var and std: corrections, and torch's values when N − correction �
   check_values(var(f64({1.0, 2.0}), {}, 2), {inf});      // 0.5 / 0
   check_values(var(f64({3.0, 3.0}), {}, 2), {NAN});      // 0 / 0
   check_values(var(zeros({0}, {.dtype = DType::float64})), {NAN});
+  // Their gradients there, as torch's: over every dim NaN at the mean and inf elsewhere; over
+  // dims given 2 (A − mean) / (N − correction) as it stands.
+  const auto var2 = [](const Tensor& t) { return var(t, {}, 2); };
+  check_values(gradient(var2, f64({1.0, 2.0})), {inf, inf});
+  check_values(gradient(var2, f64({3.0, 3.0})), {NAN, NAN});
+  check_values(gradient([](const Tensor& t) { return var(t, 0, 2); }, f64({1.0, 2.0})), {-inf, inf});
+  check_values(gradient([](const Tensor& t) { return var(t, 0, 3); }, f64({1.0, 2.0})), {1, -1});
   // std at 0 has gradient 0, as torch (not √'s inf).
   check_values(gradient([](const Tensor& t) { return matgrad::std(t, {}, 0); }, f64({2.0, 2.0})), {0, 0});
   const VarMeanResult vm = var_mean(f64({{1.0, 3.0}, {2.0, 6.0}}), 1, 1, true);

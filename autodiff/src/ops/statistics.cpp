@@ -43,44 +43,47 @@ Tensor var_forward(const Tensor& a, const ReducePlan& plan, double correction, b
 }
 
 // ∂var/∂A = 2 (A − mean) / (N − correction): the mean's own term vanishes, as Σ (A − mean) = 0.
-// N − correction ≤ 0 makes the factor 2/0 = inf, as the forward's divisor.
-Tensor var_weights(const Tensor& a, const ReducePlan& plan, double correction) {
-  const double dof = std::max(static_cast<double>(plan.count) - correction, 0.0);
-  return (a - mean(a, DimList(plan.signed_dims()), true)) * (2.0 / dof);
-}
-
-void check_correction(std::string_view op, double correction) {
-  if (!std::isfinite(correction)) fail<ValueError>("{}: correction must be finite, got {}", op, correction);
+// Where N − correction ≤ 0 the values are torch's, which differ by how var was called: over
+// every dim (no dims given, or a 0-d input) NaN where A equals the mean and inf elsewhere; over
+// dims given, the same formula, so 2/0 = inf times A − mean at N = correction and a finite
+// negative factor below it.
+Tensor var_weights(const Tensor& a, const ReducePlan& plan, double correction, bool every_dim) {
+  const double dof = static_cast<double>(plan.count) - correction;
+  const Tensor centred = a - mean(a, DimList(plan.signed_dims()), true);
+  if (dof > 0 || !every_dim) return centred * (2.0 / dof);
+  const Tensor zero = scalar_like(a, 0.0);
+  return where(eq(centred, zero), full_like(zero, std::numeric_limits<double>::quiet_NaN()),
+               full_like(zero, std::numeric_limits<double>::infinity()));
 }
 
 }  // namespace
 
+// var, or std = √var: dstd = dvar / (2 std), taken as 0 where std = 0, as torch (not √'s inf).
+static Tensor var_or_std(const OpInfo& info, bool root, const Tensor& a, const DimList& dim, double correction,
+                         bool keepdim, const SourceLocation& caller) {
+  check_defined(info.name, a);
+  if (!std::isfinite(correction)) fail<ValueError>("{}: correction must be finite, got {}", info.name, correction);
+  const ReducePlan plan = plan_reduction(info.name, a.shape(), dim, keepdim);
+  return detail::record_weighted(
+      info, var_forward(a, plan, correction, root), a, plan,
+      [plan, correction, root, every_dim = dim.all() || a.dim() == 0](const Tensor& x, const Tensor& c) {
+        const Tensor w = var_weights(x, plan, correction, every_dim);
+        return root ? detail::over_nonzero(w, 2.0 * c) : w;
+      },
+      caller);
+}
+
 static const OpInfo var_info{"var", "dC = Σ_dims(W ⊙ dA), W = 2 (A − mean_dims A) / (N − correction)",
                              "tC = Σ_dims(W ⊙ tA)", "gA = gC ⊙ W (gC broadcast along the dims)",
                              Saves::inputs_and_output};
-Tensor var(const Tensor& a, const DimList& dim, double correction, bool keepdim, const SourceLocation& caller) {
-  check_defined("var", a);
-  check_correction("var", correction);
-  const ReducePlan plan = plan_reduction("var", a.shape(), dim, keepdim);
-  return detail::record_weighted(
-      var_info, var_forward(a, plan, correction, false), a, plan,
-      [plan, correction](const Tensor& x, const Tensor&) { return var_weights(x, plan, correction); }, caller);
-}
-
-// std = √var;  dstd = dvar / (2 std), taken as 0 where std = 0, as torch (not √'s inf).
 static const OpInfo std_info{"std", "dC = Σ_dims(W ⊙ dA), W = (A − mean_dims A) / ((N − correction) C), 0 where C = 0",
                              "tC = Σ_dims(W ⊙ tA)", "gA = gC ⊙ W (gC broadcast along the dims)",
                              Saves::inputs_and_output};
+Tensor var(const Tensor& a, const DimList& dim, double correction, bool keepdim, const SourceLocation& caller) {
+  return var_or_std(var_info, false, a, dim, correction, keepdim, caller);
+}
 Tensor std(const Tensor& a, const DimList& dim, double correction, bool keepdim, const SourceLocation& caller) {
-  check_defined("std", a);
-  check_correction("std", correction);
-  const ReducePlan plan = plan_reduction("std", a.shape(), dim, keepdim);
-  return detail::record_weighted(
-      std_info, var_forward(a, plan, correction, true), a, plan,
-      [plan, correction](const Tensor& x, const Tensor& c) {
-        return detail::over_nonzero(var_weights(x, plan, correction), 2.0 * c);
-      },
-      caller);
+  return var_or_std(std_info, true, a, dim, correction, keepdim, caller);
 }
 
 VarMeanResult var_mean(const Tensor& a, const DimList& dim, double correction, bool keepdim, const SourceLocation& caller) {
@@ -90,24 +93,29 @@ StdMeanResult std_mean(const Tensor& a, const DimList& dim, double correction, b
   return {std(a, dim, correction, keepdim, caller), mean(a, dim, keepdim, caller)};
 }
 
-// The extremum with NaN winning (once NaN, always NaN), as torch's amax/amin.
+// The extremum with NaN winning (once NaN, always NaN), as torch's amax/amin; the gradient
+// W = [A = C] / (the number of ties) split evenly between the elements equal to it, as torch:
+// constants of the backward graph (zero second derivative).
 template <bool Max>
-static Tensor extremum_forward(std::string_view op, const Tensor& a, const ReducePlan& plan) {
-  detail::check_nonempty(op, plan);
+static Tensor extremum(const OpInfo& info, const Tensor& a, const DimList& dim, bool keepdim,
+                       const SourceLocation& caller) {
+  check_defined(info.name, a);
+  const ReducePlan plan = plan_reduction(info.name, a.shape(), dim, keepdim);
+  detail::check_nonempty(info.name, plan);
   const double start = Max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-  return detail::map_data(a, [&](const auto& x) {
+  Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    return detail::from_doubles<T>(op, plan, detail::fold(x.data(), plan, start, [](double m, double v) {
+    return detail::from_doubles<T>(info.name, plan, detail::fold(x.data(), plan, start, [](double m, double v) {
       return (Max ? v > m : v < m) || std::isnan(v) ? v : m;
     }));
   });
-}
-
-// W = [A = C] / (the number of ties): the gradient split evenly between the elements equal to
-// the extremum, as torch; constants of the backward graph (zero second derivative).
-static Tensor tie_weights(const Tensor& a, const Tensor& c, const ReducePlan& plan) {
-  const Tensor at = eq(a, c);
-  return at / sum(at, DimList(plan.signed_dims()), true);
+  return detail::record_weighted(
+      info, std::move(out), a, plan,
+      [plan](const Tensor& x, const Tensor& c) {
+        const Tensor at = eq(x, c);
+        return at / sum(at, DimList(plan.signed_dims()), true);
+      },
+      caller);
 }
 
 static const OpInfo amax_info{"amax", "dC = Σ_dims(W ⊙ dA), W = [A = C] / #ties", "tC = Σ_dims(W ⊙ tA)",
@@ -115,18 +123,10 @@ static const OpInfo amax_info{"amax", "dC = Σ_dims(W ⊙ dA), W = [A = C] / #ti
 static const OpInfo amin_info{"amin", "dC = Σ_dims(W ⊙ dA), W = [A = C] / #ties", "tC = Σ_dims(W ⊙ tA)",
                               "gA = gC ⊙ W: split evenly between the ties", Saves::inputs_and_output};
 Tensor amax(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocation& caller) {
-  check_defined("amax", a);
-  const ReducePlan plan = plan_reduction("amax", a.shape(), dim, keepdim);
-  return detail::record_weighted(
-      amax_info, extremum_forward<true>("amax", a, plan), a, plan,
-      [plan](const Tensor& x, const Tensor& c) { return tie_weights(x, c, plan); }, caller);
+  return extremum<true>(amax_info, a, dim, keepdim, caller);
 }
 Tensor amin(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocation& caller) {
-  check_defined("amin", a);
-  const ReducePlan plan = plan_reduction("amin", a.shape(), dim, keepdim);
-  return detail::record_weighted(
-      amin_info, extremum_forward<false>("amin", a, plan), a, plan,
-      [plan](const Tensor& x, const Tensor& c) { return tie_weights(x, c, plan); }, caller);
+  return extremum<false>(amin_info, a, dim, keepdim, caller);
 }
 
 }  // namespace matgrad
