@@ -19,14 +19,8 @@ static Tensor shifted(const Tensor& x) {
   return x + static_cast<double>(x.size(0)) * eye(x.size(0), {.dtype = x.dtype()});
 }
 
-// The rows of the families kept in files of their own, after those below.
-static void append(std::vector<OpRow>& rows, std::vector<OpRow> more) {
-  rows.insert(rows.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-}
-
-const std::vector<OpRow>& op_table() {
-  static const std::vector<OpRow> rows = [] {
-  std::vector<OpRow> rows = {
+static std::vector<OpRow> core_rows() {
+  return {
       // ---- arithmetic ----
       {"add", binary_shapes, [](In x) { return x[0] + x[1]; }},
       {"sub", binary_shapes, [](In x) { return x[0] - x[1]; }},
@@ -239,8 +233,16 @@ const std::vector<OpRow>& op_table() {
       {"binary_cross_entropy_with_logits none", {{{3, 4}, {3, 4}}, {{5, 1}, {5, 1}}, {{}, {}}},
        [](In x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::none); }},
   };
-  append(rows, reductions_rows());
-  return rows;
+}
+
+// The rows above, then those of the families kept in files of their own.
+const std::vector<OpRow>& op_table() {
+  static const std::vector<OpRow> rows = [] {
+    std::vector<OpRow> all = core_rows();
+    for (std::vector<OpRow> family : {reductions_rows()}) {
+      all.insert(all.end(), std::make_move_iterator(family.begin()), std::make_move_iterator(family.end()));
+    }
+    return all;
   }();
   return rows;
 }

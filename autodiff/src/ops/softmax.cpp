@@ -1,6 +1,7 @@
 // The softmax family over one dim: softmax and log_softmax (logsumexp, over a list of dims, is
 // in sums.cpp). The forward kernels subtract the maximum along the dim, so large inputs (1000,
-// 1001, ...) neither overflow nor lose the answer. A 0-d tensor accepts dim 0 or -1 and acts as a single element, as in PyTorch.
+// 1001, ...) neither overflow nor lose the answer. A 0-d tensor accepts dim 0 or -1 and acts as
+// a single element, as in PyTorch.
 #include "common.hpp"
 
 #include <cmath>
@@ -30,8 +31,8 @@ Tangent sum_keep(const Tangent& t, std::size_t d) { return t.primal_dim() == 0 ?
 
 // With the input viewed as [outer, n, inner]: per (outer, inner) position, the max m along n,
 // then z = Σ exp(x − m), then the output. softmax and log_softmax shift by m itself (a row of
-// all −inf gives NaN, as in PyTorch). z accumulates in double, so
-// that float32 denominators over long dims keep their digits.
+// all −inf gives NaN, as in PyTorch). z accumulates in double, so that float32 denominators
+// over long dims keep their digits.
 template <class T>
 void kernel(Kind kind, const T* x, T* y, DimSplit s) {
   const detail::DimSplit split = s;
