@@ -98,7 +98,8 @@ struct PoolAllocator {
   bool operator==(const PoolAllocator<U>&) const { return true; }
 };
 
-// A TensorImpl from the pool: every tensor the library makes comes through here.
+// A TensorImpl from the pool: every tensor the library makes comes through here (and, when it
+// has at most kSmallStorageBytes of elements and header, its storage too: tensor.cpp).
 template <class... Args>
 std::shared_ptr<TensorImpl> new_impl(Args&&... args) {
   return std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>(), std::forward<Args>(args)...);

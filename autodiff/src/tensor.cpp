@@ -13,6 +13,16 @@ namespace matgrad {
 
 using detail::TensorImpl;
 
+detail::Storage* detail::allocate_small_storage() {
+  using Pool = SlabPool<kSmallStorageBytes>;
+  auto* s = new (Pool::allocate()) Storage;
+  s->release = [](Storage* p) noexcept {
+    p->~Storage();
+    Pool::deallocate(p);
+  };
+  return s;
+}
+
 std::string_view dtype_name(DType dtype) {
   return dtype == DType::float32 ? "float32" : "float64";
 }

@@ -44,10 +44,17 @@ T* elements_after(Storage* s) {
   return reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(s) + kStorageHeader);
 }
 
+// Blocks of up to this many bytes, header included (eight doubles, sixteen floats), come from
+// the engine's slab pool (src/pool.hpp), as its records and tensors do: a small tensor's
+// elements are its op's one remaining trip through malloc otherwise.
+inline constexpr std::size_t kSmallStorageBytes = kStorageHeader + 64;
+Storage* allocate_small_storage();  // a kSmallStorageBytes block from the pool
+
 // A block of n uninitialised elements after the header.
 template <class T>
 Storage* allocate_storage(std::size_t n) {
   static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= kStorageHeader);
+  if (n <= (kSmallStorageBytes - kStorageHeader) / sizeof(T)) return allocate_small_storage();
   if (n > (static_cast<std::size_t>(PTRDIFF_MAX) - kStorageHeader) / sizeof(T)) throw std::bad_alloc();
   void* block = ::operator new(kStorageHeader + n * sizeof(T));
   auto* s = new (block) Storage;
