@@ -33,6 +33,7 @@ struct OpRow {
 // (op_table_<family>.cpp).
 const std::vector<OpRow>& op_table();
 std::vector<OpRow> elementwise_rows();  // op_table_elementwise.cpp
+std::vector<OpRow> reductions_rows();   // op_table_reductions.cpp
 
 // Shapes for ops on one input; for two inputs that broadcast.
 inline const std::vector<std::vector<Shape>> unary_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}},

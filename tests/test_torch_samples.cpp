@@ -34,13 +34,6 @@ Reduction reduction_of(const Sample& s, std::size_t position) {
   unsupported("reduction '" + name + "'");
 }
 
-// A dim argument that is an int, or a list of one int.
-std::ptrdiff_t one_dim(const Arg& a) {
-  const auto dims = a.ints();
-  if (dims.size() != 1) unsupported(fmt::format("a reduction over {} dims", dims.size()));
-  return static_cast<std::ptrdiff_t>(dims[0]);
-}
-
 // A tensor operand that torch also accepts as a Python number.
 Tensor operand(const Arg& a, const Tensor& like) {
   return a.is_tensor() ? a.tensor() : full_like(scalar_like(like, 0.0), a.number());
@@ -108,20 +101,41 @@ Mapping rounding_div(const char* mode) {
   };
 }
 
-// sum and mean: all elements, or one dim.
-template <class All, class Dim>
-Mapping reduction(All all, Dim along) {
-  return [all, along](const Sample& s) -> Outputs {
+// A dim argument: None (every dim), an int, or a list of ints (an empty one: every dim).
+DimList dims_of(const Arg& a) {
+  if (a.is_none()) return {};
+  const auto dims = a.ints();
+  return std::vector<std::ptrdiff_t>(dims.begin(), dims.end());
+}
+
+bool flag(const Arg& a) { return !a.is_none() && a.boolean(); }
+
+// sum, mean, amax, amin, prod: reduce(input, dim, keepdim).
+template <class Reduce>
+Mapping reduction(Reduce reduce) {
+  return [reduce](const Sample& s) -> Outputs {
     s.only_kwargs({"dim", "keepdim"});
-    const Tensor a = s.input().tensor();
-    const Arg dim = s.get(0, "dim");
-    const Arg keep = s.get(1, "keepdim");
-    const bool keepdim = !keep.is_none() && keep.boolean();
-    if (dim.is_none() || (dim.is_list() && dim.ints().empty())) {
-      if (keepdim) unsupported("keepdim on a full reduction");
-      return {all(a)};
-    }
-    return {along(a, one_dim(dim), keepdim)};
+    return {reduce(s.input().tensor(), dims_of(s.get(0, "dim")), flag(s.get(1, "keepdim")))};
+  };
+}
+
+// var, std, var_mean, std_mean: (input, dim, unbiased or correction, keepdim).
+template <class Statistic>
+Mapping statistic(Statistic statistic) {
+  return [statistic](const Sample& s) -> Outputs {
+    s.only_kwargs({"dim", "unbiased", "correction", "keepdim"});
+    const Arg unbiased = s.kwarg("unbiased"), correction = s.kwarg("correction");
+    const double c = !correction.is_none() ? correction.number() : unbiased.is_none() || unbiased.boolean() ? 1 : 0;
+    return statistic(s.input().tensor(), dims_of(s.get(0, "dim")), c, flag(s.kwarg("keepdim")));
+  };
+}
+
+// cumsum, cumprod, logcumsumexp: scan(input, dim).
+template <class Scan>
+Mapping scan(Scan scan) {
+  return [scan](const Sample& s) -> Outputs {
+    s.only_kwargs({"dim"});
+    return {scan(s.input().tensor(), static_cast<std::ptrdiff_t>(s.get(0, "dim").integer()))};
   };
 }
 
@@ -419,22 +433,66 @@ const std::map<std::string, Mapping>& mappings() {
        }},
 
       // ---- reductions ----
-      {"sum", reduction([](const Tensor& a) { return sum(a); },
-                        [](const Tensor& a, std::ptrdiff_t d, bool k) { return sum(a, d, k); })},
-      {"mean", reduction([](const Tensor& a) { return mean(a); },
-                         [](const Tensor& a, std::ptrdiff_t d, bool k) { return mean(a, d, k); })},
+      {"sum", reduction([](const Tensor& a, const DimList& d, bool k) { return sum(a, d, k); })},
+      {"mean", reduction([](const Tensor& a, const DimList& d, bool k) { return mean(a, d, k); })},
+      {"prod", reduction([](const Tensor& a, const DimList& d, bool k) { return prod(a, d, k); })},
+      {"amax", reduction([](const Tensor& a, const DimList& d, bool k) { return amax(a, d, k); })},
+      {"amin", reduction([](const Tensor& a, const DimList& d, bool k) { return amin(a, d, k); })},
+      {"var", statistic([](const Tensor& a, const DimList& d, double c, bool k) -> Outputs { return {var(a, d, c, k)}; })},
+      {"std", statistic([](const Tensor& a, const DimList& d, double c, bool k) -> Outputs { return {matgrad::std(a, d, c, k)}; })},
+      {"var_mean", statistic([](const Tensor& a, const DimList& d, double c, bool k) -> Outputs {
+         const VarMeanResult r = var_mean(a, d, c, k);
+         return {r.var, r.mean};
+       })},
+      {"logsumexp",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim", "keepdim"});
+         return {logsumexp(s.input().tensor(), dims_of(s.get(0, "dim")), flag(s.get(1, "keepdim")))};
+       }},
+      {"cumsum", scan([](const Tensor& a, std::ptrdiff_t d) { return cumsum(a, d); })},
+      {"cumprod", scan([](const Tensor& a, std::ptrdiff_t d) { return cumprod(a, d); })},
+      {"logcumsumexp", scan([](const Tensor& a, std::ptrdiff_t d) { return logcumsumexp(a, d); })},
+      // torch.norm(input, p, dim, keepdim) with a numeric p (or none: 2).
+      {"norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"p", "dim", "keepdim"});
+         const Arg p = s.get(0, "p");
+         if (!p.is_none() && !p.is_number()) unsupported("p '" + p.string() + "'");
+         return {norm(s.input().tensor(), p.is_none() ? 2.0 : p.number(), dims_of(s.get(1, "dim")),
+                      flag(s.get(2, "keepdim")))};
+       }},
       {"linalg.vector_norm",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"ord", "dim", "keepdim"});
          const Arg ord = s.get(0, "ord");
-         if (!ord.is_none() && ord.number() != 2) unsupported(fmt::format("ord {}", ord.number()));
-         const Arg dim = s.get(1, "dim"), keep = s.get(2, "keepdim");
-         const bool keepdim = !keep.is_none() && keep.boolean();
-         if (dim.is_none()) {
-           if (keepdim) unsupported("keepdim on a full reduction");
-           return {norm(s.input().tensor())};
+         return {linalg_vector_norm(s.input().tensor(), ord.is_none() ? 2.0 : ord.number(), dims_of(s.get(1, "dim")),
+                                    flag(s.get(2, "keepdim")))};
+       }},
+      // torch.linalg.norm: the vector norm of a vector, or of every element without an ord.
+      {"linalg.norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"ord", "dim", "keepdim"});
+         const Arg ord = s.get(0, "ord"), dim = s.get(1, "dim");
+         const Tensor a = s.input().tensor();
+         const bool keepdim = flag(s.get(2, "keepdim"));
+         if (!ord.is_none() && (a.dim() != 1 || !dim.is_none())) unsupported("an ord with a matrix or dims");
+         return {linalg_vector_norm(a, ord.is_none() ? 2.0 : ord.number(), dims_of(dim), keepdim)};
+       }},
+      // Departure: 'nuc', 2 and -2 need the SVD, which matgrad does not have yet (a ValueError).
+      {"linalg.matrix_norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"ord", "dim", "keepdim"});
+         const Arg ord = s.get(0, "ord"), dim = s.get(1, "dim");
+         const DimList dims = dim.is_none() ? DimList{-2, -1} : dims_of(dim);
+         const bool keepdim = flag(s.get(2, "keepdim"));
+         const Tensor a = s.input().tensor();
+         if (ord.is_none()) return {linalg_matrix_norm(a, "fro", dims, keepdim)};
+         if (!ord.is_number()) {
+           if (ord.string() == "nuc") unsupported("ord 'nuc' (needs the SVD)");
+           return {linalg_matrix_norm(a, ord.string(), dims, keepdim)};
          }
-         return {norm(s.input().tensor(), one_dim(dim), keepdim)};
+         if (std::abs(ord.number()) == 2) unsupported("ord ±2 (needs the SVD)");
+         return {linalg_matrix_norm(a, ord.number(), dims, keepdim)};
        }},
       {"max.reduction_with_dim", extremum(true)},
       {"min.reduction_with_dim", extremum(false)},
@@ -451,12 +509,6 @@ const std::map<std::string, Mapping>& mappings() {
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"dim"});
          return {log_softmax(s.input().tensor(), s.get(0, "dim").integer())};
-       }},
-      {"logsumexp",
-       [](const Sample& s) -> Outputs {
-         s.only_kwargs({"dim", "keepdim"});
-         const Arg keep = s.get(1, "keepdim");
-         return {logsumexp(s.input().tensor(), one_dim(s.get(0, "dim")), !keep.is_none() && keep.boolean())};
        }},
 
       // ---- indexing and joining ----

@@ -8,7 +8,9 @@
 #include "matgrad/call_site.hpp"
 #include "matgrad/tensor.hpp"
 
+#include <concepts>
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -94,14 +96,81 @@ Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller = So
 Tensor diag(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
 
 // ---- reductions ----
-Tensor sum(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
-Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-Tensor mean(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
-Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-// The 2-norm (Frobenius norm) of all elements, or of each slice along a dim. Its gradient
-// A / ‖A‖ is taken as 0 where the norm is 0, as in PyTorch.
-Tensor norm(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
-Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// The dims a reduction runs over: one dim, a braced list {0, -1} or a vector; negative dims
+// count from the end, a repeated dim is an IndexError, and a 0-d tensor takes dim 0 or -1 (its
+// one element). No dims (the default, {}) means every dim, as torch's dim=None (and dim=[]).
+// keepdim leaves the reduced dims in the result at size 1, on a full reduction too. float32
+// inputs accumulate in double.
+class DimList {
+ public:
+  DimList() = default;
+  DimList(std::ptrdiff_t dim) : dims_{dim} {}                                 // NOLINT: implicit
+  DimList(std::initializer_list<std::ptrdiff_t> dims) : dims_(dims) {}        // NOLINT
+  DimList(std::vector<std::ptrdiff_t> dims) : dims_(std::move(dims)) {}       // NOLINT
+  bool all() const { return dims_.empty(); }
+  const std::vector<std::ptrdiff_t>& dims() const { return dims_; }
+
+ private:
+  std::vector<std::ptrdiff_t> dims_;
+};
+
+// sum(a), sum(a, 1), sum(a, {0, 2}, true). sum(a, caller) also reads as the full sum (a
+// template, so that a braced list of dims never converts to a SourceLocation instead).
+// The sum over an empty dim is 0, the mean NaN, the product 1, as in PyTorch.
+Tensor sum(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor mean(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+template <std::same_as<SourceLocation> L>
+Tensor sum(const Tensor& a, const L& caller) { return sum(a, DimList(), false, caller); }
+template <std::same_as<SourceLocation> L>
+Tensor mean(const Tensor& a, const L& caller) { return mean(a, DimList(), false, caller); }
+// Its gradient as torch's: where no element of a slice is 0, gC ⊙ C ⊘ A; where one is, the
+// product of the others at it and 0 elsewhere; where two or more are, 0.
+Tensor prod(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// Σ (A − mean)² / (N − correction) over the dims (correction 1: Bessel's); N − correction ≤ 0
+// gives inf (NaN where the sum of squares is 0, or N = 0), as torch. std = √var, with gradient
+// 0 where std is 0, as torch. var_mean and std_mean return both (torch's tuple).
+Tensor var(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor std(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+struct VarMeanResult {
+  Tensor var;
+  Tensor mean;
+};
+struct StdMeanResult {
+  Tensor std;
+  Tensor mean;
+};
+VarMeanResult var_mean(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+StdMeanResult std_mean(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// The largest (smallest) element over the dims; NaN if any is NaN. The gradient is split evenly
+// between the elements that tie for it, as torch's. Over an empty dim: an IndexError.
+Tensor amax(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor amin(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// log Σ exp(A) over the dims, shifted by the max (large inputs neither overflow nor lose the
+// answer); −inf over an empty dim.
+Tensor logsumexp(const Tensor& a, const DimList& dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+
+// Scans along one dim (0 or -1 of a 0-d tensor): running sums, products and log Σ exp, each
+// accumulated in double. cumprod's gradient handles zeros as torch's.
+Tensor cumsum(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor cumprod(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor logcumsumexp(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+
+// Norms, named as ATen names torch.linalg's (flat, as matgrad's solve and det):
+// linalg_vector_norm(a, ord, dim, keepdim) is (Σ |A|^ord)^(1/ord) over the dims (every dim by
+// default), with ord 2 (the Frobenius norm of all elements), 1, 0 (the count of non-zeros,
+// gradient 0), ±inf (max / min |A|, gradient split between ties) or any other p. Gradients at
+// 0 as torch's: 0 where the norm is 0 (p > 0), sign(0) = 0 for p = 1. ord < 0 and −inf over an
+// empty dim are an IndexError (no identity).
+Tensor linalg_vector_norm(const Tensor& a, double ord = 2, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// torch.norm(a, p, dim, keepdim) for a numeric p: linalg_vector_norm. (matgrad's earlier
+// norm(a, dim) read its second argument as a dim; it is the order p, as in torch.)
+Tensor norm(const Tensor& a, double p = 2, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// The matrix norm over two dims (the last two by default) of a tensor of rank ≥ 2: ord "fro",
+// or 1 / −1 (max / min column sum of |A|), inf / −inf (max / min row sum). "nuc", 2 and −2 need
+// the SVD, which matgrad does not have yet: they raise a ValueError saying so.
+Tensor linalg_matrix_norm(const Tensor& a, std::string_view ord = "fro", const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor linalg_matrix_norm(const Tensor& a, double ord, const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+
 // Max/min over a dim; the gradient goes to the first arg-extremum (ties: lowest index).
 Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
@@ -231,7 +300,6 @@ Tensor div(const Tensor& a, const Tensor& b, std::string_view rounding_mode, con
 // ---- softmax family, stable for large inputs ----
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
 Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
-Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 
 // ---- indexing and joining ----
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller = SourceLocation::current());
