@@ -30,6 +30,9 @@ struct OpRow {
 };
 
 const std::vector<OpRow>& op_table();
+// The rows of each family of ops, one file each, appended to op_table().
+std::vector<OpRow> index_rows();  // op_table_index.cpp: gather, scatter, max/min, masks
+std::vector<OpRow> shape_rows();  // op_table_shape.cpp: permute, flip, roll, triu, repeat, split
 
 // A float64 input of the given shape drawn from the domain, requiring grad.
 inline Tensor draw_input(const Shape& shape, Domain domain, Generator& gen) {
