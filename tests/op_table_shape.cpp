@@ -50,7 +50,11 @@ std::vector<OpRow> shape_rows() {
       {"split", {{{5, 3}}, {{4, 2}}, {{1, 3}}},
        [](In x) { return weighted(split(x[0], 2), 0) + weighted(split(x[0], {1, x[0].size(0) - 1}), 0); }},
       {"chunk", {{{5, 3}}, {{4, 2}}, {{2, 6}}}, [](In x) { return weighted(chunk(x[0], 3, -1), -1); }},
-      {"unbind", {{{3, 4}}, {{2, 3, 4}}, {{1, 5}}}, [](In x) { return stack(unbind(x[0], 1)) * 1.5 + weighted(unbind(x[0]), 0).sum(); }},
+      {"unbind", {{{3, 4}}, {{2, 3, 4}}, {{1, 5}}}, [](In x) {
+         const std::vector<Tensor> columns = unbind(x[0], 1);  // none for a zero-size dim 1
+         const Tensor rows = weighted(unbind(x[0]), 0).sum();
+         return columns.empty() ? rows : stack(columns) * 1.5 + rows;
+       }},
   };
 }
 

@@ -161,7 +161,8 @@ TEST_CASE("take_along_dim, index_put, masked_fill and masked_select") {
   check_error<IndexError>([&] { index_put(z, {longs({3})}, f64(1)); }, {"index_put: index 3 is out of range for dim 0 of size 3"});
   check_error<ShapeError>([&] { index_put(z, {longs({0})}, f64({1, 2, 3})); }, {"index_put:", "[3]", "[1, 2]"});
   CHECK(doubles(masked_fill(a, longs({1, 0, 1}), -1.0)) == std::vector<double>{-1, 30, -1, -1, 40, -1});
-  check_error<ShapeError>([&] { masked_fill(f64({1}), longs({1, 0}), 0.0); }, {"masked_fill: mask of shape [2] does not broadcast to the input's shape [1]"});
+  CHECK(doubles(masked_fill(f64({1}), longs({1, 0}), 0.0)) == std::vector<double>{0, 1});  // broadcasts, as torch
+  check_error<ShapeError>([&] { masked_fill(f64({1, 2}), longs({1, 0, 1}), 0.0); }, {"where: shapes", "cannot be broadcast"});
   CHECK(doubles(masked_select(a, gt(a, f64(25)))) == std::vector<double>{30, 60, 40, 50});
   CHECK(doubles(masked_select(f64({{1}, {2}}), longs({1, 0, 1}))) == std::vector<double>{1, 1, 2, 2});
   Tensor x = f64({1, 2, 3}, true);

@@ -441,6 +441,88 @@ const std::map<std::string, Mapping>& mappings() {
          const Arg n = s.get(0, "num_classes");
          return {one_hot(s.input().index_tensor(), n.is_none() ? -1 : n.integer())};
        }},
+      // ---- rearranging (the shape family) ----
+      {"permute",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto dims = s.arg(0).ints();
+         return {permute(s.input().tensor(), std::vector<std::ptrdiff_t>(dims.begin(), dims.end()))};
+       }},
+      {"flip",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dims"});
+         const auto dims = s.get(0, "dims").ints();
+         return {flip(s.input().tensor(), std::vector<std::ptrdiff_t>(dims.begin(), dims.end()))};
+       }},
+      {"roll",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"shifts", "dims"});
+         const auto shifts = s.get(0, "shifts").ints();
+         const Arg dims = s.get(1, "dims");
+         std::vector<std::ptrdiff_t> d;
+         if (!dims.is_none()) {
+           const auto v = dims.ints();
+           d.assign(v.begin(), v.end());
+         }
+         return {roll(s.input().tensor(), std::vector<std::ptrdiff_t>(shifts.begin(), shifts.end()), d)};
+       }},
+      {"triu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"diagonal"});
+         const Arg k = s.get(0, "diagonal");
+         return {triu(s.input().tensor(), k.is_none() ? 0 : k.integer())};
+       }},
+      {"tril",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"diagonal"});
+         const Arg k = s.get(0, "diagonal");
+         return {tril(s.input().tensor(), k.is_none() ? 0 : k.integer())};
+       }},
+      {"repeat",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const std::vector<std::size_t> r = s.arg(0).indices();
+         return {repeat(s.input().tensor(), r)};
+       }},
+      {"tile",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const std::vector<std::size_t> r = s.arg(0).indices();
+         return {tile(s.input().tensor(), r)};
+       }},
+      {"expand",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto sizes = s.arg(0).ints();
+         return {expand(s.input().tensor(), std::vector<std::ptrdiff_t>(sizes.begin(), sizes.end()))};
+       }},
+      {"unbind",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(0, "dim");
+         return unbind(s.input().tensor(), dim.is_none() ? 0 : dim.integer());
+       }},
+      {"chunk",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         return chunk(s.input().tensor(), static_cast<std::size_t>(s.arg(0).integer()), dim.is_none() ? 0 : dim.integer());
+       }},
+      {"split",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         const std::ptrdiff_t d = dim.is_none() ? 0 : dim.integer();
+         if (s.arg(0).is_list()) return split(s.input().tensor(), s.arg(0).indices(), d);
+         return split(s.input().tensor(), static_cast<std::size_t>(s.arg(0).integer()), d);
+       }},
+      {"movedim",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto from = s.arg(0).ints(), to = s.arg(1).ints();
+         if (from.size() != 1 || to.size() != 1 || !s.arg(0).is_number()) unsupported("several dims moved at once");
+         return {movedim(s.input().tensor(), from[0], to[0])};
+       }},
       {"cat",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"dim"});

@@ -274,7 +274,7 @@ Tensor take_along_dim(const Tensor& a, const Tensor& index, std::optional<std::p
 // shape. Without accumulate, a repeated position takes the last value written.
 Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
                  bool accumulate = false, const SourceLocation& caller = SourceLocation::current());
-// value where mask is non-zero (mask of any dtype, broadcasting to a's shape), else a.
+// value where mask is non-zero, else a (mask of any dtype; a and mask broadcast, as torch).
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value, const SourceLocation& caller = SourceLocation::current());
 // The elements of a where mask (broadcast with a) is non-zero, in row-major order, as a 1-D tensor.
 Tensor masked_select(const Tensor& a, const Tensor& mask, const SourceLocation& caller = SourceLocation::current());

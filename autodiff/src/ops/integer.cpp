@@ -187,14 +187,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction redu
   return cross_entropy(logits, positions("cross_entropy", targets, classes, "target"), reduction, caller);
 }
 
-// value where mask, else a: where(mask, value, a) with the mask broadcast to a's shape.
+// value where mask, else a: where(mask, value, a), a and mask broadcasting (torch's out-of-place
+// masked_fill does too).
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value, const SourceLocation& caller) {
   detail::check_defined_any_dtype("masked_fill", a);
   detail::check_defined_any_dtype("masked_fill", mask);
-  if (detail::broadcast_shapes("masked_fill", mask.shape(), a.shape()) != a.shape()) {
-    fail<ShapeError>("masked_fill: mask of shape {} does not broadcast to the input's shape {}",
-                     to_string(mask.shape()), to_string(a.shape()));
-  }
   if (a.dtype() == DType::int64) detail::check_integral_scalar("masked_fill", "value", value);
   return where(mask, scalar_like(a, value), a, caller);
 }
