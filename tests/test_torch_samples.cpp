@@ -39,12 +39,7 @@ Tensor operand(const Arg& a, const Tensor& like) {
   return a.is_tensor() ? a.tensor() : full_like(scalar_like(like, 0.0), a.number());
 }
 
-Tensor from_indices(const xt::xarray<std::size_t>& index) {
-  Tensor t = zeros(Shape(index.shape().begin(), index.shape().end()), {.dtype = DType::float64});
-  auto& x = t.mutable_data<double>();
-  for (std::size_t i = 0; i < index.size(); ++i) x.data()[i] = static_cast<double>(index.data()[i]);
-  return t;
-}
+// torch's bool results (all, any) are compared as 0/1 with matgrad's int64 ones.
 
 Shape shape_of(const Sample& s, std::size_t from) {
   // torch takes a shape as one list or as several ints.
@@ -146,8 +141,8 @@ Mapping extremum(bool is_max) {
     const auto dim = static_cast<std::ptrdiff_t>(s.arg(0).integer());
     const Arg keep = s.get(1, "keepdim");
     const bool keepdim = !keep.is_none() && keep.boolean();
-    if (is_max) return {max(a, dim, keepdim), from_indices(argmax(a, dim, keepdim))};
-    return {min(a, dim, keepdim), from_indices(argmin(a, dim, keepdim))};
+    const ValuesIndices r = is_max ? max(a, dim, keepdim) : min(a, dim, keepdim);
+    return {r.values, r.indices};
   };
 }
 
@@ -156,11 +151,43 @@ Mapping arg_extremum(bool is_max) {
     s.only_kwargs({"dim", "keepdim"});
     const Tensor a = s.input().tensor();
     const Arg dim = s.get(0, "dim");
-    if (dim.is_none()) unsupported("argmax/argmin over all elements (no dim)");
     const Arg keep = s.get(1, "keepdim");
     const bool keepdim = !keep.is_none() && keep.boolean();
-    const auto d = static_cast<std::ptrdiff_t>(dim.integer());
-    return {from_indices(is_max ? argmax(a, d, keepdim) : argmin(a, d, keepdim))};
+    std::optional<std::ptrdiff_t> d;
+    if (!dim.is_none()) d = static_cast<std::ptrdiff_t>(dim.integer());
+    return {is_max ? argmax(a, d, keepdim) : argmin(a, d, keepdim)};
+  };
+}
+
+// all, any and count_nonzero: every element, or one dim (count_nonzero has no keepdim).
+template <class All, class Dim>
+Mapping truth_reduction(All all_of, Dim along, bool has_keepdim) {
+  return [=](const Sample& s) -> Outputs {
+    if (has_keepdim) {
+      s.only_kwargs({"dim", "keepdim"});
+    } else {
+      s.only_kwargs({"dim"});
+    }
+    const Tensor a = s.input().tensor();
+    const Arg dim = s.get(0, "dim");
+    const bool keepdim = has_keepdim && !s.get(1, "keepdim").is_none() && s.get(1, "keepdim").boolean();
+    if (dim.is_none()) return {all_of(a)};
+    if (dim.is_list()) {
+      const auto dims = dim.ints();
+      if (dims.empty()) return {all_of(a)};
+      if (dims.size() != 1) unsupported(fmt::format("a reduction over {} dims", dims.size()));
+      return {along(a, dims[0], keepdim)};
+    }
+    return {along(a, dim.integer(), keepdim)};
+  };
+}
+
+Mapping scatter_reduction(ScatterReduce reduce) {
+  return [reduce](const Sample& s) -> Outputs {
+    s.only_kwargs({"include_self"});
+    const Arg self = s.kwarg("include_self");
+    return {scatter_reduce(s.input().tensor(), s.arg(0).integer(), s.arg(1).index_tensor(), s.arg(2).tensor(),
+                           reduce, self.is_none() || self.boolean())};
   };
 }
 
@@ -496,8 +523,17 @@ const std::map<std::string, Mapping>& mappings() {
        }},
       {"max.reduction_with_dim", extremum(true)},
       {"min.reduction_with_dim", extremum(false)},
+      {"max.reduction_no_dim", unary([](const Tensor& a) { return max(a); })},
+      {"min.reduction_no_dim", unary([](const Tensor& a) { return min(a); })},
       {"argmax", arg_extremum(true)},
       {"argmin", arg_extremum(false)},
+      {"all", truth_reduction([](const Tensor& a) { return all(a); },
+                              [](const Tensor& a, std::ptrdiff_t d, bool k) { return all(a, d, k); }, true)},
+      {"any", truth_reduction([](const Tensor& a) { return any(a); },
+                              [](const Tensor& a, std::ptrdiff_t d, bool k) { return any(a, d, k); }, true)},
+      {"count_nonzero", truth_reduction([](const Tensor& a) { return count_nonzero(a); },
+                                        [](const Tensor& a, std::ptrdiff_t d, bool) { return count_nonzero(a, d); },
+                                        false)},
 
       // ---- softmax family ----
       {"softmax",
@@ -521,6 +557,146 @@ const std::map<std::string, Mapping>& mappings() {
          s.only_kwargs({"alpha"});
          if (s.has("alpha") && s.kwarg("alpha").number() != 1) unsupported("alpha");
          return {index_add(s.input().tensor(), s.arg(0).integer(), s.arg(1).indices(), s.arg(2).tensor())};
+       }},
+      {"gather",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {gather(s.input().tensor(), s.arg(0).integer(), s.arg(1).index_tensor())};
+       }},
+      {"scatter",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor a = s.input().tensor();
+         const Arg src = s.arg(2);
+         if (!src.is_tensor()) return {scatter(a, s.arg(0).integer(), s.arg(1).index_tensor(), src.number())};
+         return {scatter(a, s.arg(0).integer(), s.arg(1).index_tensor(), src.tensor())};
+       }},
+      {"scatter_add",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {scatter_add(s.input().tensor(), s.arg(0).integer(), s.arg(1).index_tensor(), s.arg(2).tensor())};
+       }},
+      {"scatter_reduce.sum", scatter_reduction(ScatterReduce::sum)},
+      {"scatter_reduce.prod", scatter_reduction(ScatterReduce::prod)},
+      {"scatter_reduce.mean", scatter_reduction(ScatterReduce::mean)},
+      {"scatter_reduce.amax", scatter_reduction(ScatterReduce::amax)},
+      {"scatter_reduce.amin", scatter_reduction(ScatterReduce::amin)},
+      {"take_along_dim",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         std::optional<std::ptrdiff_t> d;
+         if (!dim.is_none()) d = dim.integer();
+         return {take_along_dim(s.input().tensor(), s.arg(0).index_tensor(), d)};
+       }},
+      {"index_put",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"accumulate"});
+         std::vector<Tensor> indices;
+         // A bool mask as index is refused by index_tensor (matgrad has no bool dtype).
+         for (const Arg& i : s.arg(0).list()) indices.push_back(i.index_tensor());
+         const Arg acc = s.get(2, "accumulate");
+         return {index_put(s.input().tensor(), indices, s.arg(1).tensor(), !acc.is_none() && acc.boolean())};
+       }},
+      {"masked_fill",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Arg value = s.arg(1);
+         if (value.is_tensor() && value.tensor().requires_grad()) unsupported("a tensor value that requires grad");
+         return {masked_fill(s.input().tensor(), s.arg(0).tensor(), value.number())};
+       }},
+      {"masked_select",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {masked_select(s.input().tensor(), s.arg(0).tensor())};
+       }},
+      {"nn.functional.one_hot",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"num_classes"});
+         const Arg n = s.get(0, "num_classes");
+         return {one_hot(s.input().index_tensor(), n.is_none() ? -1 : n.integer())};
+       }},
+      // ---- rearranging (the shape family) ----
+      {"permute",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto dims = s.arg(0).ints();
+         return {permute(s.input().tensor(), std::vector<std::ptrdiff_t>(dims.begin(), dims.end()))};
+       }},
+      {"flip",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dims"});
+         const auto dims = s.get(0, "dims").ints();
+         return {flip(s.input().tensor(), std::vector<std::ptrdiff_t>(dims.begin(), dims.end()))};
+       }},
+      {"roll",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"shifts", "dims"});
+         const auto shifts = s.get(0, "shifts").ints();
+         const Arg dims = s.get(1, "dims");
+         std::vector<std::ptrdiff_t> d;
+         if (!dims.is_none()) {
+           const auto v = dims.ints();
+           d.assign(v.begin(), v.end());
+         }
+         return {roll(s.input().tensor(), std::vector<std::ptrdiff_t>(shifts.begin(), shifts.end()), d)};
+       }},
+      {"triu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"diagonal"});
+         const Arg k = s.get(0, "diagonal");
+         return {triu(s.input().tensor(), k.is_none() ? 0 : k.integer())};
+       }},
+      {"tril",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"diagonal"});
+         const Arg k = s.get(0, "diagonal");
+         return {tril(s.input().tensor(), k.is_none() ? 0 : k.integer())};
+       }},
+      {"repeat",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const std::vector<std::size_t> r = s.arg(0).indices();
+         return {repeat(s.input().tensor(), r)};
+       }},
+      {"tile",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const std::vector<std::size_t> r = s.arg(0).indices();
+         return {tile(s.input().tensor(), r)};
+       }},
+      {"expand",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto sizes = s.arg(0).ints();
+         return {expand(s.input().tensor(), std::vector<std::ptrdiff_t>(sizes.begin(), sizes.end()))};
+       }},
+      {"unbind",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(0, "dim");
+         return unbind(s.input().tensor(), dim.is_none() ? 0 : dim.integer());
+       }},
+      {"chunk",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         return chunk(s.input().tensor(), static_cast<std::size_t>(s.arg(0).integer()), dim.is_none() ? 0 : dim.integer());
+       }},
+      {"split",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         const std::ptrdiff_t d = dim.is_none() ? 0 : dim.integer();
+         if (s.arg(0).is_list()) return split(s.input().tensor(), s.arg(0).indices(), d);
+         return split(s.input().tensor(), static_cast<std::size_t>(s.arg(0).integer()), d);
+       }},
+      {"movedim",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto from = s.arg(0).ints(), to = s.arg(1).ints();
+         if (from.size() != 1 || to.size() != 1 || !s.arg(0).is_number()) unsupported("several dims moved at once");
+         return {movedim(s.input().tensor(), from[0], to[0])};
        }},
       {"cat",
        [](const Sample& s) -> Outputs {
@@ -549,7 +725,7 @@ const std::map<std::string, Mapping>& mappings() {
          if (s.arg(0).is_tensor() && s.entry().at("args")[0].at("tensor") != "int64") {
            unsupported("probability targets");
          }
-         return {cross_entropy(logits, s.arg(0).indices(), reduction_of(s, 1))};
+         return {cross_entropy(logits, s.arg(0).index_tensor(), reduction_of(s, 1))};
        }},
       {"nn.functional.binary_cross_entropy_with_logits",
        [](const Sample& s) -> Outputs {

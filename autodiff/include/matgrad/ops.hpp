@@ -171,12 +171,6 @@ Tensor norm(const Tensor& a, double p = 2, const DimList& dim = {}, bool keepdim
 Tensor linalg_matrix_norm(const Tensor& a, std::string_view ord = "fro", const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 Tensor linalg_matrix_norm(const Tensor& a, double ord, const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 
-// Max/min over a dim; the gradient goes to the first arg-extremum (ties: lowest index).
-Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-xt::xarray<std::size_t> argmax(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
-xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
-
 // ---- elementwise ----
 Tensor exp(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor log(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
@@ -306,6 +300,9 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
 // a with source's slices added at `index` along dim (repeated indices accumulate).
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller = SourceLocation::current());
+// index_select with an int64 index tensor of rank ≤ 1, as torch.index_select (the indices are
+// constants: the index tensor never gets a gradient).
+Tensor index_select(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const SourceLocation& caller = SourceLocation::current());
 // Elements start, start + step, ... (< end) along dim; end is clipped to the size. A copy.
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step = 1, const SourceLocation& caller = SourceLocation::current());
@@ -326,7 +323,112 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction =
 // Softmax cross-entropy of logits [N, C] (or [C]) against class indices, fused and stable.
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                      Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
+// The same with an int64 tensor of class indices, [N] for logits [N, C] or 0-d for [C], as torch.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+                     Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
+
+// ---- rearranging elements (any dtype; copies: matgrad has no strided views) ----
+// torch.permute: C's dim i is A's dim dims[i] (dims a permutation of A's dims).
+Tensor permute(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const SourceLocation& caller = SourceLocation::current());
+// torch.movedim of one dim: the dim `source` moved to position `destination`, the others in order.
+Tensor movedim(const Tensor& a, std::ptrdiff_t source, std::ptrdiff_t destination, const SourceLocation& caller = SourceLocation::current());
+Tensor flip(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const SourceLocation& caller = SourceLocation::current());
+// torch.roll: C[i] = A[(i − shift) mod n] along each of dims; no dims: the flattened tensor,
+// rolled by the one shift and reshaped back.
+Tensor roll(const Tensor& a, const std::vector<std::ptrdiff_t>& shifts, const std::vector<std::ptrdiff_t>& dims = {},
+            const SourceLocation& caller = SourceLocation::current());
+// The elements on and above (triu) or on and below (tril) diagonal `diagonal` of the last two
+// dims (> 0 above the main one), the others 0; rank ≥ 2 (batched over the leading dims), as torch.
+Tensor triu(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
+Tensor tril(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
+// Tensor.repeat: at least a.dim() repeats (a gets leading 1s up to their count); torch.tile
+// takes fewer too (leading 1s for the repeats).
+Tensor repeat(const Tensor& a, const std::vector<std::size_t>& repeats, const SourceLocation& caller = SourceLocation::current());
+Tensor tile(const Tensor& a, const std::vector<std::size_t>& reps, const SourceLocation& caller = SourceLocation::current());
+// Tensor.expand: broadcast_to where -1 keeps a's size in that dim (new leading dims take sizes).
+Tensor expand(const Tensor& a, const std::vector<std::ptrdiff_t>& sizes, const SourceLocation& caller = SourceLocation::current());
+// torch.split into pieces of split_size (the last may be smaller) or of the given sizes,
+// torch.chunk into `chunks` pieces of ⌈n / chunks⌉ (fewer when they run out, as torch), and
+// torch.unbind: the slices along dim with dim removed. Each piece is a copy (slice).
+std::vector<Tensor> split(const Tensor& a, std::size_t split_size, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+std::vector<Tensor> split(const Tensor& a, const std::vector<std::size_t>& sizes, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+std::vector<Tensor> chunk(const Tensor& a, std::size_t chunks, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+std::vector<Tensor> unbind(const Tensor& a, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+
+// ---- int64 tensors: integer arithmetic, truth tests ----
+// add, sub, mul, neg, the comparisons (0/1 in the inputs' dtype), where, to, clone and the shape
+// and indexing ops above also take int64 tensors (never differentiable: tensor.hpp); div of two
+// int64 tensors is true division in float32, as torch's. int64 arithmetic wraps on overflow.
+// For two int64 tensors (broadcasting): a ⊘ b rounded toward −∞, and (remainder, declared with
+// the binary ops above) a − b·floor_divide(a, b) (the sign of b, Python's %), as torch; a zero
+// divisor raises a ValueError (torch: an error too).
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+// matgrad has no bool dtype: all and any give int64 0 or 1 (torch gives bool), over every
+// element or along dim; count_nonzero gives int64 counts, as torch. Any input dtype; NaN counts
+// as non-zero, as in torch.
+Tensor all(const Tensor& a);
+Tensor all(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor any(const Tensor& a);
+Tensor any(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor count_nonzero(const Tensor& a);
+Tensor count_nonzero(const Tensor& a, std::ptrdiff_t dim);
+// torch.nn.functional.one_hot: int64 labels of any shape → int64 [..., num_classes]; a
+// num_classes of -1 takes max(labels) + 1. Negative or too large labels raise an IndexError.
+Tensor one_hot(const Tensor& labels, std::ptrdiff_t num_classes = -1);
+Tensor one_hot(std::span<const std::size_t> labels, std::ptrdiff_t num_classes = -1);
+
+// ---- arg-extrema, and max and min with their indices ----
+// int64 indices of the first extremum (NaN counts as the extremum, as in torch): over every
+// element of a (flattened; keepdim gives a shape of ones) when dim is nullopt, else along dim.
+// Any input dtype; a size-0 reduction raises a ShapeError (as torch).
+Tensor argmax(const Tensor& a, std::optional<std::ptrdiff_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& a, std::optional<std::ptrdiff_t> dim = std::nullopt, bool keepdim = false);
+// torch.max(a, dim) and torch.min(a, dim): the extreme values along dim and their int64 indices
+// (first on ties, as torch on the CPU); the gradient goes to the index taken, as torch's.
+struct ValuesIndices {
+  Tensor values;   // differentiable
+  Tensor indices;  // int64, never requires grad
+};
+ValuesIndices max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+ValuesIndices min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// torch.max(a), torch.min(a): 0-d, over every element; the gradient is split evenly among the
+// elements equal to the result (among the NaNs when it is NaN), as torch's. Refuses an empty a.
+Tensor max(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor min(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+
+// ---- gather, scatter and masks (int64 index tensors) ----
+// The index is a constant (it never gets a gradient); indices out of range raise an IndexError,
+// negative ones too (as torch's gather). Shapes follow torch: index has a's rank, and
+// index.size(d) ≤ a.size(d) for d ≠ dim (≤ src.size(d) for every d for the scatters).
+// C[i][j][k] = A[index[i][j][k]][j][k] (dim 0): shaped as index.
+Tensor gather(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const SourceLocation& caller = SourceLocation::current());
+// a with C[index[i][j]][j] = src[i][j] (dim 0). With repeated indices the last write wins and
+// the gradient goes to that src element (torch leaves which one unspecified).
+Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src, const SourceLocation& caller = SourceLocation::current());
+Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, double value, const SourceLocation& caller = SourceLocation::current());
+// a with src[i][j] added at C[index[i][j]][j] (dim 0); repeated indices accumulate.
+Tensor scatter_add(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src, const SourceLocation& caller = SourceLocation::current());
+// torch.scatter_reduce: each position of a named by index becomes the reduction of the src
+// elements sent there (and of a's own element when include_self). Positions no index names keep
+// a's value. Gradients as torch: mean divides by the count; amax/amin split evenly among the
+// elements equal to the result; prod is C/x for each factor x (where no factor is 0).
+enum class ScatterReduce { sum, prod, mean, amax, amin };
+Tensor scatter_reduce(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src,
+                      ScatterReduce reduce, bool include_self = true, const SourceLocation& caller = SourceLocation::current());
+// torch.take_along_dim: gather after broadcasting a and index against each other in every dim
+// but `dim`; without dim, a and index are flattened.
+Tensor take_along_dim(const Tensor& a, const Tensor& index, std::optional<std::ptrdiff_t> dim = std::nullopt,
+                      const SourceLocation& caller = SourceLocation::current());
+// a[indices₀, indices₁, ...] = values (+= with accumulate), torch's index_put: k int64 index
+// tensors (broadcasting together) address a's first k dims; values broadcast to the indexed
+// shape. Without accumulate, a repeated position takes the last value written.
+Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false, const SourceLocation& caller = SourceLocation::current());
+// value where mask is non-zero, else a (mask of any dtype; a and mask broadcast, as torch).
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value, const SourceLocation& caller = SourceLocation::current());
+// The elements of a where mask (broadcast with a) is non-zero, in row-major order, as a 1-D tensor.
+Tensor masked_select(const Tensor& a, const Tensor& mask, const SourceLocation& caller = SourceLocation::current());
 
 }  // namespace matgrad

@@ -197,6 +197,7 @@ Tensor fmod(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 }
 
 Tensor remainder(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
+  if (a.dtype() == DType::int64 && b.dtype() == DType::int64) return detail::integer_remainder(a, b);
   Tensor out = binary("remainder", a, b, [](auto u, auto v) {
     auto mod = std::fmod(u, v);
     if (mod != 0 && (v < 0) != (mod < 0)) mod += v;
