@@ -45,8 +45,11 @@ int main(int argc, char** argv) {
     NoGradGuard no_grad;
     data::DataLoader test_loader(std::move(test), {.batch_size = bench::epoch::kEvalBatch});
     for (const data::Batch& batch : test_loader) {
-      const auto predicted = argmax(model(flatten(batch.inputs)), 1);
-      for (std::size_t i = 0; i < batch.targets.size(); ++i) correct += predicted(i) == batch.targets[i];
+      const Tensor predicted_index = argmax(model(flatten(batch.inputs)), 1);
+      const auto& predicted = predicted_index.data<std::int64_t>();
+      for (std::size_t i = 0; i < batch.targets.size(); ++i) {
+        correct += static_cast<std::size_t>(predicted(i)) == batch.targets[i];
+      }
     }
   }
   const double eval_ms = seconds_since(t2) * 1e3;

@@ -2,16 +2,14 @@
 // broadcast cases among them) and the function under check. Adding an op = adding a row.
 #include "op_table.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace matgrad::testing {
 
 using In = const std::vector<Tensor>&;
 using Shapes = std::vector<std::vector<Shape>>;
 
-// Shapes for ops on one input; for two inputs that broadcast.
-static const Shapes unary_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}, {{7}}};
-static const Shapes binary_shapes = {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}},
-                                     {{3, 4}, {4}},    {{3, 1}, {1, 4}}, {{}, {2, 3}},
-                                     {{2, 3, 4}, {3, 1}}};
 static const Shapes matrix_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{4, 4}}};
 
 // x + n I for an n×n draw: far enough from singular for the matrix-function rows.
@@ -19,8 +17,20 @@ static Tensor shifted(const Tensor& x) {
   return x + static_cast<double>(x.size(0)) * eye(x.size(0), {.dtype = x.dtype()});
 }
 
+// The rows below, then each family's rows from its own file (one line each).
+static std::vector<OpRow> with_family_rows(std::vector<OpRow> rows) {
+  auto append = [&rows](std::vector<OpRow> family) {
+    for (OpRow& row : family) rows.push_back(std::move(row));
+  };
+  append(elementwise_rows());
+  append(reductions_rows());
+  append(index_rows());
+  append(shape_rows());
+  return rows;
+}
+
 const std::vector<OpRow>& op_table() {
-  static const std::vector<OpRow> rows = {
+  static const std::vector<OpRow> rows = with_family_rows({
       // ---- arithmetic ----
       {"add", binary_shapes, [](In x) { return x[0] + x[1]; }},
       {"sub", binary_shapes, [](In x) { return x[0] - x[1]; }},
@@ -95,20 +105,6 @@ const std::vector<OpRow>& op_table() {
       {"diag off the main diagonal", {{{4}}, {{3, 4}}, {{4, 3}}, {{1, 5}}},
        [](In x) { return concat({flatten(diag(x[0], 1)), flatten(diag(x[0], -2))}); }},
 
-      // ---- reductions ----
-      {"sum", unary_shapes, [](In x) { return sum(x[0]); }},
-      // The 0-d shapes reduce over dim 0 and -1 of a 0-d tensor, as PyTorch allows.
-      {"sum_dim", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}},
-       [](In x) { return sum(x[0], 0) + sum(x[0], -1, true).sum(); }},
-      {"mean", unary_shapes, [](In x) { return mean(x[0]); }},
-      {"mean_dim", {{{3, 4}}, {{1, 5}}, {{2, 3, 4}}, {{}}},
-       [](In x) { return mean(x[0], -1, true) + mean(x[0], 0).sum(); }},
-      {"norm", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}, {{7}}},
-       [](In x) { return norm(x[0]) + norm(x[0], -1, true).sum() + norm(x[0], 0).sum(); }},
-      {"max", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}},
-       [](In x) { return max(x[0], 0) + max(x[0], -1, true).sum(); }, Domain::distinct},
-      {"min", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}},
-       [](In x) { return min(x[0], 0) + min(x[0], -1, true).sum(); }, Domain::distinct},
 
       // ---- elementwise ----
       {"exp", unary_shapes, [](In x) { return exp(x[0]); }},
@@ -165,12 +161,6 @@ const std::vector<OpRow>& op_table() {
       {"log_softmax dim 1", {{{2, 3, 4}}, {{3, 1, 2}}}, [](In x) { return log_softmax(x[0], 1); }},
       {"log_softmax large inputs", {{{3, 4}}, {{2, 3, 4}}},
        [](In x) { return log_softmax(x[0] * 3.0 - 1000.0, -1); }},
-      {"logsumexp", unary_shapes, [](In x) { return logsumexp(x[0], -1); }},
-      {"logsumexp keepdim dim 0", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}},
-       [](In x) { return logsumexp(x[0], 0, true); }},
-      {"logsumexp dim 1", {{{2, 3, 4}}, {{3, 1, 2}}}, [](In x) { return logsumexp(x[0], 1); }},
-      {"logsumexp large inputs", {{{3, 4}}, {{2, 3, 4}}},
-       [](In x) { return logsumexp(x[0] + 1000.0, -1); }},
 
       // ---- indexing and joining ----
       // Fixed index lists with repeats; the "dim -1" rows cover 1×N shapes and the last dim.
@@ -247,7 +237,7 @@ const std::vector<OpRow>& op_table() {
        [](In x) { return binary_cross_entropy_with_logits(x[0] * 30.0, x[1], Reduction::sum); }},
       {"binary_cross_entropy_with_logits none", {{{3, 4}, {3, 4}}, {{5, 1}, {5, 1}}, {{}, {}}},
        [](In x) { return binary_cross_entropy_with_logits(x[0], x[1], Reduction::none); }},
-  };
+  });
   return rows;
 }
 

@@ -29,7 +29,20 @@ struct OpRow {
   double eps = 1e-6;  // central-difference step
 };
 
+// Every row: the ones in op_table.cpp, then each family's from its own file
+// (op_table_<family>.cpp).
 const std::vector<OpRow>& op_table();
+std::vector<OpRow> elementwise_rows();  // op_table_elementwise.cpp
+std::vector<OpRow> reductions_rows();   // op_table_reductions.cpp
+std::vector<OpRow> index_rows();        // op_table_index.cpp: gather, scatter, max/min, masks
+std::vector<OpRow> shape_rows();        // op_table_shape.cpp: permute, flip, roll, triu, repeat, split
+
+// Shapes for ops on one input; for two inputs that broadcast.
+inline const std::vector<std::vector<Shape>> unary_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}},
+                                                             {{2, 3, 4}}, {{}}, {{7}}};
+inline const std::vector<std::vector<Shape>> binary_shapes = {
+    {{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{5, 1}, {5, 1}}, {{3, 4}, {4}},
+    {{3, 1}, {1, 4}}, {{}, {2, 3}},     {{2, 3, 4}, {3, 1}}};
 
 // A float64 input of the given shape drawn from the domain, requiring grad.
 inline Tensor draw_input(const Shape& shape, Domain domain, Generator& gen) {

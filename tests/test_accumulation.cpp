@@ -34,7 +34,7 @@ TEST_CASE("sum, mean and norm of 2^25 float32 ones") {
   check_close(mean(x), 1.0);  // was 0.5
   check_close(mean(x, 0), 1.0);
   check_close(norm(x), std::sqrt(n));  // was 4096
-  check_close(norm(x, 0), std::sqrt(n));
+  check_close(norm(x, 2, 0), std::sqrt(n));
 }
 
 // Columns of 0.1f: the vectorised column sums (sum over a leading dim, sum_to_size, the bias
@@ -76,11 +76,23 @@ TEST_CASE("softmax, logsumexp and cross_entropy denominators over 2^20 classes")
 
 TEST_CASE("norm squares in double: float32 entries of 1e20 do not overflow") {
   check_close(norm(full({4}, 1e20)), 2e20);  // was inf: (1e20)² overflows float
-  check_close(norm(full({2, 4}, 1e20), 1), 2e20);
+  check_close(norm(full({2, 4}, 1e20), 2, 1), 2e20);
 }
 
 TEST_CASE("trace accumulates in double") {
   const std::size_t n = 3000;
   const Tensor a = eye(n) * 0.1;
   check_close(trace(a), static_cast<double>(n) * static_cast<double>(0.1f));
+}
+
+// Over two dims apart (the general kernel, not the column sums): 2^20 float32 tenths per result.
+TEST_CASE("sum, mean, norm and logsumexp over several dims accumulate in double") {
+  const float tenth = 0.1f;
+  const Tensor x = full({1024, 3, 1024}, tenth);
+  check_close(sum(x, {0, 2}), 1048576.0 * static_cast<double>(tenth));
+  check_close(mean(x, {-1, 0}), static_cast<double>(tenth));
+  check_close(linalg_vector_norm(x, 2, {0, 2}), std::sqrt(1048576.0) * static_cast<double>(tenth));
+  const Tensor logits = full({1, 1 << 20}, std::log(0.1));
+  const double small = static_cast<double>(logits.data<float>()(0, 0));
+  check_close(logsumexp(logits, {0, 1}), std::log(1048576.0 * std::exp(small)));
 }

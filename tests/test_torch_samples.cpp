@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -33,24 +34,12 @@ Reduction reduction_of(const Sample& s, std::size_t position) {
   unsupported("reduction '" + name + "'");
 }
 
-// A dim argument that is an int, or a list of one int.
-std::ptrdiff_t one_dim(const Arg& a) {
-  const auto dims = a.ints();
-  if (dims.size() != 1) unsupported(fmt::format("a reduction over {} dims", dims.size()));
-  return static_cast<std::ptrdiff_t>(dims[0]);
-}
-
 // A tensor operand that torch also accepts as a Python number.
 Tensor operand(const Arg& a, const Tensor& like) {
   return a.is_tensor() ? a.tensor() : full_like(scalar_like(like, 0.0), a.number());
 }
 
-Tensor from_indices(const xt::xarray<std::size_t>& index) {
-  Tensor t = zeros(Shape(index.shape().begin(), index.shape().end()), {.dtype = DType::float64});
-  auto& x = t.mutable_data<double>();
-  for (std::size_t i = 0; i < index.size(); ++i) x.data()[i] = static_cast<double>(index.data()[i]);
-  return t;
-}
+// torch's bool results (all, any) are compared as 0/1 with matgrad's int64 ones.
 
 Shape shape_of(const Sample& s, std::size_t from) {
   // torch takes a shape as one list or as several ints.
@@ -86,20 +75,62 @@ Mapping binary(F f) {
   };
 }
 
-// sum and mean: all elements, or one dim.
-template <class All, class Dim>
-Mapping reduction(All all, Dim along) {
-  return [all, along](const Sample& s) -> Outputs {
-    s.only_kwargs({"dim", "keepdim"});
+// add, sub and rsub with torch's alpha (1 when absent).
+template <class F>
+Mapping with_alpha(F f) {
+  return [f](const Sample& s) -> Outputs {
+    s.only_kwargs({"alpha"});
     const Tensor a = s.input().tensor();
-    const Arg dim = s.get(0, "dim");
-    const Arg keep = s.get(1, "keepdim");
-    const bool keepdim = !keep.is_none() && keep.boolean();
-    if (dim.is_none() || (dim.is_list() && dim.ints().empty())) {
-      if (keepdim) unsupported("keepdim on a full reduction");
-      return {all(a)};
-    }
-    return {along(a, one_dim(dim), keepdim)};
+    const Arg alpha = s.get(1, "alpha");
+    return {f(a, operand(s.arg(0), a), alpha.is_none() ? 1.0 : alpha.number())};
+  };
+}
+
+// div with rounding_mode "trunc" or "floor", as the sample's keyword names it.
+Mapping rounding_div(const char* mode) {
+  return [mode](const Sample& s) -> Outputs {
+    s.only_kwargs({"rounding_mode"});
+    if (s.get(1, "rounding_mode").string() != mode) unsupported("another rounding mode");
+    const Tensor a = s.input().tensor();
+    return {div(a, operand(s.arg(0), a), mode)};
+  };
+}
+
+// A dim argument: None (every dim), an int, or a list of ints (an empty one: every dim).
+DimList dims_of(const Arg& a) {
+  if (a.is_none()) return {};
+  const auto dims = a.ints();
+  return std::vector<std::ptrdiff_t>(dims.begin(), dims.end());
+}
+
+bool flag(const Arg& a) { return !a.is_none() && a.boolean(); }
+
+// sum, mean, amax, amin, prod: reduce(input, dim, keepdim).
+template <class Reduce>
+Mapping reduction(Reduce reduce) {
+  return [reduce](const Sample& s) -> Outputs {
+    s.only_kwargs({"dim", "keepdim"});
+    return {reduce(s.input().tensor(), dims_of(s.get(0, "dim")), flag(s.get(1, "keepdim")))};
+  };
+}
+
+// var, std, var_mean, std_mean: (input, dim, unbiased or correction, keepdim).
+template <class Statistic>
+Mapping statistic(Statistic statistic) {
+  return [statistic](const Sample& s) -> Outputs {
+    s.only_kwargs({"dim", "unbiased", "correction", "keepdim"});
+    const Arg unbiased = s.kwarg("unbiased"), correction = s.kwarg("correction");
+    const double c = !correction.is_none() ? correction.number() : unbiased.is_none() || unbiased.boolean() ? 1 : 0;
+    return statistic(s.input().tensor(), dims_of(s.get(0, "dim")), c, flag(s.kwarg("keepdim")));
+  };
+}
+
+// cumsum, cumprod, logcumsumexp: scan(input, dim).
+template <class Scan>
+Mapping scan(Scan scan) {
+  return [scan](const Sample& s) -> Outputs {
+    s.only_kwargs({"dim"});
+    return {scan(s.input().tensor(), static_cast<std::ptrdiff_t>(s.get(0, "dim").integer()))};
   };
 }
 
@@ -110,8 +141,8 @@ Mapping extremum(bool is_max) {
     const auto dim = static_cast<std::ptrdiff_t>(s.arg(0).integer());
     const Arg keep = s.get(1, "keepdim");
     const bool keepdim = !keep.is_none() && keep.boolean();
-    if (is_max) return {max(a, dim, keepdim), from_indices(argmax(a, dim, keepdim))};
-    return {min(a, dim, keepdim), from_indices(argmin(a, dim, keepdim))};
+    const ValuesIndices r = is_max ? max(a, dim, keepdim) : min(a, dim, keepdim);
+    return {r.values, r.indices};
   };
 }
 
@@ -120,11 +151,43 @@ Mapping arg_extremum(bool is_max) {
     s.only_kwargs({"dim", "keepdim"});
     const Tensor a = s.input().tensor();
     const Arg dim = s.get(0, "dim");
-    if (dim.is_none()) unsupported("argmax/argmin over all elements (no dim)");
     const Arg keep = s.get(1, "keepdim");
     const bool keepdim = !keep.is_none() && keep.boolean();
-    const auto d = static_cast<std::ptrdiff_t>(dim.integer());
-    return {from_indices(is_max ? argmax(a, d, keepdim) : argmin(a, d, keepdim))};
+    std::optional<std::ptrdiff_t> d;
+    if (!dim.is_none()) d = static_cast<std::ptrdiff_t>(dim.integer());
+    return {is_max ? argmax(a, d, keepdim) : argmin(a, d, keepdim)};
+  };
+}
+
+// all, any and count_nonzero: every element, or one dim (count_nonzero has no keepdim).
+template <class All, class Dim>
+Mapping truth_reduction(All all_of, Dim along, bool has_keepdim) {
+  return [=](const Sample& s) -> Outputs {
+    if (has_keepdim) {
+      s.only_kwargs({"dim", "keepdim"});
+    } else {
+      s.only_kwargs({"dim"});
+    }
+    const Tensor a = s.input().tensor();
+    const Arg dim = s.get(0, "dim");
+    const bool keepdim = has_keepdim && !s.get(1, "keepdim").is_none() && s.get(1, "keepdim").boolean();
+    if (dim.is_none()) return {all_of(a)};
+    if (dim.is_list()) {
+      const auto dims = dim.ints();
+      if (dims.empty()) return {all_of(a)};
+      if (dims.size() != 1) unsupported(fmt::format("a reduction over {} dims", dims.size()));
+      return {along(a, dims[0], keepdim)};
+    }
+    return {along(a, dim.integer(), keepdim)};
+  };
+}
+
+Mapping scatter_reduction(ScatterReduce reduce) {
+  return [reduce](const Sample& s) -> Outputs {
+    s.only_kwargs({"include_self"});
+    const Arg self = s.kwarg("include_self");
+    return {scatter_reduce(s.input().tensor(), s.arg(0).integer(), s.arg(1).index_tensor(), s.arg(2).tensor(),
+                           reduce, self.is_none() || self.boolean())};
   };
 }
 
@@ -138,8 +201,10 @@ Tensor matrix(const Sample& s) {
 const std::map<std::string, Mapping>& mappings() {
   static const std::map<std::string, Mapping> table = {
       // ---- arithmetic ----
-      {"add", binary([](const Tensor& a, const Tensor& b) { return a + b; })},
-      {"sub", binary([](const Tensor& a, const Tensor& b) { return a - b; })},
+      {"add", with_alpha([](const Tensor& a, const Tensor& b, double alpha) { return add(a, b, alpha); })},
+      {"sub", with_alpha([](const Tensor& a, const Tensor& b, double alpha) { return sub(a, b, alpha); })},
+      // rsub(input, other, alpha) = other − alpha · input.
+      {"rsub", with_alpha([](const Tensor& a, const Tensor& b, double alpha) { return sub(b, a, alpha); })},
       {"mul", binary([](const Tensor& a, const Tensor& b) { return a * b; })},
       {"div.no_rounding_mode", binary([](const Tensor& a, const Tensor& b) { return a / b; })},
       {"true_divide", binary([](const Tensor& a, const Tensor& b) { return a / b; })},
@@ -158,7 +223,7 @@ const std::map<std::string, Mapping>& mappings() {
       {"pow",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
-         if (s.arg(0).is_tensor()) unsupported("a tensor exponent");
+         if (s.arg(0).is_tensor()) return {pow(s.input().tensor(), s.arg(0).tensor())};
          return {pow(s.input().tensor(), s.arg(0).number())};
        }},
       {"nn.functional.leaky_relu",
@@ -178,20 +243,23 @@ const std::map<std::string, Mapping>& mappings() {
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"min", "max"});
          const Arg lo = s.get(0, "min"), hi = s.get(1, "max");
-         if (lo.is_tensor() || hi.is_tensor()) unsupported("tensor bounds");
+         if (lo.is_tensor() || hi.is_tensor()) {
+           const Tensor a = s.input().tensor();
+           return {clamp(a, lo.is_none() ? Tensor() : operand(lo, a), hi.is_none() ? Tensor() : operand(hi, a))};
+         }
          return {clamp(s.input().tensor(), lo.is_none() ? std::nullopt : std::optional(lo.number()),
                        hi.is_none() ? std::nullopt : std::optional(hi.number()))};
        }},
       {"clamp_min",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
-         if (s.arg(0).is_tensor()) unsupported("a tensor bound");
+         if (s.arg(0).is_tensor()) return {clamp(s.input().tensor(), s.arg(0).tensor(), Tensor())};
          return {clamp(s.input().tensor(), s.arg(0).number(), std::nullopt)};
        }},
       {"clamp_max",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
-         if (s.arg(0).is_tensor()) unsupported("a tensor bound");
+         if (s.arg(0).is_tensor()) return {clamp(s.input().tensor(), Tensor(), s.arg(0).tensor())};
          return {clamp(s.input().tensor(), std::nullopt, s.arg(0).number())};
        }},
       // torch.where(condition, self, other), with self as the sample's input.
@@ -206,6 +274,102 @@ const std::map<std::string, Mapping>& mappings() {
       {"lt", binary([](const Tensor& a, const Tensor& b) { return lt(a, b); })},
       {"le", binary([](const Tensor& a, const Tensor& b) { return le(a, b); })},
       {"eq", binary([](const Tensor& a, const Tensor& b) { return eq(a, b); })},
+
+      // ---- more elementwise functions, binary ops and rounding (issue 14) ----
+      {"sin", unary([](const Tensor& a) { return sin(a); })},
+      {"cos", unary([](const Tensor& a) { return cos(a); })},
+      {"tan", unary([](const Tensor& a) { return tan(a); })},
+      {"asin", unary([](const Tensor& a) { return asin(a); })},
+      {"acos", unary([](const Tensor& a) { return acos(a); })},
+      {"atan", unary([](const Tensor& a) { return atan(a); })},
+      {"sinh", unary([](const Tensor& a) { return sinh(a); })},
+      {"cosh", unary([](const Tensor& a) { return cosh(a); })},
+      {"asinh", unary([](const Tensor& a) { return asinh(a); })},
+      {"acosh", unary([](const Tensor& a) { return acosh(a); })},
+      {"atanh", unary([](const Tensor& a) { return atanh(a); })},
+      {"log1p", unary([](const Tensor& a) { return log1p(a); })},
+      {"expm1", unary([](const Tensor& a) { return expm1(a); })},
+      {"log2", unary([](const Tensor& a) { return log2(a); })},
+      {"log10", unary([](const Tensor& a) { return log10(a); })},
+      {"exp2", unary([](const Tensor& a) { return exp2(a); })},
+      {"rsqrt", unary([](const Tensor& a) { return rsqrt(a); })},
+      {"reciprocal", unary([](const Tensor& a) { return reciprocal(a); })},
+      {"erf", unary([](const Tensor& a) { return erf(a); })},
+      {"erfc", unary([](const Tensor& a) { return erfc(a); })},
+      {"erfinv", unary([](const Tensor& a) { return erfinv(a); })},
+      {"lgamma", unary([](const Tensor& a) { return lgamma(a); })},
+      {"digamma", unary([](const Tensor& a) { return digamma(a); })},
+      {"xlogy", binary([](const Tensor& a, const Tensor& b) { return xlogy(a, b); })},
+      {"nn.functional.gelu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"approximate"});
+         const Arg approximate = s.get(0, "approximate");
+         return {gelu(s.input().tensor(), approximate.is_none() ? "none" : approximate.string())};
+       }},
+      {"nn.functional.silu", unary([](const Tensor& a) { return silu(a); })},
+      {"nn.functional.elu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"alpha"});
+         const Arg alpha = s.get(0, "alpha");
+         return {elu(s.input().tensor(), alpha.is_none() ? 1.0 : alpha.number())};
+       }},
+      {"nn.functional.selu", unary([](const Tensor& a) { return selu(a); })},
+      {"nn.functional.celu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"alpha"});
+         const Arg alpha = s.get(0, "alpha");
+         return {celu(s.input().tensor(), alpha.is_none() ? 1.0 : alpha.number())};
+       }},
+      {"nn.functional.softsign", unary([](const Tensor& a) { return softsign(a); })},
+      {"nn.functional.hardtanh",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"min_val", "max_val"});
+         const Arg lo = s.get(0, "min_val"), hi = s.get(1, "max_val");
+         return {hardtanh(s.input().tensor(), lo.is_none() ? -1.0 : lo.number(), hi.is_none() ? 1.0 : hi.number())};
+       }},
+      // Departure: torch 1.13's float64 hardsigmoid backward multiplies by float(1/6) (its
+      // constant is 1.0f / 6.0f), 3e-8 off; matgrad's gradient is 1/6 (test_elementwise_values).
+      {"nn.functional.hardsigmoid",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor a = s.input().tensor();
+         const auto& x = a.data<double>();
+         const bool inside = std::any_of(x.begin(), x.end(), [](double v) { return v > -3 && v < 3; });
+         if (inside && s.entry().contains("grads")) unsupported("departure: torch's gradient is float(1/6)");
+         return {hardsigmoid(a)};
+       }},
+      {"nn.functional.hardswish", unary([](const Tensor& a) { return hardswish(a); })},
+      {"nn.functional.logsigmoid", unary([](const Tensor& a) { return logsigmoid(a); })},
+      {"nn.functional.mish", unary([](const Tensor& a) { return mish(a); })},
+      {"floor", unary([](const Tensor& a) { return floor(a); })},
+      {"ceil", unary([](const Tensor& a) { return ceil(a); })},
+      {"trunc", unary([](const Tensor& a) { return trunc(a); })},
+      {"frac", unary([](const Tensor& a) { return frac(a); })},
+      {"round",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"decimals"});
+         const Arg decimals = s.get(0, "decimals");
+         return {round(s.input().tensor(), decimals.is_none() ? 0 : static_cast<int>(decimals.integer()))};
+       }},
+      {"div.trunc_rounding", rounding_div("trunc")},
+      {"div.floor_rounding", rounding_div("floor")},
+      {"maximum", binary([](const Tensor& a, const Tensor& b) { return maximum(a, b); })},
+      {"minimum", binary([](const Tensor& a, const Tensor& b) { return minimum(a, b); })},
+      {"fmax", binary([](const Tensor& a, const Tensor& b) { return fmax(a, b); })},
+      {"fmin", binary([](const Tensor& a, const Tensor& b) { return fmin(a, b); })},
+      {"atan2", binary([](const Tensor& a, const Tensor& b) { return atan2(a, b); })},
+      {"hypot", binary([](const Tensor& a, const Tensor& b) { return hypot(a, b); })},
+      {"fmod", binary([](const Tensor& a, const Tensor& b) { return fmod(a, b); })},
+      {"remainder", binary([](const Tensor& a, const Tensor& b) { return remainder(a, b); })},
+      {"copysign", binary([](const Tensor& a, const Tensor& b) { return copysign(a, b); })},
+      {"lerp",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor start = s.input().tensor();
+         const Arg weight = s.arg(1);
+         if (weight.is_tensor()) return {lerp(start, s.arg(0).tensor(), weight.tensor())};
+         return {lerp(start, s.arg(0).tensor(), weight.number())};
+       }},
 
       // ---- shape ----
       {"reshape",
@@ -296,27 +460,80 @@ const std::map<std::string, Mapping>& mappings() {
        }},
 
       // ---- reductions ----
-      {"sum", reduction([](const Tensor& a) { return sum(a); },
-                        [](const Tensor& a, std::ptrdiff_t d, bool k) { return sum(a, d, k); })},
-      {"mean", reduction([](const Tensor& a) { return mean(a); },
-                         [](const Tensor& a, std::ptrdiff_t d, bool k) { return mean(a, d, k); })},
+      {"sum", reduction([](const Tensor& a, const DimList& d, bool k) { return sum(a, d, k); })},
+      {"mean", reduction([](const Tensor& a, const DimList& d, bool k) { return mean(a, d, k); })},
+      {"prod", reduction([](const Tensor& a, const DimList& d, bool k) { return prod(a, d, k); })},
+      {"amax", reduction([](const Tensor& a, const DimList& d, bool k) { return amax(a, d, k); })},
+      {"amin", reduction([](const Tensor& a, const DimList& d, bool k) { return amin(a, d, k); })},
+      {"var", statistic([](const Tensor& a, const DimList& d, double c, bool k) -> Outputs { return {var(a, d, c, k)}; })},
+      {"std", statistic([](const Tensor& a, const DimList& d, double c, bool k) -> Outputs { return {matgrad::std(a, d, c, k)}; })},
+      {"var_mean", statistic([](const Tensor& a, const DimList& d, double c, bool k) -> Outputs {
+         const VarMeanResult r = var_mean(a, d, c, k);
+         return {r.var, r.mean};
+       })},
+      {"logsumexp",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim", "keepdim"});
+         return {logsumexp(s.input().tensor(), dims_of(s.get(0, "dim")), flag(s.get(1, "keepdim")))};
+       }},
+      {"cumsum", scan([](const Tensor& a, std::ptrdiff_t d) { return cumsum(a, d); })},
+      {"cumprod", scan([](const Tensor& a, std::ptrdiff_t d) { return cumprod(a, d); })},
+      {"logcumsumexp", scan([](const Tensor& a, std::ptrdiff_t d) { return logcumsumexp(a, d); })},
+      // torch.norm(input, p, dim, keepdim) with a numeric p (or none: 2).
+      {"norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"p", "dim", "keepdim"});
+         const Arg p = s.get(0, "p");
+         if (!p.is_none() && !p.is_number()) unsupported("p '" + p.string() + "'");
+         return {norm(s.input().tensor(), p.is_none() ? 2.0 : p.number(), dims_of(s.get(1, "dim")),
+                      flag(s.get(2, "keepdim")))};
+       }},
       {"linalg.vector_norm",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"ord", "dim", "keepdim"});
          const Arg ord = s.get(0, "ord");
-         if (!ord.is_none() && ord.number() != 2) unsupported(fmt::format("ord {}", ord.number()));
-         const Arg dim = s.get(1, "dim"), keep = s.get(2, "keepdim");
-         const bool keepdim = !keep.is_none() && keep.boolean();
-         if (dim.is_none()) {
-           if (keepdim) unsupported("keepdim on a full reduction");
-           return {norm(s.input().tensor())};
+         return {linalg_vector_norm(s.input().tensor(), ord.is_none() ? 2.0 : ord.number(), dims_of(s.get(1, "dim")),
+                                    flag(s.get(2, "keepdim")))};
+       }},
+      // torch.linalg.norm: the vector norm of a vector, or of every element without an ord.
+      {"linalg.norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"ord", "dim", "keepdim"});
+         const Arg ord = s.get(0, "ord"), dim = s.get(1, "dim");
+         const Tensor a = s.input().tensor();
+         const bool keepdim = flag(s.get(2, "keepdim"));
+         if (!ord.is_none() && (a.dim() != 1 || !dim.is_none())) unsupported("an ord with a matrix or dims");
+         return {linalg_vector_norm(a, ord.is_none() ? 2.0 : ord.number(), dims_of(dim), keepdim)};
+       }},
+      // Departure: 'nuc', 2 and -2 need the SVD, which matgrad does not have yet (a ValueError).
+      {"linalg.matrix_norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"ord", "dim", "keepdim"});
+         const Arg ord = s.get(0, "ord"), dim = s.get(1, "dim");
+         const DimList dims = dim.is_none() ? DimList{-2, -1} : dims_of(dim);
+         const bool keepdim = flag(s.get(2, "keepdim"));
+         const Tensor a = s.input().tensor();
+         if (ord.is_none()) return {linalg_matrix_norm(a, "fro", dims, keepdim)};
+         if (!ord.is_number()) {
+           if (ord.string() == "nuc") unsupported("ord 'nuc' (needs the SVD)");
+           return {linalg_matrix_norm(a, ord.string(), dims, keepdim)};
          }
-         return {norm(s.input().tensor(), one_dim(dim), keepdim)};
+         if (std::abs(ord.number()) == 2) unsupported("ord ±2 (needs the SVD)");
+         return {linalg_matrix_norm(a, ord.number(), dims, keepdim)};
        }},
       {"max.reduction_with_dim", extremum(true)},
       {"min.reduction_with_dim", extremum(false)},
+      {"max.reduction_no_dim", unary([](const Tensor& a) { return max(a); })},
+      {"min.reduction_no_dim", unary([](const Tensor& a) { return min(a); })},
       {"argmax", arg_extremum(true)},
       {"argmin", arg_extremum(false)},
+      {"all", truth_reduction([](const Tensor& a) { return all(a); },
+                              [](const Tensor& a, std::ptrdiff_t d, bool k) { return all(a, d, k); }, true)},
+      {"any", truth_reduction([](const Tensor& a) { return any(a); },
+                              [](const Tensor& a, std::ptrdiff_t d, bool k) { return any(a, d, k); }, true)},
+      {"count_nonzero", truth_reduction([](const Tensor& a) { return count_nonzero(a); },
+                                        [](const Tensor& a, std::ptrdiff_t d, bool) { return count_nonzero(a, d); },
+                                        false)},
 
       // ---- softmax family ----
       {"softmax",
@@ -329,12 +546,6 @@ const std::map<std::string, Mapping>& mappings() {
          s.only_kwargs({"dim"});
          return {log_softmax(s.input().tensor(), s.get(0, "dim").integer())};
        }},
-      {"logsumexp",
-       [](const Sample& s) -> Outputs {
-         s.only_kwargs({"dim", "keepdim"});
-         const Arg keep = s.get(1, "keepdim");
-         return {logsumexp(s.input().tensor(), one_dim(s.get(0, "dim")), !keep.is_none() && keep.boolean())};
-       }},
 
       // ---- indexing and joining ----
       {"index_select",
@@ -346,6 +557,146 @@ const std::map<std::string, Mapping>& mappings() {
          s.only_kwargs({"alpha"});
          if (s.has("alpha") && s.kwarg("alpha").number() != 1) unsupported("alpha");
          return {index_add(s.input().tensor(), s.arg(0).integer(), s.arg(1).indices(), s.arg(2).tensor())};
+       }},
+      {"gather",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {gather(s.input().tensor(), s.arg(0).integer(), s.arg(1).index_tensor())};
+       }},
+      {"scatter",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor a = s.input().tensor();
+         const Arg src = s.arg(2);
+         if (!src.is_tensor()) return {scatter(a, s.arg(0).integer(), s.arg(1).index_tensor(), src.number())};
+         return {scatter(a, s.arg(0).integer(), s.arg(1).index_tensor(), src.tensor())};
+       }},
+      {"scatter_add",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {scatter_add(s.input().tensor(), s.arg(0).integer(), s.arg(1).index_tensor(), s.arg(2).tensor())};
+       }},
+      {"scatter_reduce.sum", scatter_reduction(ScatterReduce::sum)},
+      {"scatter_reduce.prod", scatter_reduction(ScatterReduce::prod)},
+      {"scatter_reduce.mean", scatter_reduction(ScatterReduce::mean)},
+      {"scatter_reduce.amax", scatter_reduction(ScatterReduce::amax)},
+      {"scatter_reduce.amin", scatter_reduction(ScatterReduce::amin)},
+      {"take_along_dim",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         std::optional<std::ptrdiff_t> d;
+         if (!dim.is_none()) d = dim.integer();
+         return {take_along_dim(s.input().tensor(), s.arg(0).index_tensor(), d)};
+       }},
+      {"index_put",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"accumulate"});
+         std::vector<Tensor> indices;
+         // A bool mask as index is refused by index_tensor (matgrad has no bool dtype).
+         for (const Arg& i : s.arg(0).list()) indices.push_back(i.index_tensor());
+         const Arg acc = s.get(2, "accumulate");
+         return {index_put(s.input().tensor(), indices, s.arg(1).tensor(), !acc.is_none() && acc.boolean())};
+       }},
+      {"masked_fill",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Arg value = s.arg(1);
+         if (value.is_tensor() && value.tensor().requires_grad()) unsupported("a tensor value that requires grad");
+         return {masked_fill(s.input().tensor(), s.arg(0).tensor(), value.number())};
+       }},
+      {"masked_select",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {masked_select(s.input().tensor(), s.arg(0).tensor())};
+       }},
+      {"nn.functional.one_hot",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"num_classes"});
+         const Arg n = s.get(0, "num_classes");
+         return {one_hot(s.input().index_tensor(), n.is_none() ? -1 : n.integer())};
+       }},
+      // ---- rearranging (the shape family) ----
+      {"permute",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto dims = s.arg(0).ints();
+         return {permute(s.input().tensor(), std::vector<std::ptrdiff_t>(dims.begin(), dims.end()))};
+       }},
+      {"flip",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dims"});
+         const auto dims = s.get(0, "dims").ints();
+         return {flip(s.input().tensor(), std::vector<std::ptrdiff_t>(dims.begin(), dims.end()))};
+       }},
+      {"roll",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"shifts", "dims"});
+         const auto shifts = s.get(0, "shifts").ints();
+         const Arg dims = s.get(1, "dims");
+         std::vector<std::ptrdiff_t> d;
+         if (!dims.is_none()) {
+           const auto v = dims.ints();
+           d.assign(v.begin(), v.end());
+         }
+         return {roll(s.input().tensor(), std::vector<std::ptrdiff_t>(shifts.begin(), shifts.end()), d)};
+       }},
+      {"triu",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"diagonal"});
+         const Arg k = s.get(0, "diagonal");
+         return {triu(s.input().tensor(), k.is_none() ? 0 : k.integer())};
+       }},
+      {"tril",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"diagonal"});
+         const Arg k = s.get(0, "diagonal");
+         return {tril(s.input().tensor(), k.is_none() ? 0 : k.integer())};
+       }},
+      {"repeat",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const std::vector<std::size_t> r = s.arg(0).indices();
+         return {repeat(s.input().tensor(), r)};
+       }},
+      {"tile",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const std::vector<std::size_t> r = s.arg(0).indices();
+         return {tile(s.input().tensor(), r)};
+       }},
+      {"expand",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto sizes = s.arg(0).ints();
+         return {expand(s.input().tensor(), std::vector<std::ptrdiff_t>(sizes.begin(), sizes.end()))};
+       }},
+      {"unbind",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(0, "dim");
+         return unbind(s.input().tensor(), dim.is_none() ? 0 : dim.integer());
+       }},
+      {"chunk",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         return chunk(s.input().tensor(), static_cast<std::size_t>(s.arg(0).integer()), dim.is_none() ? 0 : dim.integer());
+       }},
+      {"split",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         const std::ptrdiff_t d = dim.is_none() ? 0 : dim.integer();
+         if (s.arg(0).is_list()) return split(s.input().tensor(), s.arg(0).indices(), d);
+         return split(s.input().tensor(), static_cast<std::size_t>(s.arg(0).integer()), d);
+       }},
+      {"movedim",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const auto from = s.arg(0).ints(), to = s.arg(1).ints();
+         if (from.size() != 1 || to.size() != 1 || !s.arg(0).is_number()) unsupported("several dims moved at once");
+         return {movedim(s.input().tensor(), from[0], to[0])};
        }},
       {"cat",
        [](const Sample& s) -> Outputs {
@@ -374,7 +725,7 @@ const std::map<std::string, Mapping>& mappings() {
          if (s.arg(0).is_tensor() && s.entry().at("args")[0].at("tensor") != "int64") {
            unsupported("probability targets");
          }
-         return {cross_entropy(logits, s.arg(0).indices(), reduction_of(s, 1))};
+         return {cross_entropy(logits, s.arg(0).index_tensor(), reduction_of(s, 1))};
        }},
       {"nn.functional.binary_cross_entropy_with_logits",
        [](const Sample& s) -> Outputs {

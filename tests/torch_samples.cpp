@@ -161,6 +161,19 @@ std::vector<std::size_t> Arg::indices() const {
   return out;
 }
 
+Tensor Arg::index_tensor() const {
+  if (!is_tensor()) unsupported("expected an int64 tensor, got " + kind());
+  if (value_->at("tensor") != "int64") unsupported("indices of dtype " + value_->at("tensor").get<std::string>());
+  Shape shape;
+  for (const auto& d : value_->at("shape")) shape.push_back(d.get<std::size_t>());
+  Tensor t = zeros(shape, {.dtype = DType::int64});
+  auto& x = t.mutable_data<std::int64_t>();
+  const auto& data = value_->at("data");
+  if (data.size() != x.size()) throw std::runtime_error("torch samples: data does not fit the shape");
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = data[i].get<std::int64_t>();
+  return t;
+}
+
 double Arg::number() const {
   if (value_->is_object() && value_->contains("float")) return decode_number(value_->at("float"));
   if (value_->is_number()) return value_->get<double>();

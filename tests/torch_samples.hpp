@@ -34,10 +34,11 @@ class Arg {
   std::string kind() const;  // for messages
 
   // A float tensor (float64), the one created for this sample (so gradients refer to it);
-  // a bool tensor as 0/1 float64; an int64 tensor as float64 values.
+  // a bool tensor as 0/1 float64 (matgrad has no bool dtype); an int64 tensor as float64 values.
   Tensor tensor() const;
   // An int64 tensor, an int or a list of ints, as indices (negative ones refused).
   std::vector<std::size_t> indices() const;
+  Tensor index_tensor() const;  // an int64 tensor as an int64 Tensor, its shape kept
   double number() const;         // an int, a float or a 0-d float tensor
   std::int64_t integer() const;  // an int
   bool boolean() const;

@@ -17,7 +17,7 @@ namespace {
 
 // "shape [3, 4], range [-1.5, 2]" or, with non-finite values, how many there are.
 std::string describe_values(const Tensor& t) {
-  return t.visit([&](const auto& x) {
+  return t.visit_any_dtype([&](const auto& x) {
     double lo = INFINITY, hi = -INFINITY;
     std::size_t nan = 0, inf = 0;
     for (std::size_t i = 0; i < x.size(); ++i) {
@@ -39,7 +39,7 @@ std::string describe_values(const Tensor& t) {
 }
 
 bool all_finite(const Tensor& t) {
-  return t.visit([](const auto& x) {
+  return t.visit_any_dtype([](const auto& x) {
     for (std::size_t i = 0; i < x.size(); ++i) {
       if (!std::isfinite(x.data()[i])) return false;
     }

@@ -93,11 +93,10 @@ struct RecordAllocator : PoolAllocator<T> {
 
 inline const Shape& shape_of(const TensorImpl& t) {
   if (const auto* f = std::get_if<Array<float>>(&t.data)) return f->shape();
-  return std::get<Array<double>>(t.data).shape();
+  if (const auto* d = std::get_if<Array<double>>(&t.data)) return d->shape();
+  return std::get<Array<std::int64_t>>(t.data).shape();
 }
-inline DType dtype_of(const TensorImpl& t) {
-  return t.data.index() == 0 ? DType::float32 : DType::float64;
-}
+inline DType dtype_of(const TensorImpl& t) { return static_cast<DType>(t.data.index()); }
 
 // RecordGradNorms (graph.cpp): whether backward stores ‖gC‖ on the records, and the norm.
 bool grad_norms_enabled();

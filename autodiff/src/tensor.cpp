@@ -25,7 +25,12 @@ detail::Storage* detail::allocate_small_storage() {
 }
 
 std::string_view dtype_name(DType dtype) {
-  return dtype == DType::float32 ? "float32" : "float64";
+  switch (dtype) {
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+    case DType::int64: return "int64";
+  }
+  return "unknown";
 }
 
 std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
@@ -75,6 +80,14 @@ Tensor::Tensor(Array<float> data, bool requires_grad)
     : impl_(make_impl(std::move(data), requires_grad)) {}
 Tensor::Tensor(Array<double> data, bool requires_grad)
     : impl_(make_impl(std::move(data), requires_grad)) {}
+Tensor::Tensor(xt::xarray<std::int64_t> data) : impl_(make_impl(std::move(data), false)) {}
+Tensor::Tensor(Array<std::int64_t> data) : impl_(make_impl(std::move(data), false)) {}
+
+void Tensor::fail_int64(std::string_view what) {
+  fail<DTypeError>("{}: expected a float32 or float64 tensor, got int64 (convert it with "
+                   ".to(DType::float32))",
+                   what);
+}
 
 void Tensor::fail_undefined(std::string_view what) {
   fail<Error>("{}: the tensor is undefined (default-constructed)", what);
@@ -91,13 +104,19 @@ double Tensor::item() const {
     fail<ShapeError>("item: only a one-element tensor has an item; this one has shape {}",
                      to_string(shape()));
   }
-  return visit([](const auto& x) { return static_cast<double>(x.data()[0]); });
+  return visit_any_dtype([](const auto& x) { return static_cast<double>(x.data()[0]); });
 }
 
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   check_defined("requires_grad_");
+  if (requires_grad && !is_floating_point(dtype())) {
+    fail<AutogradError>(
+        "requires_grad_: only floating-point tensors can require gradients, and this one is {} "
+        "(as in PyTorch); convert it with .to(DType::float32) first",
+        dtype_name(dtype()));
+  }
   if (impl_->node && !requires_grad) {
     fail<AutogradError>(
         "requires_grad_: only leaf tensors can change requires_grad; use detach() to get a "
@@ -189,12 +208,13 @@ static void check_in_place(std::string_view op, const Tensor& t) {
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_defined("add_");
   check_in_place("add_", *this);
-  detail::check_same_dtype("add_", *this, other);
+  detail::check_same_dtype_any("add_", *this, other);
   if (detail::broadcast_shapes("add_", shape(), other.shape()) != shape()) {
     fail<ShapeError>("add_: shape {} does not broadcast to {}", to_string(other.shape()),
                      to_string(shape()));
   }
-  visit([&](const auto& x) {
+  if (dtype() == DType::int64) detail::check_integral_scalar("add_", "alpha", alpha);
+  visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto& self = const_cast<Array<T>&>(x);
     const auto& y = other.data<T>();
@@ -213,7 +233,8 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 Tensor& Tensor::mul_(double factor) {
   check_defined("mul_");
   check_in_place("mul_", *this);
-  visit([&](const auto& x) {
+  if (dtype() == DType::int64) detail::check_integral_scalar("mul_", "factor", factor);
+  visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto& self = const_cast<Array<T>&>(x);
     for (auto& v : self) v *= static_cast<T>(factor);
@@ -226,11 +247,11 @@ Tensor& Tensor::mul_(double factor) {
 Tensor& Tensor::copy_(const Tensor& other) {
   check_defined("copy_");
   check_in_place("copy_", *this);
-  detail::check_same_dtype("copy_", *this, other);
+  detail::check_same_dtype_any("copy_", *this, other);
   if (other.shape() != shape()) {
     fail<ShapeError>("copy_: shape {} into shape {}", to_string(other.shape()), to_string(shape()));
   }
-  visit([&](const auto& x) {
+  visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = other.data<T>();
     std::copy(y.data(), y.data() + y.size(), const_cast<T*>(x.data()));
@@ -246,7 +267,8 @@ Tensor& Tensor::zero_() { return fill_in_place("zero_", 0.0); }
 Tensor& Tensor::fill_in_place(std::string_view op, double value) {
   check_defined(op);
   check_in_place(op, *this);
-  visit([&](const auto& x) {
+  if (dtype() == DType::int64) detail::check_integral_scalar(op, "value", value);
+  visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     std::fill(const_cast<Array<T>&>(x).begin(), const_cast<Array<T>&>(x).end(),
               static_cast<T>(value));
@@ -278,15 +300,33 @@ static const OpInfo to_info{"to", "dC = dA (cast)", "tC = tA cast to C's dtype",
 Tensor Tensor::to(DType target, const SourceLocation& caller) const {
   check_defined("to");
   if (dtype() == target) return *this;
-  Tensor out = visit([&](const auto& x) {
+  Tensor out = visit_any_dtype([&](const auto& x) {
+    using S = typename std::decay_t<decltype(x)>::value_type;
     auto cast = [&](auto zero) {
       using U = decltype(zero);
       Tensor y = detail::empty_tensor<U>(x.shape(), "to");
-      std::copy(x.data(), x.data() + x.size(), detail::elements_of<U>(y));
+      U* dst = detail::elements_of<U>(y);
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const S v = x.data()[i];
+        if constexpr (std::is_integral_v<U> && !std::is_integral_v<S>) {
+          // int64 holds [-2^63, 2^63): outside it (and NaN) the cast would be undefined.
+          if (!(v >= S(-0x1p63) && v < S(0x1p63))) {
+            fail<ValueError>("to: element {} is {}, which int64 cannot hold", i, static_cast<double>(v));
+          }
+        }
+        dst[i] = static_cast<U>(v);
+      }
       return y;
     };
-    return target == DType::float32 ? cast(float{}) : cast(double{});
+    switch (target) {
+      case DType::float32: return cast(float{});
+      case DType::float64: return cast(double{});
+      case DType::int64: break;
+    }
+    return cast(std::int64_t{});
   });
+  // Casts to or from int64 are not differentiable (the output never requires grad).
+  if (!is_floating_point(target) || !is_floating_point(dtype())) return out;
   const DType source = dtype();
   return record(
       to_info, std::move(out), {*this},
@@ -310,8 +350,12 @@ Tensor Tensor::clone(const SourceLocation& caller) const {
 
 template <class Make>
 static Tensor make(TensorOptions options, Make&& make_array) {
-  Tensor t = options.dtype == DType::float32 ? Tensor(make_array(float{}))
-                                             : Tensor(make_array(double{}));
+  Tensor t;
+  switch (options.dtype) {
+    case DType::float32: t = Tensor(make_array(float{})); break;
+    case DType::float64: t = Tensor(make_array(double{})); break;
+    case DType::int64: t = Tensor(make_array(std::int64_t{})); break;
+  }
   t.requires_grad_(options.requires_grad);
   return t;
 }
@@ -343,6 +387,9 @@ Tensor tensor(const NestedList& values, TensorOptions options) {
   const Shape shape = values.shape();
   std::vector<double> flat;
   values.flatten_into(flat);
+  if (options.dtype == DType::int64) {
+    for (const double v : flat) detail::check_integral_scalar("tensor", "value", v);
+  }
   return make(options, [&](auto zero) {
     using T = decltype(zero);
     auto a = detail::empty_array<T>(shape, "tensor");
@@ -353,6 +400,7 @@ Tensor tensor(const NestedList& values, TensorOptions options) {
 
 // `op` names the factory in allocation errors.
 static Tensor filled(std::string_view op, const Shape& shape, double value, TensorOptions options) {
+  if (options.dtype == DType::int64) detail::check_integral_scalar(op, "value", value);
   return make(options, [&](auto zero) {
     using T = decltype(zero);
     auto a = detail::empty_array<T>(shape, op);
@@ -375,6 +423,10 @@ Tensor scalar_like(const Tensor& like, double value) { return full({}, value, {.
 template <class Dist>
 static Tensor random(std::string_view op, const Shape& shape, Generator& gen,
                      TensorOptions options, Dist dist) {
+  if (!is_floating_point(options.dtype)) {
+    fail<DTypeError>("{}: draws floating-point numbers; dtype {} is not one (as in PyTorch)", op,
+                     dtype_name(options.dtype));
+  }
   return make(options, [&](auto zero) {
     using T = decltype(zero);
     auto a = detail::empty_array<T>(shape, op);
@@ -391,7 +443,7 @@ Tensor rand(const Shape& shape, Generator& gen, TensorOptions options) {
 
 Tensor eye(std::size_t rows, std::size_t cols, TensorOptions options) {
   Tensor t = filled("eye", {rows, cols}, 0.0, {.dtype = options.dtype});
-  t.visit([&](const auto& x) {
+  t.visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto& a = const_cast<Array<T>&>(x);
     for (std::size_t i = 0; i < std::min(rows, cols); ++i) a(i, i) = T(1);
@@ -414,6 +466,10 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
                      start, end, step, count);
   }
   const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
+  if (options.dtype == DType::int64) {
+    detail::check_integral_scalar("arange", "start", start);
+    detail::check_integral_scalar("arange", "step", step);
+  }
   return make(options, [&](auto zero) {
     using T = decltype(zero);
     auto a = detail::empty_array<T>({n}, "arange");
@@ -431,7 +487,8 @@ std::string to_string(const Tensor& tensor) {
   if (!tensor.defined()) return "tensor(undefined)";
   constexpr std::size_t kThreshold = 1000, kEdge = 3;
   std::string body;
-  tensor.visit([&](const auto& x) {
+  tensor.visit_any_dtype([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
     const Shape& s = x.shape();
     const std::size_t rank = s.size();
     const bool summarise = x.size() > kThreshold;
@@ -462,7 +519,13 @@ std::string to_string(const Tensor& tensor) {
           ellipsis = ellipsis || i == std::string::npos;
           if (i != std::string::npos) offset += i * static_cast<std::size_t>(strides[d]);
         }
-        cells.push_back(ellipsis ? "..." : fmt::format("{:.4f}", static_cast<double>(x.data()[offset])));
+        if (ellipsis) {
+          cells.push_back("...");
+        } else if constexpr (std::is_integral_v<T>) {
+          cells.push_back(fmt::format("{}", x.data()[offset]));
+        } else {
+          cells.push_back(fmt::format("{:.4f}", static_cast<double>(x.data()[offset])));
+        }
         width = std::max(width, cells.back().size());
         std::size_t d = rank;
         while (d > 0 && ++pos[d - 1] == shown[d - 1].size()) pos[--d] = 0;
@@ -499,7 +562,8 @@ std::string to_string(const Tensor& tensor) {
     if (empty) body.append(rank, ']');
   });
   std::string out = "tensor(" + body;
-  if (tensor.dtype() != DType::float32) out += fmt::format(", dtype={}", dtype_name(tensor.dtype()));
+  // float32 and int64 are torch's default dtypes, which it does not print.
+  if (tensor.dtype() == DType::float64) out += fmt::format(", dtype={}", dtype_name(tensor.dtype()));
   if (!tensor.is_leaf()) {
     out += fmt::format(", grad_fn=<{}>", tensor.impl()->node->op->name);
   } else if (tensor.requires_grad()) {

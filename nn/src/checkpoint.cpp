@@ -183,11 +183,23 @@ void check_name(std::string_view op, const std::string& name) {
 
 // ---- .npy ----
 
+namespace {
+// NumPy's type codes: '<f4', '<f8' and '<i8' (int64) are read and written.
+std::string_view npy_code(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "f4";
+    case DType::float64: return "f8";
+    case DType::int64: return "i8";
+  }
+  return "?";
+}
+}  // namespace
+
 std::string to_npy(const Tensor& tensor) {
   if (!tensor.defined()) fail<CheckpointError>("to_npy: the tensor is undefined");
-  const bool f32 = tensor.dtype() == DType::float32;
+  const std::string_view code = npy_code(tensor.dtype());
   std::string header = fmt::format("{{'descr': '<{}', 'fortran_order': False, 'shape': {}, }}",
-                                   f32 ? "f4" : "f8", shape_tuple(tensor.shape()));
+                                   code, shape_tuple(tensor.shape()));
   // numpy pads the header with spaces and a newline so that the data starts 64-byte aligned.
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -199,7 +211,7 @@ std::string to_npy(const Tensor& tensor) {
   out += static_cast<char>(header.size() & 0xff);
   out += static_cast<char>(header.size() >> 8);
   out += header;
-  tensor.visit([&](const auto& x) {
+  tensor.visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     if (x.size() == 0) return;  // x.data() may be null
     const std::size_t offset = out.size();
@@ -217,7 +229,7 @@ namespace {
 // What a .npy header says, checked: enough to allocate the array and read its data.
 struct NpyLayout {
   Shape shape;
-  bool f32 = false;
+  DType dtype = DType::float64;
   bool swap = false;     // stored in the other byte order
   bool fortran = false;  // column-major
   std::size_t count = 0;
@@ -266,15 +278,15 @@ NpyLayout read_npy_header(Read&& read, std::size_t size, std::string_view what) 
   const NpyHeader header = HeaderParser(text, what).parse();
   const std::string_view descr = header.descr;
   if (descr.size() != 3 || (descr[0] != '<' && descr[0] != '>' && descr[0] != '=') ||
-      (descr.substr(1) != "f4" && descr.substr(1) != "f8")) {
-    fail<CheckpointError>("{}: unsupported dtype '{}': only float32 ('<f4') and float64 ('<f8') "
-                          "arrays can be loaded",
+      (descr.substr(1) != "f4" && descr.substr(1) != "f8" && descr.substr(1) != "i8")) {
+    fail<CheckpointError>("{}: unsupported dtype '{}': only float32 ('<f4'), float64 ('<f8') "
+                          "and int64 ('<i8') arrays can be loaded",
                           what, descr);
   }
   layout.shape = header.shape;
   layout.fortran = header.fortran_order;
-  layout.f32 = descr.substr(1) == "f4";
-  const std::size_t item = layout.f32 ? 4 : 8;
+  layout.dtype = descr.substr(1) == "f4" ? DType::float32 : descr.substr(1) == "f8" ? DType::float64 : DType::int64;
+  const std::size_t item = layout.dtype == DType::float32 ? 4 : 8;
   layout.swap = (descr[0] == '>') != (std::endian::native == std::endian::big) && descr[0] != '=';
   layout.count = 1;
   for (std::size_t d : header.shape) {
@@ -306,13 +318,18 @@ Tensor read_npy_data(Read&& read, const NpyLayout& layout, std::string_view what
     if (!transposed) return Tensor(std::move(a));
     return Tensor(xt::xarray<T>(xt::transpose(a)));
   };
-  return layout.f32 ? build(float{}) : build(double{});
+  switch (layout.dtype) {
+    case DType::float32: return build(float{});
+    case DType::float64: return build(double{});
+    case DType::int64: break;
+  }
+  return build(std::int64_t{});
 }
 
 [[noreturn]] void fail_data_size(std::string_view what, const NpyLayout& layout,
                                  std::size_t available, std::string_view holder) {
   fail<CheckpointError>("{}: wrong data size: shape {} of {} needs {} bytes, the {} holds {}",
-                        what, to_string(layout.shape), layout.f32 ? "float32" : "float64",
+                        what, to_string(layout.shape), dtype_name(layout.dtype),
                         layout.data_bytes, holder, available);
 }
 

@@ -14,8 +14,9 @@ std::vector<std::size_t> predict(const Tensor& logits) {
     fail<ShapeError>("predict: expects logits of shape [N, C], got {}",
                      logits.defined() ? to_string(logits.shape()) : "an undefined tensor");
   }
-  const xt::xarray<std::size_t> index = argmax(logits, 1);
-  return {index.begin(), index.end()};
+  const Tensor index = argmax(logits, 1);
+  const auto& v = index.data<std::int64_t>();
+  return {v.begin(), v.end()};
 }
 
 double accuracy(std::span<const std::size_t> predictions, std::span<const std::size_t> targets) {

@@ -8,9 +8,12 @@
 #include "matgrad/call_site.hpp"
 #include "matgrad/tensor.hpp"
 
+#include <concepts>
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace matgrad {
@@ -93,19 +96,80 @@ Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller = So
 Tensor diag(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
 
 // ---- reductions ----
-Tensor sum(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
-Tensor sum(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-Tensor mean(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
-Tensor mean(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-// The 2-norm (Frobenius norm) of all elements, or of each slice along a dim. Its gradient
-// A / ‖A‖ is taken as 0 where the norm is 0, as in PyTorch.
-Tensor norm(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
-Tensor norm(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-// Max/min over a dim; the gradient goes to the first arg-extremum (ties: lowest index).
-Tensor max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-Tensor min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
-xt::xarray<std::size_t> argmax(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
-xt::xarray<std::size_t> argmin(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+// The dims a reduction runs over: one dim, a braced list {0, -1} or a vector; negative dims
+// count from the end, a repeated dim is an IndexError, and a 0-d tensor takes dim 0 or -1 (its
+// one element). No dims (the default, {}) means every dim, as torch's dim=None (and dim=[]).
+// keepdim leaves the reduced dims in the result at size 1, on a full reduction too. float32
+// inputs accumulate in double.
+class DimList {
+ public:
+  DimList() = default;
+  DimList(std::ptrdiff_t dim) : dims_{dim} {}                                 // NOLINT: implicit
+  DimList(std::initializer_list<std::ptrdiff_t> dims) : dims_(dims) {}        // NOLINT
+  DimList(std::vector<std::ptrdiff_t> dims) : dims_(std::move(dims)) {}       // NOLINT
+  bool all() const { return dims_.empty(); }
+  const std::vector<std::ptrdiff_t>& dims() const { return dims_; }
+
+ private:
+  std::vector<std::ptrdiff_t> dims_;
+};
+
+// sum(a), sum(a, 1), sum(a, {0, 2}, true). sum(a, caller) also reads as the full sum (a
+// template, so that a braced list of dims never converts to a SourceLocation instead).
+// The sum over an empty dim is 0, the mean NaN, the product 1, as in PyTorch.
+Tensor sum(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor mean(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+template <std::same_as<SourceLocation> L>
+Tensor sum(const Tensor& a, const L& caller) { return sum(a, DimList(), false, caller); }
+template <std::same_as<SourceLocation> L>
+Tensor mean(const Tensor& a, const L& caller) { return mean(a, DimList(), false, caller); }
+// Its gradient as torch's: where no element of a slice is 0, gC ⊙ C ⊘ A; where one is, the
+// product of the others at it and 0 elsewhere; where two or more are, 0.
+Tensor prod(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// Σ (A − mean)² / (N − correction) over the dims (correction 1: Bessel's); N − correction ≤ 0
+// gives inf (NaN where the sum of squares is 0, or N = 0), as torch. std = √var, with gradient
+// 0 where std is 0, as torch. var_mean and std_mean return both (torch's tuple).
+Tensor var(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor std(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+struct VarMeanResult {
+  Tensor var;
+  Tensor mean;
+};
+struct StdMeanResult {
+  Tensor std;
+  Tensor mean;
+};
+VarMeanResult var_mean(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+StdMeanResult std_mean(const Tensor& a, const DimList& dim = {}, double correction = 1, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// The largest (smallest) element over the dims; NaN if any is NaN. The gradient is split evenly
+// between the elements that tie for it, as torch's. Over an empty dim: an IndexError.
+Tensor amax(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor amin(const Tensor& a, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// log Σ exp(A) over the dims, shifted by the max (large inputs neither overflow nor lose the
+// answer); −inf over an empty dim.
+Tensor logsumexp(const Tensor& a, const DimList& dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+
+// Scans along one dim (0 or -1 of a 0-d tensor): running sums, products and log Σ exp, each
+// accumulated in double. cumprod's gradient handles zeros as torch's.
+Tensor cumsum(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor cumprod(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+Tensor logcumsumexp(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
+
+// Norms, named as ATen names torch.linalg's (flat, as matgrad's solve and det):
+// linalg_vector_norm(a, ord, dim, keepdim) is (Σ |A|^ord)^(1/ord) over the dims (every dim by
+// default), with ord 2 (the Frobenius norm of all elements), 1, 0 (the count of non-zeros,
+// gradient 0), ±inf (max / min |A|, gradient split between ties) or any other p. Gradients at
+// 0 as torch's: 0 where the norm is 0 (p > 0), sign(0) = 0 for p = 1. ord < 0 and −inf over an
+// empty dim are an IndexError (no identity).
+Tensor linalg_vector_norm(const Tensor& a, double ord = 2, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// torch.norm(a, p, dim, keepdim) for a numeric p: linalg_vector_norm. (matgrad's earlier
+// norm(a, dim) read its second argument as a dim; it is the order p, as in torch.)
+Tensor norm(const Tensor& a, double p = 2, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// The matrix norm over two dims (the last two by default) of a tensor of rank ≥ 2: ord "fro",
+// or 1 / −1 (max / min column sum of |A|), inf / −inf (max / min row sum). "nuc", 2 and −2 need
+// the SVD, which matgrad does not have yet: they raise a ValueError saying so.
+Tensor linalg_matrix_norm(const Tensor& a, std::string_view ord = "fro", const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+Tensor linalg_matrix_norm(const Tensor& a, double ord, const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 
 // ---- elementwise ----
 Tensor exp(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
@@ -143,16 +207,102 @@ Tensor eq(const Tensor& a, const Tensor& b);
 // where"): where(x > 0, sqrt(where(x > 0, x, 1)), 0) has gradient 0 there.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
+// ---- more elementwise functions (trigonometric.cpp, special.cpp, activations.cpp, rounding.cpp) ----
+// PyTorch's names, values and derivatives, also at the edges of each domain (asin'(±1) = ±∞,
+// lgamma and digamma at the poles, ...). Each differentiates again, to any order.
+Tensor sin(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor cos(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor tan(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor asin(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor acos(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor atan(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor sinh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor cosh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor asinh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor acosh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor atanh(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor log1p(const Tensor& a, const SourceLocation& caller = SourceLocation::current());       // log(1 + a), accurate near 0
+Tensor expm1(const Tensor& a, const SourceLocation& caller = SourceLocation::current());       // eᵃ − 1, accurate near 0
+Tensor log2(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor log10(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor exp2(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor rsqrt(const Tensor& a, const SourceLocation& caller = SourceLocation::current());       // 1 / √a
+Tensor reciprocal(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // 1 / a
+Tensor erf(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor erfc(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor erfinv(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // the inverse of erf on (−1, 1); ±∞ at ±1
+Tensor lgamma(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // log |Γ(a)|
+Tensor digamma(const Tensor& a, const SourceLocation& caller = SourceLocation::current());     // ψ(a) = Γ'(a) / Γ(a); −∞ at +0, NaN at the negative integers
+// ψ⁽ⁿ⁾(a), the n-th derivative of digamma (polygamma(0, a) = digamma(a)).
+Tensor polygamma(int n, const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+// x log y, 0 where x = 0 (unless y is NaN), broadcasting; as torch.xlogy.
+Tensor xlogy(const Tensor& x, const Tensor& y, const SourceLocation& caller = SourceLocation::current());
+
+// Activations (torch.nn.functional). gelu's approximate is "none" (x Φ(x)) or "tanh".
+Tensor gelu(const Tensor& a, std::string_view approximate = "none", const SourceLocation& caller = SourceLocation::current());
+Tensor silu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // a σ(a)
+Tensor elu(const Tensor& a, double alpha = 1.0, const SourceLocation& caller = SourceLocation::current());
+Tensor selu(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor celu(const Tensor& a, double alpha = 1.0, const SourceLocation& caller = SourceLocation::current());
+Tensor softsign(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // a / (1 + |a|)
+// clamp(a, min_val, max_val); unlike clamp, the gradient passes only strictly inside the bounds.
+Tensor hardtanh(const Tensor& a, double min_val = -1.0, double max_val = 1.0, const SourceLocation& caller = SourceLocation::current());
+Tensor hardsigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // relu6(a + 3) / 6
+Tensor hardswish(const Tensor& a, const SourceLocation& caller = SourceLocation::current());    // a relu6(a + 3) / 6
+Tensor logsigmoid(const Tensor& a, const SourceLocation& caller = SourceLocation::current());   // log σ(a), stable for large |a|
+Tensor mish(const Tensor& a, const SourceLocation& caller = SourceLocation::current());         // a tanh(softplus(a))
+
+// Rounding: recorded, with gradient zero (frac's is 1), as in PyTorch. round rounds half to
+// even; with decimals, to that many decimal places (negative: to tens, hundreds, ...).
+Tensor floor(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor ceil(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor round(const Tensor& a, int decimals = 0, const SourceLocation& caller = SourceLocation::current());
+Tensor trunc(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor frac(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // a − trunc(a)
+
+// ---- binary, broadcasting with NumPy rules (binary.cpp) ----
+// maximum and minimum propagate NaN and split the gradient in half between equal inputs;
+// fmax and fmin ignore a NaN operand and send the gradient to the input they return (the first
+// on ties), as in PyTorch.
+Tensor maximum(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor minimum(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor fmax(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor fmin(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+// a^b. As in PyTorch, the gradient in a is 0 where b = 0, and the one in b is 0 where a = 0 and
+// b ≥ 0 (elsewhere C log a, NaN for a < 0).
+Tensor pow(const Tensor& a, const Tensor& exponent, const SourceLocation& caller = SourceLocation::current());
+Tensor pow(double base, const Tensor& exponent, const SourceLocation& caller = SourceLocation::current());
+Tensor atan2(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor hypot(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+Tensor fmod(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());       // sign of a (C's std::fmod)
+Tensor remainder(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());  // sign of b (Python's %)
+// |a| with the sign of b; the gradient in b is zero, the one in a is ±1 (0 at a = 0).
+Tensor copysign(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+// start + weight (end − start), with a tensor or a number as the weight.
+Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight, const SourceLocation& caller = SourceLocation::current());
+Tensor lerp(const Tensor& start, const Tensor& end, double weight, const SourceLocation& caller = SourceLocation::current());
+// clamp with tensor bounds (an undefined tensor: no bound), broadcasting; the gradients are
+// PyTorch's: a gets it where min ≤ a ≤ max, min where a < min < max, max where a > max or
+// max < min (every element is then max).
+Tensor clamp(const Tensor& a, const Tensor& min, const Tensor& max, const SourceLocation& caller = SourceLocation::current());
+// a + alpha b and a − alpha b (torch's alpha).
+Tensor add(const Tensor& a, const Tensor& b, double alpha, const SourceLocation& caller = SourceLocation::current());
+Tensor sub(const Tensor& a, const Tensor& b, double alpha, const SourceLocation& caller = SourceLocation::current());
+// a / b rounded toward zero ("trunc") or down ("floor", Python's //); gradient zero, as torch.
+Tensor div(const Tensor& a, const Tensor& b, std::string_view rounding_mode, const SourceLocation& caller = SourceLocation::current());
+
 // ---- softmax family, stable for large inputs ----
 Tensor softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
 Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller = SourceLocation::current());
-Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 
 // ---- indexing and joining ----
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller = SourceLocation::current());
 // a with source's slices added at `index` along dim (repeated indices accumulate).
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller = SourceLocation::current());
+// index_select with an int64 index tensor of rank ≤ 1, as torch.index_select (the indices are
+// constants: the index tensor never gets a gradient).
+Tensor index_select(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const SourceLocation& caller = SourceLocation::current());
 // Elements start, start + step, ... (< end) along dim; end is clipped to the size. A copy.
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step = 1, const SourceLocation& caller = SourceLocation::current());
@@ -173,7 +323,112 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction =
 // Softmax cross-entropy of logits [N, C] (or [C]) against class indices, fused and stable.
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                      Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
+// The same with an int64 tensor of class indices, [N] for logits [N, C] or 0-d for [C], as torch.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+                     Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
+
+// ---- rearranging elements (any dtype; copies: matgrad has no strided views) ----
+// torch.permute: C's dim i is A's dim dims[i] (dims a permutation of A's dims).
+Tensor permute(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const SourceLocation& caller = SourceLocation::current());
+// torch.movedim of one dim: the dim `source` moved to position `destination`, the others in order.
+Tensor movedim(const Tensor& a, std::ptrdiff_t source, std::ptrdiff_t destination, const SourceLocation& caller = SourceLocation::current());
+Tensor flip(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const SourceLocation& caller = SourceLocation::current());
+// torch.roll: C[i] = A[(i − shift) mod n] along each of dims; no dims: the flattened tensor,
+// rolled by the one shift and reshaped back.
+Tensor roll(const Tensor& a, const std::vector<std::ptrdiff_t>& shifts, const std::vector<std::ptrdiff_t>& dims = {},
+            const SourceLocation& caller = SourceLocation::current());
+// The elements on and above (triu) or on and below (tril) diagonal `diagonal` of the last two
+// dims (> 0 above the main one), the others 0; rank ≥ 2 (batched over the leading dims), as torch.
+Tensor triu(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
+Tensor tril(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
+// Tensor.repeat: at least a.dim() repeats (a gets leading 1s up to their count); torch.tile
+// takes fewer too (leading 1s for the repeats).
+Tensor repeat(const Tensor& a, const std::vector<std::size_t>& repeats, const SourceLocation& caller = SourceLocation::current());
+Tensor tile(const Tensor& a, const std::vector<std::size_t>& reps, const SourceLocation& caller = SourceLocation::current());
+// Tensor.expand: broadcast_to where -1 keeps a's size in that dim (new leading dims take sizes).
+Tensor expand(const Tensor& a, const std::vector<std::ptrdiff_t>& sizes, const SourceLocation& caller = SourceLocation::current());
+// torch.split into pieces of split_size (the last may be smaller) or of the given sizes,
+// torch.chunk into `chunks` pieces of ⌈n / chunks⌉ (fewer when they run out, as torch), and
+// torch.unbind: the slices along dim with dim removed. Each piece is a copy (slice).
+std::vector<Tensor> split(const Tensor& a, std::size_t split_size, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+std::vector<Tensor> split(const Tensor& a, const std::vector<std::size_t>& sizes, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+std::vector<Tensor> chunk(const Tensor& a, std::size_t chunks, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+std::vector<Tensor> unbind(const Tensor& a, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+
+// ---- int64 tensors: integer arithmetic, truth tests ----
+// add, sub, mul, neg, the comparisons (0/1 in the inputs' dtype), where, to, clone and the shape
+// and indexing ops above also take int64 tensors (never differentiable: tensor.hpp); div of two
+// int64 tensors is true division in float32, as torch's. int64 arithmetic wraps on overflow.
+// For two int64 tensors (broadcasting): a ⊘ b rounded toward −∞, and (remainder, declared with
+// the binary ops above) a − b·floor_divide(a, b) (the sign of b, Python's %), as torch; a zero
+// divisor raises a ValueError (torch: an error too).
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+// matgrad has no bool dtype: all and any give int64 0 or 1 (torch gives bool), over every
+// element or along dim; count_nonzero gives int64 counts, as torch. Any input dtype; NaN counts
+// as non-zero, as in torch.
+Tensor all(const Tensor& a);
+Tensor all(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor any(const Tensor& a);
+Tensor any(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
+Tensor count_nonzero(const Tensor& a);
+Tensor count_nonzero(const Tensor& a, std::ptrdiff_t dim);
+// torch.nn.functional.one_hot: int64 labels of any shape → int64 [..., num_classes]; a
+// num_classes of -1 takes max(labels) + 1. Negative or too large labels raise an IndexError.
+Tensor one_hot(const Tensor& labels, std::ptrdiff_t num_classes = -1);
+Tensor one_hot(std::span<const std::size_t> labels, std::ptrdiff_t num_classes = -1);
+
+// ---- arg-extrema, and max and min with their indices ----
+// int64 indices of the first extremum (NaN counts as the extremum, as in torch): over every
+// element of a (flattened; keepdim gives a shape of ones) when dim is nullopt, else along dim.
+// Any input dtype; a size-0 reduction raises a ShapeError (as torch).
+Tensor argmax(const Tensor& a, std::optional<std::ptrdiff_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& a, std::optional<std::ptrdiff_t> dim = std::nullopt, bool keepdim = false);
+// torch.max(a, dim) and torch.min(a, dim): the extreme values along dim and their int64 indices
+// (first on ties, as torch on the CPU); the gradient goes to the index taken, as torch's.
+struct ValuesIndices {
+  Tensor values;   // differentiable
+  Tensor indices;  // int64, never requires grad
+};
+ValuesIndices max(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+ValuesIndices min(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
+// torch.max(a), torch.min(a): 0-d, over every element; the gradient is split evenly among the
+// elements equal to the result (among the NaNs when it is NaN), as torch's. Refuses an empty a.
+Tensor max(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+Tensor min(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+
+// ---- gather, scatter and masks (int64 index tensors) ----
+// The index is a constant (it never gets a gradient); indices out of range raise an IndexError,
+// negative ones too (as torch's gather). Shapes follow torch: index has a's rank, and
+// index.size(d) ≤ a.size(d) for d ≠ dim (≤ src.size(d) for every d for the scatters).
+// C[i][j][k] = A[index[i][j][k]][j][k] (dim 0): shaped as index.
+Tensor gather(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const SourceLocation& caller = SourceLocation::current());
+// a with C[index[i][j]][j] = src[i][j] (dim 0). With repeated indices the last write wins and
+// the gradient goes to that src element (torch leaves which one unspecified).
+Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src, const SourceLocation& caller = SourceLocation::current());
+Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, double value, const SourceLocation& caller = SourceLocation::current());
+// a with src[i][j] added at C[index[i][j]][j] (dim 0); repeated indices accumulate.
+Tensor scatter_add(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src, const SourceLocation& caller = SourceLocation::current());
+// torch.scatter_reduce: each position of a named by index becomes the reduction of the src
+// elements sent there (and of a's own element when include_self). Positions no index names keep
+// a's value. Gradients as torch: mean divides by the count; amax/amin split evenly among the
+// elements equal to the result; prod is C/x for each factor x (where no factor is 0).
+enum class ScatterReduce { sum, prod, mean, amax, amin };
+Tensor scatter_reduce(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src,
+                      ScatterReduce reduce, bool include_self = true, const SourceLocation& caller = SourceLocation::current());
+// torch.take_along_dim: gather after broadcasting a and index against each other in every dim
+// but `dim`; without dim, a and index are flattened.
+Tensor take_along_dim(const Tensor& a, const Tensor& index, std::optional<std::ptrdiff_t> dim = std::nullopt,
+                      const SourceLocation& caller = SourceLocation::current());
+// a[indices₀, indices₁, ...] = values (+= with accumulate), torch's index_put: k int64 index
+// tensors (broadcasting together) address a's first k dims; values broadcast to the indexed
+// shape. Without accumulate, a repeated position takes the last value written.
+Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false, const SourceLocation& caller = SourceLocation::current());
+// value where mask is non-zero, else a (mask of any dtype; a and mask broadcast, as torch).
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value, const SourceLocation& caller = SourceLocation::current());
+// The elements of a where mask (broadcast with a) is non-zero, in row-major order, as a 1-D tensor.
+Tensor masked_select(const Tensor& a, const Tensor& mask, const SourceLocation& caller = SourceLocation::current());
 
 }  // namespace matgrad

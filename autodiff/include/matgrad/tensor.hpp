@@ -1,5 +1,11 @@
-// matgrad::Tensor: a cheap-to-copy handle to an n-dimensional float32 or float64 array that can
-// record the ops applied to it on the autograd tape.
+// matgrad::Tensor: a cheap-to-copy handle to an n-dimensional float32, float64 or int64 array
+// that can record the ops applied to it on the autograd tape.
+//
+// int64 (torch's `long`) holds indices and class labels: the results of argmax and max's
+// indices, the index of gather/scatter/index_select, the targets of cross_entropy. It is never
+// differentiable (requires_grad_(true) on it is an AutogradError). Where torch would promote an
+// int64 operand of a floating-point op to float, matgrad refuses with a DTypeError naming the op
+// and both dtypes (as it refuses float32 with float64): convert with .to(DType::float32).
 #pragma once
 
 #include "matgrad/call_site.hpp"
@@ -23,14 +29,17 @@
 
 namespace matgrad {
 
-enum class DType { float32, float64 };
+enum class DType { float32, float64, int64 };
 std::string_view dtype_name(DType dtype);
+constexpr bool is_floating_point(DType dtype) { return dtype != DType::int64; }
 template <class T>
 constexpr DType dtype_of();
 template <>
 constexpr DType dtype_of<float>() { return DType::float32; }
 template <>
 constexpr DType dtype_of<double>() { return DType::float64; }
+template <>
+constexpr DType dtype_of<std::int64_t>() { return DType::int64; }
 
 // A shape argument that also accepts one -1 ("infer this dimension"), as in reshape({2, -1}).
 class ShapeArg {
@@ -74,6 +83,8 @@ class Tensor {
   explicit Tensor(xt::xarray<double> data, bool requires_grad = false);
   explicit Tensor(Array<float> data, bool requires_grad = false);
   explicit Tensor(Array<double> data, bool requires_grad = false);
+  explicit Tensor(xt::xarray<std::int64_t> data);  // int64: never requires grad
+  explicit Tensor(Array<std::int64_t> data);
   explicit Tensor(std::shared_ptr<detail::TensorImpl> impl) : impl_(std::move(impl)) {}
 
   bool defined() const { return impl_ != nullptr; }
@@ -83,6 +94,9 @@ class Tensor {
   std::size_t size(std::ptrdiff_t dim) const;  // negative dims count from the end
   std::size_t numel() const;
   double item() const;  // the value of a one-element tensor
+  // The value as T (item<std::int64_t>() is exact for every int64, where item() rounds past 2^53).
+  template <class T>
+  T item() const;
 
   // Read access to the elements: an xtensor adaptor over the storage this tensor shares with
   // its views (matgrad::Array, storage.hpp); T must match dtype().
@@ -92,11 +106,18 @@ class Tensor {
   // seen by every view. Bumps the version counter the views share.
   template <class T>
   Array<T>& mutable_data();
-  // Calls f with the const Array<float> or Array<double>.
+  // Calls f with the const Array<float> or Array<double>; an int64 tensor raises a DTypeError
+  // (ops check their inputs' dtypes first, to name themselves in that error).
   template <class F>
   decltype(auto) visit(F&& f) const;
+  // Calls f with the const Array<float>, Array<double> or Array<std::int64_t>.
+  template <class F>
+  decltype(auto) visit_any_dtype(F&& f) const;
 
-  // Differentiable; returns *this when the dtype already matches.
+  // Differentiable between float32 and float64; returns *this when the dtype already matches.
+  // To int64 truncates toward zero, as torch (NaN and values outside int64 raise a ValueError,
+  // where torch's result is undefined); from int64 rounds to nearest. Neither is differentiable:
+  // the result never requires grad.
   Tensor to(DType dtype, const SourceLocation& caller = SourceLocation::current()) const;
   // A copy of the data, differentiable.
   Tensor clone(const SourceLocation& caller = SourceLocation::current()) const;
@@ -161,12 +182,13 @@ class Tensor {
     if (!impl_) [[unlikely]] fail_undefined(what);
   }
   [[noreturn]] static void fail_undefined(std::string_view what);
+  [[noreturn]] static void fail_int64(std::string_view what);
   Tensor& fill_in_place(std::string_view op, double value);  // fill_ and zero_
   std::shared_ptr<detail::TensorImpl> impl_;
 };
 
 namespace detail {
-using Data = std::variant<Array<float>, Array<double>>;
+using Data = std::variant<Array<float>, Array<double>, Array<std::int64_t>>;
 
 struct TensorImpl {
   // Takes the array (and its storage) over.
@@ -240,21 +262,24 @@ struct TensorImpl {
 };
 }  // namespace detail
 
+// The variant's alternatives are in DType's order.
 inline DType Tensor::dtype() const {
   check_defined("dtype");
-  return impl_->data.index() == 0 ? DType::float32 : DType::float64;
+  return static_cast<DType>(impl_->data.index());
 }
 
 inline const Shape& Tensor::shape() const {
   check_defined("shape");
   if (const auto* f = std::get_if<Array<float>>(&impl_->data)) return f->shape();
-  return std::get<Array<double>>(impl_->data).shape();
+  if (const auto* d = std::get_if<Array<double>>(&impl_->data)) return d->shape();
+  return std::get<Array<std::int64_t>>(impl_->data).shape();
 }
 
 inline std::size_t Tensor::numel() const {
   check_defined("numel");
   if (const auto* f = std::get_if<Array<float>>(&impl_->data)) return f->size();
-  return std::get<Array<double>>(impl_->data).size();
+  if (const auto* d = std::get_if<Array<double>>(&impl_->data)) return d->size();
+  return std::get<Array<std::int64_t>>(impl_->data).size();
 }
 
 template <class T>
@@ -275,11 +300,31 @@ Array<T>& Tensor::mutable_data() {
 template <class F>
 decltype(auto) Tensor::visit(F&& f) const {
   check_defined("visit");
+  if (const auto* d = std::get_if<Array<double>>(&impl_->data)) return std::forward<F>(f)(*d);
+  if (const auto* x = std::get_if<Array<float>>(&impl_->data)) return std::forward<F>(f)(*x);
+  fail_int64("visit");
+}
+
+template <class F>
+decltype(auto) Tensor::visit_any_dtype(F&& f) const {
+  check_defined("visit_any_dtype");
   return std::visit(std::forward<F>(f), std::as_const(impl_->data));
+}
+
+template <class T>
+T Tensor::item() const {
+  const double unused = item();  // the checks; exact for the floating types
+  if constexpr (std::is_same_v<T, double>) {
+    return unused;
+  } else {
+    return visit_any_dtype([](const auto& x) { return static_cast<T>(x.data()[0]); });
+  }
 }
 
 // Values for tensor(): a number, or a braced list of them nested to any depth. {2.0} is a
 // 1-D tensor of one element and {{1}, {0}} a 2×1 matrix, as in libtorch's torch::tensor.
+// Numbers are doubles: an int64 tensor made from a list holds integers up to 2^53 exactly, and a
+// value that is not an integer is refused (ValueError); Tensor(xt::xarray<std::int64_t>) takes any.
 class NestedList {
  public:
   NestedList(double value) : value_(value), is_scalar_(true) {}  // NOLINT: implicit by design

@@ -17,18 +17,65 @@
 
 namespace matgrad::detail {
 
-inline void check_defined(std::string_view op, const Tensor& t) {
+// A defined tensor of any dtype: for the ops that take int64 tensors too (views, indexing,
+// comparisons, integer arithmetic).
+inline void check_defined_any_dtype(std::string_view op, const Tensor& t) {
   if (!t.defined()) fail<Error>("{}: an input is an undefined tensor", op);
 }
 
-inline void check_same_dtype(std::string_view op, const Tensor& a, const Tensor& b) {
-  check_defined(op, a);
-  check_defined(op, b);
+[[noreturn]] void fail_not_floating(std::string_view op, const Tensor& t);
+
+// A defined float32 or float64 tensor: the check every floating-point op starts with, so that an
+// int64 input is refused with the op's name rather than deep in a kernel.
+inline void check_defined(std::string_view op, const Tensor& t) {
+  check_defined_any_dtype(op, t);
+  if (t.dtype() == DType::int64) [[unlikely]] fail_not_floating(op, t);
+}
+
+// Two tensors of one dtype, any dtype. matgrad promotes no dtype to another (torch would turn
+// int64 with float32 into float32, and float32 with float64 into float64).
+inline void check_same_dtype_any(std::string_view op, const Tensor& a, const Tensor& b) {
+  check_defined_any_dtype(op, a);
+  check_defined_any_dtype(op, b);
   if (a.dtype() != b.dtype()) {
-    fail<DTypeError>("{}: dtypes differ: {} and {} (convert one with .to())", op,
-                     dtype_name(a.dtype()), dtype_name(b.dtype()));
+    fail<DTypeError>("{}: dtypes differ: {} and {} (matgrad does not promote: convert one with .to())",
+                     op, dtype_name(a.dtype()), dtype_name(b.dtype()));
   }
 }
+
+// Two floating-point tensors of one dtype.
+inline void check_same_dtype(std::string_view op, const Tensor& a, const Tensor& b) {
+  check_same_dtype_any(op, a, b);
+  check_defined(op, a);
+}
+
+// An int64 index tensor (gather, scatter, index_select, cross_entropy's targets, ...): `what`
+// names the argument in the error.
+inline void check_index_tensor(std::string_view op, std::string_view what, const Tensor& index) {
+  check_defined_any_dtype(op, index);
+  if (index.dtype() != DType::int64) {
+    fail<DTypeError>("{}: {} must be an int64 tensor, got {} (convert it with .to(DType::int64))",
+                     op, what, dtype_name(index.dtype()));
+  }
+}
+
+// gather's and the scatters' checks, as torch's: index (int64) has the rank of self and of src
+// (a 0-d tensor counting as rank 1); index.size(d) ≤ self.size(d) for d ≠ dim, and
+// index.size(d) ≤ src.size(d) for every d (src null: no src).
+void check_index_shape(std::string_view op, const Tensor& self, std::size_t dim, const Tensor& index,
+                       const Tensor* src);
+
+// The scatters' src may be larger than their index (as torch allows): the index-shaped leading
+// block of src that they read (slices from 0 along each dim), and its adjoint, g of the index's
+// shape padded with zeros to src's shape (gather_scatter.cpp).
+Tensor leading_block(const Tensor& src, const Shape& shape);
+Tensor pad_to(const Tensor& g, const Shape& shape);
+
+// A scalar given for an int64 tensor must be an integer that int64 holds (torch would promote
+// the tensor to float for 1.5; matgrad refuses).
+void check_integral_scalar(std::string_view op, std::string_view what, double value);
+// remainder of two int64 tensors (integer.cpp), which remainder() hands them to.
+Tensor integer_remainder(const Tensor& a, const Tensor& b);
 
 // A dim in [-rank, rank) as an index in [0, rank). A 0-d tensor has no dim to name (PyTorch:
 // "dimension specified as 0 but tensor has no dimensions"); the ops that accept one take
@@ -160,7 +207,7 @@ inline Tensor view_of(const Tensor& a, const Shape& shape, std::size_t offset = 
 
 // A copy of a's elements in a storage of its own, without history.
 inline Tensor copy(const Tensor& a) {
-  return a.visit([](const auto& x) {
+  return a.visit_any_dtype([](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     Tensor out = empty_tensor<T>(x.shape(), "copy");
     std::copy(x.data(), x.data() + x.size(), elements_of<T>(out));
@@ -172,6 +219,12 @@ inline Tensor copy(const Tensor& a) {
 template <class F>
 Tensor map_data(const Tensor& a, F&& f) {
   return a.visit([&](const auto& x) { return Tensor(f(x)); });
+}
+
+// The same for a tensor of any dtype (f is instantiated for int64 too).
+template <class F>
+Tensor map_any_data(const Tensor& a, F&& f) {
+  return a.visit_any_dtype([&](const auto& x) { return Tensor(f(x)); });
 }
 
 // Calls f(x, y) on the data of two tensors of one dtype.

@@ -4,7 +4,7 @@
 // clamp, ...) come from the comparisons: they are constants of the backward graph, which is
 // right, as their derivative is zero almost everywhere. Values at non-differentiable points
 // follow PyTorch and are noted next to each op.
-#include "common.hpp"
+#include "pointwise.hpp"
 
 #include <cmath>
 #include <functional>
@@ -14,19 +14,8 @@ namespace matgrad {
 
 using detail::check_defined;
 using detail::map_data;
-
-// y = f(x) elementwise, in a's dtype.
-template <class F>
-static Tensor unary(std::string_view op, const Tensor& a, F f) {
-  check_defined(op, a);
-  return map_data(a, [&](const auto& x) { return detail::elementwise(op, x, f); });
-}
-
-// A 0/1 tensor of a's dtype and shape: 1 where pred(a) holds. Never recorded.
-template <class P>
-static Tensor mask_of(std::string_view op, const Tensor& a, P pred) {
-  return unary(op, a, [&](auto v) { return static_cast<decltype(v)>(pred(v) ? 1 : 0); });
-}
+using detail::mask_of;
+using detail::unary;
 
 static Tensor zero_like_scalar(const Tensor& like) { return scalar_like(like, 0.0); }
 
@@ -302,9 +291,10 @@ Tensor sign(const Tensor& a) {
 
 template <class F>
 static Tensor compare(std::string_view op, const Tensor& a, const Tensor& b, F f) {
-  return detail::map_data2(op, a, b, [&](const auto& x, const auto& y) {
-    return detail::elementwise(
-        op, x, y, [&](auto u, auto v) { return static_cast<decltype(u)>(f(u, v) ? 1 : 0); });
+  detail::check_same_dtype_any(op, a, b);  // int64 too: 0/1 in the inputs' dtype (no bool dtype)
+  return a.visit_any_dtype([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    return detail::elementwise(op, x, b.data<T>(), [&](T u, T v) { return static_cast<T>(f(u, v) ? 1 : 0); });
   });
 }
 
@@ -322,14 +312,14 @@ static const OpInfo where_info{"where", "dC = where(M, dA, 0) + where(M, 0, dB)"
                                "gA = where(M, gC, 0), gB = where(M, 0, gC), gM = 0 (a constant)",
     "C = where(M, A, B)"};
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  check_defined("where", condition);
-  detail::check_same_dtype("where", a, b);
+  detail::check_defined_any_dtype("where", condition);
+  detail::check_same_dtype_any("where", a, b);
   const Shape shape = detail::broadcast_shapes(
       "where", detail::broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
-  Tensor out = a.visit([&](const auto& x) {
+  Tensor out = a.visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     const auto& y = b.data<T>();
-    return condition.visit([&](const auto& m) {
+    return condition.visit_any_dtype([&](const auto& m) {
       auto c = detail::empty_array<T>(shape, "where");
       T* dst = c.data();
       const std::size_t n = c.size();

@@ -1,6 +1,7 @@
 // Indexing and joining: index_select / index_add and slice / slice_scatter (each the other's
 // adjoint), narrow (a view), concat and stack. Every kernel views a tensor as [outer, n, inner]
-// around the dim and moves rows of `inner` contiguous elements.
+// around the dim and moves rows of `inner` contiguous elements. All but index_add move elements
+// without arithmetic, so they take int64 tensors too.
 #include "common.hpp"
 
 #include <algorithm>
@@ -63,7 +64,7 @@ static const OpInfo index_select_info{"index_select", "dC = dA[index] (along dim
                                       "gA = index_add(0, dim, index, gC)", Saves::nothing,
     "C = index_select(A, dim, index)"};
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const SourceLocation& caller) {
-  check_defined("index_select", a);
+  detail::check_defined_any_dtype("index_select", a);
   const std::size_t d = wrap_dim("index_select", dim, a.dim());
   const detail::DimSplit split = split_at(a.shape(), d);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
@@ -71,7 +72,7 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
   if (a.dim() == 0) check_scalar_index("index_select", index);
   check_indices("index_select", index, d, n);
   const Shape out_shape = a.dim() == 0 ? Shape{} : with_dim(a.shape(), d, m);
-  Tensor out = detail::map_data(a, [&](const auto& x) {
+  Tensor out = detail::map_any_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto y = detail::empty_array<T>(out_shape, "index_select");
     for (std::size_t o = 0; o < outer; ++o) {
@@ -145,13 +146,13 @@ static const OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
     "C = slice(A, dim, start, end, step)"};
 Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t end,
              std::size_t step, const SourceLocation& caller) {
-  check_defined("slice", a);
+  detail::check_defined_any_dtype("slice", a);
   const std::size_t d = normalize_dim("slice", dim, a.dim());
   const SliceRange r = slice_range("slice", a.shape(), d, start, end, step);
   const detail::DimSplit split = split_at(a.shape(), d);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   const Shape out_shape = with_dim(a.shape(), d, r.count);
-  Tensor out = detail::map_data(a, [&](const auto& x) {
+  Tensor out = detail::map_any_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto y = detail::empty_array<T>(out_shape, "slice");
     for (std::size_t o = 0; o < outer; ++o) {
@@ -181,7 +182,7 @@ static const OpInfo narrow_info{"narrow", "dC = dA[start:start+length] (along di
     "C = narrow(A, dim, start, length)"};
 Tensor narrow(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::size_t length,
               const SourceLocation& caller) {
-  check_defined("narrow", a);
+  detail::check_defined_any_dtype("narrow", a);
   const std::size_t d = normalize_dim("narrow", dim, a.dim());
   const std::size_t size = a.shape()[d];
   const auto signed_size = static_cast<std::ptrdiff_t>(size);
@@ -221,7 +222,7 @@ static const OpInfo slice_scatter_info{
     "C = slice_scatter(A, S, dim, start, end, step)"};
 Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, std::size_t start,
                      std::size_t end, std::size_t step, const SourceLocation& caller) {
-  detail::check_same_dtype("slice_scatter", a, source);
+  detail::check_same_dtype_any("slice_scatter", a, source);
   const std::size_t d = normalize_dim("slice_scatter", dim, a.dim());
   const SliceRange r = slice_range("slice_scatter", a.shape(), d, start, end, step);
   const Shape expected = with_dim(a.shape(), d, r.count);
@@ -232,8 +233,9 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
   }
   const detail::DimSplit split = split_at(a.shape(), d);
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
-  Tensor out = detail::map_data2("slice_scatter", a, source, [&](const auto& x, const auto& s) {
+  Tensor out = a.visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
+    const auto& s = source.data<T>();
     auto y = detail::empty_array<T>(x.shape(), "slice_scatter");
     std::copy(x.data(), x.data() + x.size(), y.data());
     for (std::size_t o = 0; o < outer; ++o) {
@@ -242,7 +244,7 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
         std::copy(src, src + inner, y.data() + (o * n + r.start + j * r.step) * inner);
       }
     }
-    return y;
+    return Tensor(std::move(y));
   });
   return record(
       slice_scatter_info, std::move(out), {a, source},
@@ -268,7 +270,7 @@ static const OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along
     "C = concat(Aₖ, dim)"};
 Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
   if (tensors.empty()) fail<ValueError>("concat: expects at least one tensor, got none");
-  for (const Tensor& t : tensors) check_defined("concat", t);
+  for (const Tensor& t : tensors) detail::check_defined_any_dtype("concat", t);
   const Tensor& first = tensors[0];
   const Shape& s0 = first.shape();
   if (s0.empty()) {
@@ -301,7 +303,7 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
   const std::size_t total = offsets.back();
   const detail::DimSplit split = split_at(s0, d);
   const std::size_t outer = split.outer, inner = split.inner;
-  Tensor out = first.visit([&](const auto& x0) {
+  Tensor out = first.visit_any_dtype([&](const auto& x0) {
     using T = typename std::decay_t<decltype(x0)>::value_type;
     auto y = detail::empty_array<T>(with_dim(s0, d, total), "concat");
     for (std::size_t k = 0; k < tensors.size(); ++k) {
@@ -334,7 +336,7 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
 // Not a primitive: unsqueeze each input at dim, then concat along it.
 Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
   if (tensors.empty()) fail<ValueError>("stack: expects at least one tensor, got none");
-  for (const Tensor& t : tensors) check_defined("stack", t);
+  for (const Tensor& t : tensors) detail::check_defined_any_dtype("stack", t);
   const Shape& s0 = tensors[0].shape();
   const std::size_t d = normalize_dim("stack", dim, s0.size() + 1);
   for (std::size_t k = 1; k < tensors.size(); ++k) {

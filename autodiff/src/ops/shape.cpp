@@ -9,14 +9,17 @@
 
 namespace matgrad {
 
+// Every op here moves elements without arithmetic, so it takes int64 tensors too (sum_to_size,
+// the adjoint of broadcast_to, excepted).
 using detail::check_defined;
+using detail::check_defined_any_dtype;
 using detail::map_data;
 using detail::normalize_dim;
 using detail::wrap_dim;
 
 // The shape a view or reshape of `a` to `shape_arg` has, or a ShapeError naming the op.
 static Shape view_shape(std::string_view op, const Tensor& a, const ShapeArg& shape_arg) {
-  check_defined(op, a);
+  check_defined_any_dtype(op, a);
   const Shape shape = shape_arg.resolve(op, a.numel());
   const std::size_t numel = detail::checked_numel(op, shape, 1);
   if (numel != a.numel()) {
@@ -56,12 +59,12 @@ Tensor view(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& ca
 }
 
 Tensor view_as(const Tensor& a, const Tensor& other, const SourceLocation& caller) {
-  check_defined("view_as", other);
+  check_defined_any_dtype("view_as", other);
   return view(a, other.shape(), caller);
 }
 
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
-  check_defined("flatten", a);
+  check_defined_any_dtype("flatten", a);
   const std::size_t start = wrap_dim("flatten", start_dim, a.dim());
   const std::size_t end = wrap_dim("flatten", end_dim, a.dim());
   if (start > end) {
@@ -78,7 +81,7 @@ Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim
 }
 
 Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  check_defined("unsqueeze", a);
+  check_defined_any_dtype("unsqueeze", a);
   const std::size_t d = normalize_dim("unsqueeze", dim, a.dim() + 1);
   Shape shape = a.shape();
   shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(d), 1);
@@ -87,7 +90,7 @@ Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& call
 
 // As in PyTorch, a dim whose size is not 1 (or a 0-d tensor) leaves the tensor as it is.
 Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
-  check_defined("squeeze", a);
+  check_defined_any_dtype("squeeze", a);
   const std::size_t d = wrap_dim("squeeze", dim, a.dim());
   if (a.dim() == 0 || a.shape()[d] != 1) return a;
   Shape shape = a.shape();
@@ -96,7 +99,7 @@ Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller
 }
 
 Tensor squeeze(const Tensor& a, const SourceLocation& caller) {
-  check_defined("squeeze", a);
+  check_defined_any_dtype("squeeze", a);
   Shape shape;
   for (const std::size_t n : a.shape()) {
     if (n != 1) shape.push_back(n);
@@ -107,11 +110,11 @@ Tensor squeeze(const Tensor& a, const SourceLocation& caller) {
 static const OpInfo transpose_info{"transpose", "dC = swap(dA)", "tC = swap(tA)", "gA = swap(gC)", Saves::nothing,
     "C = transpose(A, dim0, dim1)"};
 Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, const SourceLocation& caller) {
-  check_defined("transpose", a);
+  check_defined_any_dtype("transpose", a);
   const std::size_t d0 = wrap_dim("transpose", dim0, a.dim());
   const std::size_t d1 = wrap_dim("transpose", dim1, a.dim());
   if (a.dim() == 0) return a;  // the only transpose of a 0-d tensor, as t() of a vector
-  Tensor out = map_data(a, [&](const auto& x) {
+  Tensor out = detail::map_any_data(a, [&](const auto& x) {
     std::vector<std::size_t> permutation(x.dimension());
     std::iota(permutation.begin(), permutation.end(), std::size_t{0});
     std::swap(permutation[d0], permutation[d1]);
@@ -124,7 +127,7 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
 }
 
 Tensor t(const Tensor& a, const SourceLocation& caller) {
-  check_defined("t", a);
+  check_defined_any_dtype("t", a);
   if (a.dim() > 2) {
     fail<ShapeError>("t: expects a tensor of rank <= 2, got shape {} (use transpose)",
                      to_string(a.shape()));
@@ -136,12 +139,12 @@ static const OpInfo broadcast_to_info{"broadcast_to", "dC = broadcast(dA)", "tC 
                                       "gA = sum_to_size(gC, shape(A))", Saves::nothing,
     "C = broadcast_to(A, shape)"};
 Tensor broadcast_to(const Tensor& a, const Shape& shape, const SourceLocation& caller) {
-  check_defined("broadcast_to", a);
+  check_defined_any_dtype("broadcast_to", a);
   if (detail::broadcast_shapes("broadcast_to", a.shape(), shape) != shape) {
     fail<ShapeError>("broadcast_to: shape {} cannot be broadcast to {}", to_string(a.shape()),
                      to_string(shape));
   }
-  Tensor out = map_data(a, [&](const auto& x) {
+  Tensor out = detail::map_any_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
     auto y = detail::empty_array<T>(shape, "broadcast_to");
     T* dst = y.data();

@@ -1,6 +1,7 @@
-// The softmax family over one dim: softmax, log_softmax and logsumexp. The forward kernels
-// subtract the maximum along the dim, so large inputs (1000, 1001, ...) neither overflow nor
-// lose the answer. A 0-d tensor accepts dim 0 or -1 and acts as a single element, as in PyTorch.
+// The softmax family over one dim: softmax and log_softmax (logsumexp, over a list of dims, is
+// in sums.cpp). The forward kernels subtract the maximum along the dim, so large inputs (1000,
+// 1001, ...) neither overflow nor lose the answer. A 0-d tensor accepts dim 0 or -1 and acts as
+// a single element, as in PyTorch.
 #include "common.hpp"
 
 #include <cmath>
@@ -14,7 +15,7 @@ using detail::DimSplit;
 
 namespace {
 
-enum class Kind { softmax, log_softmax, logsumexp };
+enum class Kind { softmax, log_softmax };
 
 // The dim as an index; a 0-d tensor is treated as having one dim of size 1.
 std::size_t softmax_dim(std::string_view op, const Tensor& a, std::ptrdiff_t dim) {
@@ -30,9 +31,8 @@ Tangent sum_keep(const Tangent& t, std::size_t d) { return t.primal_dim() == 0 ?
 
 // With the input viewed as [outer, n, inner]: per (outer, inner) position, the max m along n,
 // then z = Σ exp(x − m), then the output. softmax and log_softmax shift by m itself (a row of
-// all −inf gives NaN, as in PyTorch); logsumexp shifts by 0 when m is ±inf, so that it returns
-// +inf / −inf there (and −inf for an empty dim), as PyTorch does. z accumulates in double, so
-// that float32 denominators over long dims keep their digits.
+// all −inf gives NaN, as in PyTorch). z accumulates in double, so that float32 denominators
+// over long dims keep their digits.
 template <class T>
 void kernel(Kind kind, const T* x, T* y, DimSplit s) {
   const detail::DimSplit split = s;
@@ -47,11 +47,6 @@ void kernel(Kind kind, const T* x, T* y, DimSplit s) {
       for (std::size_t i = 0; i < inner; ++i) {
         const T v = xo[k * inner + i];
         if (v > m[i]) m[i] = v;
-      }
-    }
-    if (kind == Kind::logsumexp) {
-      for (std::size_t i = 0; i < inner; ++i) {
-        if (std::isinf(m[i])) m[i] = T(0);
       }
     }
     if (kind == Kind::softmax) {
@@ -73,14 +68,10 @@ void kernel(Kind kind, const T* x, T* y, DimSplit s) {
       for (std::size_t i = 0; i < inner; ++i) z[i] += std::exp(xo[k * inner + i] - m[i]);
     }
     for (std::size_t i = 0; i < inner; ++i) z[i] = std::log(z[i]);  // now log Σ exp(x − m)
-    if (kind == Kind::logsumexp) {
-      for (std::size_t i = 0; i < inner; ++i) y[o * inner + i] = static_cast<T>(m[i] + z[i]);
-    } else {
-      T* yo = y + o * n * inner;
-      for (std::size_t k = 0; k < n; ++k) {
-        for (std::size_t i = 0; i < inner; ++i) {
-          yo[k * inner + i] = (xo[k * inner + i] - m[i]) - static_cast<T>(z[i]);
-        }
+    T* yo = y + o * n * inner;
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t i = 0; i < inner; ++i) {
+        yo[k * inner + i] = (xo[k * inner + i] - m[i]) - static_cast<T>(z[i]);
       }
     }
   }
@@ -129,24 +120,6 @@ Tensor log_softmax(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& ca
       log_softmax_info, std::move(out), {a},
       [d](const Tangent& ta, const JvpContext& ctx) { return ta - sum_keep(exp(ctx.output) * ta, d); },
       [d](const Tensor& g, const VjpContext& ctx) -> Grads { return {g - exp(ctx.output) * sum_keep(g, d)}; },
-      caller);
-}
-
-// exp(A − C) is softmax(A), but computed as written it rounds: at A = (1e30, 1e30), C rounds
-// to A and the gradient comes out (1, 1). softmax shifts by the max before exponentiating.
-static const OpInfo logsumexp_info{"logsumexp", "dC = Σ_dim(softmax(A) ⊙ dA)", "tC = Σ_dim(softmax(A) ⊙ tA)",
-                                   "gA = gC ⊙ softmax(A) (gC broadcast along dim)",
-    "C = logsumexp(A)"};
-Tensor logsumexp(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const SourceLocation& caller) {
-  const std::size_t d = softmax_dim("logsumexp", a, dim);
-  const Shape out_shape = detail::reduced_shape(a.shape(), d, keepdim);
-  Tensor out = run("logsumexp", Kind::logsumexp, a, d, out_shape);
-  return record(
-      logsumexp_info, std::move(out), {a},
-      [&](const Tangent& ta) { return sum(softmax(a, static_cast<std::ptrdiff_t>(d)) * ta, d, keepdim); },
-      [a, d, keepdim](const Tensor& g) -> Grads {
-        return {detail::unreduce(g, d, keepdim, a.dim()) * softmax(a, static_cast<std::ptrdiff_t>(d))};
-      },
       caller);
 }
 
