@@ -206,6 +206,22 @@ TEST_CASE("every op of the op table has its templates, and explain checks a smal
                       checks, unchecked));
 }
 
+TEST_CASE("a differential's definitions are substituted, and a remark goes but a last factor stays") {
+  Generator gen(12);
+  const Tensor a = randn({3, 4}, gen, f64).requires_grad_(), b = randn({3, 4}, gen, f64).requires_grad_();
+  auto adjoints = [&](const Tensor& y) { return adjoints_of(explain(y, {.names = {{"A", a}, {"B", b}}})); };
+  // maximum: "dC = Wa ⊙ dA + Wb ⊙ dB, Wa = [A > B] + ½[A = B], Wb = …"
+  const auto m = adjoints(maximum(a, b).set_name("M"));
+  CHECK(m.at("G_A") == "G_A = G_M ⊙ ([A > B] + ½ [A = B])");
+  CHECK(m.at("G_B") == "G_B = G_M ⊙ ([B > A] + ½ [A = B])");
+  // softmax's VJP ends in a parenthesis that is a factor, not a remark.
+  CHECK(adjoints(softmax(a, 1).set_name("P")).at("G_A") == "G_A = P ⊙ (G_P − Σ_dim(G_P ⊙ P))");
+  // pow: "gA = gC ⊙ p A^(p−1) (0 for p = 0)" loses its remark.
+  CHECK(adjoints(pow(a, 3.0).set_name("Q")).at("G_A").find("for") == std::string::npos);
+  // The to_dot labels read the same parts.
+  CHECK(to_dot(softmax(a, 1), {.vjp_labels = true}).find("gC − Σ_dim(gC ⊙ C)") != std::string::npos);
+}
+
 TEST_CASE("the formats: Markdown, LaTeX and HTML carry the same equations") {
   const Explanation e = Notes().explain_it();
   const std::string md = e.markdown(), tex = e.latex();

@@ -50,7 +50,7 @@ Ptr with_flags(Ptr e) {
 std::optional<double> value_of(const Ptr& e) {
   if (e->kind != Kind::atom || !e->number || e->ones) return std::nullopt;
   try {
-    return std::stod(e->op);
+    return e->op == "½" ? 0.5 : std::stod(e->op);
   } catch (...) {
     return std::nullopt;
   }

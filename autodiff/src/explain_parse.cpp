@@ -24,14 +24,14 @@ bool is_subscript(char32_t c) {
   return (c >= 0x2080 && c <= 0x209C) || c == 0x1D62 || c == 0x2C7C || c == 0x1D63;
 }
 bool is_superscript(char32_t c) {
-  return c == 0x1D40 || c == 0x207B || c == 0xB9 || c == 0xB2 || c == 0xB3 ||
-         (c >= 0x2070 && c <= 0x2079) || c == 0x207D || c == 0x207E;
+  return c == 0x1D40 || c == 0xB9 || c == 0xB2 || c == 0xB3 || (c >= 0x2070 && c <= 0x207F);
 }
 bool is_letter(char32_t c) {
   return (c < 0x80 && (std::isalpha(static_cast<int>(c)) || c == '_' || c == '#')) ||
          (c >= 0x370 && c <= 0x3FF) || c == 0x2113;  // Greek, ℓ
 }
 bool is_digit(char32_t c) { return c < 0x80 && std::isdigit(static_cast<int>(c)); }
+bool is_prime(char32_t c) { return c == '\'' || c == 0x2032; }  // gelu′(A)
 
 enum class Tok { ident, number, sup, op, end };
 struct Token {
@@ -62,8 +62,8 @@ std::vector<Token> tokenize(std::string_view s) {
     };
     if (is_letter(c)) {
       t.kind = Tok::ident;
-      extend([](char32_t d) { return is_letter(d) || is_digit(d) || is_subscript(d); });
-    } else if (is_digit(c)) {
+      extend([](char32_t d) { return is_letter(d) || is_digit(d) || is_subscript(d) || is_prime(d); });
+    } else if (is_digit(c) || c == U'½') {
       t.kind = Tok::number;
       extend([](char32_t d) { return is_digit(d) || d == '.'; });
     } else if (is_superscript(c)) {
@@ -96,7 +96,7 @@ class Parser {
   std::optional<Ptr> relation(std::string_view closer) {
     auto left = sum(closer);
     if (!left) return std::nullopt;
-    while (is(">") || is("<") || is("≤") || is("≥") || is("=")) {
+    while (is(">") || is("<") || is("≤") || is("≥") || is("=") || is("≠")) {
       const std::string op = t_[at_++].text;
       auto right = sum(closer);
       if (!right) return std::nullopt;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
+#include <utility>
 
 namespace matgrad::detail {
 
@@ -32,20 +34,30 @@ std::vector<std::string> split_top(std::string_view text, std::string_view sep) 
   return parts;
 }
 
-// "C = diag(a): dC = diag(da)" -> "dC = diag(da)": the rule after a variant's own equation.
+// "C = diag(a): dC = diag(da)" -> "dC = diag(da)": the rule after a variant's own equation
+// (a colon inside brackets belongs to a note).
 std::string after_condition(const std::string& rule) {
-  const auto colon = rule.find(": ");
-  return colon == std::string::npos ? rule : rule.substr(colon + 2);
+  const std::vector<std::string> parts = split_top(rule, ": ");
+  return parts.back();
 }
 
-std::string strip_note(std::string s) {
-  const auto note = s.rfind(" (");
-  if (note != std::string::npos && s.back() == ')' && note + 2 < s.size() &&
-      std::islower(static_cast<unsigned char>(s[note + 2]))) {
-    s.erase(note);
+// "dC = Σ_dims(W ⊙ dA), W = [A = C] / k" -> "dC = Σ_dims(W ⊙ dA)" and the definition of W, to be
+// substituted into the differential and the adjoints.
+std::string take_definitions(const std::string& differential, std::vector<std::pair<std::string, expr::Ptr>>& defs) {
+  const std::vector<std::string> parts = split_top(differential, ", ");
+  std::string rule = parts[0];
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    const expr::Equation d = expr::split_equation(parts[k]);
+    const bool symbol = !d.lhs.empty() && d.lhs.find(' ') == std::string::npos && !d.rhs.empty();
+    if (symbol) {
+      defs.emplace_back(d.lhs, expr::parse(d.rhs));
+    } else {
+      rule += ", " + parts[k];  // not a definition: part of the rule, which then does not parse
+    }
   }
-  return s;
+  return rule;
 }
+
 
 bool lower(const std::string& letter) {
   return !letter.empty() && std::islower(static_cast<unsigned char>(letter[0]));
@@ -100,15 +112,22 @@ OpTemplates templates_for(const OpInfo& op, const std::vector<Shape>& in, const 
     c.missing = t.missing;
     const expr::Equation eq = expr::split_equation(equation);
     c.output = eq.lhs;
-    c.equation = expr::parse(eq.rhs.empty() ? std::string(op.name) + "(…)" : eq.rhs);
-    const expr::Equation dif = expr::split_equation(strip_note(differential));
-    c.differential = expr::parse(dif.rhs);
+    c.equation = expr::parse(eq.rhs.empty() ? std::string(op.name) + "(…)" : without_remark(eq.rhs));
+    std::vector<std::pair<std::string, expr::Ptr>> defs;
+    const expr::Equation dif = expr::split_equation(take_definitions(without_remark(differential), defs));
+    const expr::Substitution defined = [&](const std::string& symbol) -> expr::Ptr {
+      for (const auto& [name, value] : defs) {
+        if (name == symbol) return value;
+      }
+      return nullptr;
+    };
+    c.differential = expr::substitute(expr::parse(dif.rhs), defined);
     // The inputs are the letters whose gradients the VJP gives, in order.
     std::vector<std::string> adjoint_parts = vjp_parts(vjp, in.size());
     const std::vector<std::string> listed = split_top(vjp, ", ");
     if (listed.size() == 1 && listed[0].find("ₖ = ") != std::string::npos) {
       c.variadic = true;
-      adjoint_parts.assign(in.size(), strip_note(listed[0]));
+      adjoint_parts.assign(in.size(), without_remark(listed[0]));
     }
     for (const std::string& part : adjoint_parts) {
       const expr::Equation a = expr::split_equation(part);
@@ -118,11 +137,19 @@ OpTemplates templates_for(const OpInfo& op, const std::vector<Shape>& in, const 
         letter = std::string(1, static_cast<char>('A' + c.inputs.size()));
       }
       c.inputs.push_back(letter);
-      c.adjoints.push_back(expr::parse(a.rhs.empty() ? part : a.rhs));
+      c.adjoints.push_back(expr::substitute(expr::parse(a.rhs.empty() ? part : a.rhs), defined));
     }
     if (c.output.empty()) {
       if (c.missing.empty()) c.missing = "no output letter in the forward equation";
       c.output = "C";
+    }
+    // Text the parser cannot read is shown as it stands, but cannot be substituted into.
+    std::vector<std::tuple<std::string, expr::Ptr, std::string>> parsed = {
+        {"forward equation", c.equation, equation}, {"differential", c.differential, differential}};
+    for (const auto& [name, value] : defs) parsed.emplace_back("definition of " + name, value, differential);
+    for (std::size_t k = 0; k < c.adjoints.size(); ++k) parsed.emplace_back("VJP", c.adjoints[k], adjoint_parts[k]);
+    for (const auto& [what, e, text] : parsed) {
+      if (c.missing.empty() && e->kind == expr::Kind::text) c.missing = "a " + what + " that does not parse: " + text;
     }
     // Of several variants, the one whose letters fit the shapes: lowercase for a vector or a
     // scalar, and a product whose dimensions agree.

@@ -64,6 +64,33 @@ std::vector<const Node*> records_behind(std::string_view who, const Tensor& outp
   return found;
 }
 
+std::string without_remark(std::string rule) {
+  if (rule.empty() || rule.back() != ')') return rule;
+  std::size_t open = rule.size() - 1;
+  for (int depth = 0;; --open) {
+    depth += rule[open] == ')' ? 1 : rule[open] == '(' ? -1 : 0;
+    if (depth == 0) break;
+    if (open == 0) return rule;
+  }
+  if (open == 0 || rule[open - 1] != ' ') return rule;
+  const auto first = static_cast<unsigned char>(rule[open + 1]);
+  if (!std::islower(first) && !std::isdigit(first)) return rule;
+  bool prose = false;
+  for (std::size_t i = open + 1, run = 0; i < rule.size(); ++i) {
+    const auto c = static_cast<unsigned char>(rule[i]);
+    if (c >= 'a' && c <= 'z') {
+      ++run;
+      continue;
+    }
+    const bool bounded = i - run == open + 1 || std::string_view(" ,:;").find(rule[i - run - 1]) != std::string_view::npos;
+    prose = prose || (run >= 3 && bounded && std::string_view(" ,:;)").find(rule[i]) != std::string_view::npos);
+    run = 0;
+  }
+  if (!prose) return rule;
+  rule.erase(open - 1);
+  return rule;
+}
+
 // The part of a VJP rule for each input: "gA = gC ⊙ B, gB = gC ⊙ A" gives "gA = gC ⊙ B" and
 // "gB = gC ⊙ A". Rules that do not split into one gradient per input stay whole.
 std::vector<std::string> vjp_parts(std::string_view rule, std::size_t inputs) {
@@ -77,10 +104,7 @@ std::vector<std::string> vjp_parts(std::string_view rule, std::size_t inputs) {
       current = current.substr(colon + 2);  // "C = A B: gA = ..." -> "gA = ..."
     }
     // A closing remark such as "(transposed cases likewise, by gemm flags)" stays in the docs.
-    if (const auto note = current.rfind(" ("); note != std::string::npos &&
-        current.back() == ')' && std::islower(static_cast<unsigned char>(current[note + 2]))) {
-      current.erase(note);
-    }
+    current = without_remark(current);
     if (!current.empty()) parts.push_back(current);
     current.clear();
   };

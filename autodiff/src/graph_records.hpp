@@ -17,4 +17,10 @@ std::vector<const Node*> records_behind(std::string_view who, const Tensor& outp
 // "gB = gC ⊙ A". Rules that do not split into one gradient per input stay whole.
 std::vector<std::string> vjp_parts(std::string_view rule, std::size_t inputs);
 
+// The rule without its closing remark: "gA = gc A / c (0 where c = 0)" gives "gA = gc A / c".
+// A remark is a trailing parenthesis, after a space, that opens with a lowercase letter or a
+// digit and holds a word of prose (three letters or more, not a function's name); so
+// "C ⊙ (dA − Σ_dim(C ⊙ dA))" and "α (e^A − 1)" keep their last factor.
+std::string without_remark(std::string rule);
+
 }  // namespace matgrad::detail

@@ -26,7 +26,8 @@ constexpr double kSeluScale = 1.0507009873554804934193349852946;
 // Φ(A) + A φ(A), exact; for "tanh", with T = tanh(√(2/π)(A + κA³)):
 // ½(1 + T) + ½A (1 − T²) √(2/π)(1 + 3κA²).
 static const OpInfo gelu_info{"gelu", "dC = (Φ(A) + A φ(A)) ⊙ dA (tanh: its derivative)",
-                              "tC = gelu'(A) ⊙ tA", "gA = gC ⊙ gelu'(A)"};
+                              "tC = gelu′(A) ⊙ tA", "gA = gC ⊙ gelu′(A)",
+    "C = A ⊙ Φ(A) (tanh: its approximation)"};
 Tensor gelu(const Tensor& a, std::string_view approximate, const SourceLocation& caller) {
   detail::check_defined("gelu", a);
   if (approximate == "none") {
@@ -52,7 +53,8 @@ Tensor gelu(const Tensor& a, std::string_view approximate, const SourceLocation&
 }
 
 static const OpInfo silu_info{"silu", "dC = σ(A) (1 + A (1 − σ(A))) ⊙ dA", "tC = σ(A) (1 + A (1 − σ(A))) ⊙ tA",
-                              "gA = gC ⊙ σ(A) (1 + A (1 − σ(A)))"};
+                              "gA = gC ⊙ σ(A) (1 + A (1 − σ(A)))",
+    "C = A ⊙ σ(A)"};
 Tensor silu(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("silu", a, [](auto v) { return v / (decltype(v)(1) + std::exp(-v)); });
   return record_slope(silu_info, std::move(out), a, [](const Tensor& x) {
@@ -77,28 +79,32 @@ static Tensor elu_family(const OpInfo& info, const Tensor& a, double alpha, doub
 }
 
 static const OpInfo elu_info{"elu", "dC = ([A > 0] + α e^A [A ≤ 0]) ⊙ dA",
-                             "tC = ([A > 0] + α e^A [A ≤ 0]) ⊙ tA", "gA = gC ⊙ ([A > 0] + α e^A [A ≤ 0])"};
+                             "tC = ([A > 0] + α e^A [A ≤ 0]) ⊙ tA", "gA = gC ⊙ ([A > 0] + α e^A [A ≤ 0])",
+    "C = where(A > 0, A, α (e^A − 1))"};
 Tensor elu(const Tensor& a, double alpha, const SourceLocation& caller) {
   return elu_family(elu_info, a, alpha, 1.0, 1.0, caller);
 }
 
 static const OpInfo selu_info{"selu", "dC = λ ([A > 0] + α e^A [A ≤ 0]) ⊙ dA",
                               "tC = λ ([A > 0] + α e^A [A ≤ 0]) ⊙ tA",
-                              "gA = gC ⊙ λ ([A > 0] + α e^A [A ≤ 0])"};
+                              "gA = gC ⊙ λ ([A > 0] + α e^A [A ≤ 0])",
+    "C = λ where(A > 0, A, α (e^A − 1))"};
 Tensor selu(const Tensor& a, const SourceLocation& caller) {
   return elu_family(selu_info, a, kSeluAlpha, kSeluScale, 1.0, caller);
 }
 
 static const OpInfo celu_info{"celu", "dC = ([A > 0] + e^(A/α) [A ≤ 0]) ⊙ dA",
                               "tC = ([A > 0] + e^(A/α) [A ≤ 0]) ⊙ tA",
-                              "gA = gC ⊙ ([A > 0] + e^(A/α) [A ≤ 0])"};
+                              "gA = gC ⊙ ([A > 0] + e^(A/α) [A ≤ 0])",
+    "C = where(A > 0, A, α (e^(A/α) − 1))"};
 Tensor celu(const Tensor& a, double alpha, const SourceLocation& caller) {
   if (alpha == 0) fail<ValueError>("celu: alpha must not be 0 (it divides the input)");
   return elu_family(celu_info, a, alpha, 1.0, 1.0 / alpha, caller);
 }
 
 static const OpInfo softsign_info{"softsign", "dC = dA ⊘ (1 + |A|)²", "tC = tA ⊘ (1 + |A|)²",
-                                  "gA = gC ⊘ (1 + |A|)²"};
+                                  "gA = gC ⊘ (1 + |A|)²",
+    "C = A ⊘ (1 + |A|)"};
 Tensor softsign(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("softsign", a, [](auto v) { return v / (decltype(v)(1) + std::abs(v)); });
   return record_slope(softsign_info, std::move(out), a,
@@ -108,7 +114,8 @@ Tensor softsign(const Tensor& a, const SourceLocation& caller) {
 // The gradient passes strictly inside (min_val, max_val) (PyTorch's hardtanh_backward), where
 // clamp's passes on the bounds too. min_val > max_val makes every element max_val.
 static const OpInfo hardtanh_info{"hardtanh", "dC = [min < A < max] ⊙ dA", "tC = [min < A < max] ⊙ tA",
-                                  "gA = gC ⊙ [min < A < max]"};
+                                  "gA = gC ⊙ [min < A < max]",
+    "C = clamp(A, min, max)"};
 Tensor hardtanh(const Tensor& a, double min_val, double max_val, const SourceLocation& caller) {
   Tensor out = unary("hardtanh", a, [=](auto v) {
     using T = decltype(v);
@@ -127,7 +134,8 @@ Tensor hardtanh(const Tensor& a, double min_val, double max_val, const SourceLoc
 // Departure: torch 1.13's float64 kernel multiplies the gradient by float(1/6) (3e-8 off);
 // this one by 1/6.
 static const OpInfo hardsigmoid_info{"hardsigmoid", "dC = [−3 < A < 3] ⊙ dA / 6", "tC = [−3 < A < 3] ⊙ tA / 6",
-                                     "gA = gC ⊙ [−3 < A < 3] / 6"};
+                                     "gA = gC ⊙ [−3 < A < 3] / 6",
+    "C = clamp(A + 3, 0, 6) / 6"};
 Tensor hardsigmoid(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("hardsigmoid", a, [](auto v) {
     using T = decltype(v);
@@ -141,7 +149,8 @@ Tensor hardsigmoid(const Tensor& a, const SourceLocation& caller) {
 // PyTorch's derivative: 0 below −3, A/3 + ½ on [−3, 3] (bounds included), 1 above.
 static const OpInfo hardswish_info{"hardswish", "dC = ([−3 ≤ A ≤ 3] (A/3 + ½) + [A > 3]) ⊙ dA",
                                    "tC = ([−3 ≤ A ≤ 3] (A/3 + ½) + [A > 3]) ⊙ tA",
-                                   "gA = gC ⊙ ([−3 ≤ A ≤ 3] (A/3 + ½) + [A > 3])"};
+                                   "gA = gC ⊙ ([−3 ≤ A ≤ 3] (A/3 + ½) + [A > 3])",
+    "C = A ⊙ clamp(A + 3, 0, 6) / 6"};
 Tensor hardswish(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("hardswish", a, [](auto v) {
     using T = decltype(v);
@@ -155,7 +164,8 @@ Tensor hardswish(const Tensor& a, const SourceLocation& caller) {
 }
 
 // log σ(A) = min(A, 0) − log1p(e^(−|A|)), stable on both sides; its derivative σ(−A).
-static const OpInfo logsigmoid_info{"logsigmoid", "dC = σ(−A) ⊙ dA", "tC = σ(−A) ⊙ tA", "gA = gC ⊙ σ(−A)"};
+static const OpInfo logsigmoid_info{"logsigmoid", "dC = σ(−A) ⊙ dA", "tC = σ(−A) ⊙ tA", "gA = gC ⊙ σ(−A)",
+    "C = log(σ(A))"};
 Tensor logsigmoid(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("logsigmoid", a, [](auto v) {
     using T = decltype(v);
@@ -166,7 +176,8 @@ Tensor logsigmoid(const Tensor& a, const SourceLocation& caller) {
 
 // With S = tanh(softplus(A)): dC = (S + A σ(A) (1 − S²)) ⊙ dA.
 static const OpInfo mish_info{"mish", "dC = (S + A σ(A) (1 − S²)) ⊙ dA, S = tanh(softplus(A))",
-                              "tC = (S + A σ(A) (1 − S²)) ⊙ tA", "gA = gC ⊙ (S + A σ(A) (1 − S²))"};
+                              "tC = (S + A σ(A) (1 − S²)) ⊙ tA", "gA = gC ⊙ (S + A σ(A) (1 − S²))",
+    "C = A ⊙ tanh(softplus(A))"};
 Tensor mish(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("mish", a, [](auto v) { return v * std::tanh(std::log1p(std::exp(v))); });
   return record_slope(mish_info, std::move(out), a, [](const Tensor& x) {

@@ -24,10 +24,12 @@ static Tensor extremum_share(const Tensor& a, const Tensor& b, Loses loses) {
   });
 }
 
-static const OpInfo maximum_info{"maximum", "dC = Wa ⊙ dA + Wb ⊙ dB, Wa = [A > B] + ½[A = B]",
-                                 "tC = Wa ⊙ tA + Wb ⊙ tB", "gA = gC ⊙ Wa, gB = gC ⊙ Wb"};
-static const OpInfo minimum_info{"minimum", "dC = Wa ⊙ dA + Wb ⊙ dB, Wa = [A < B] + ½[A = B]",
-                                 "tC = Wa ⊙ tA + Wb ⊙ tB", "gA = gC ⊙ Wa, gB = gC ⊙ Wb"};
+static const OpInfo maximum_info{"maximum", "dC = Wa ⊙ dA + Wb ⊙ dB, Wa = [A > B] + ½[A = B], Wb = [B > A] + ½[A = B]",
+                                 "tC = Wa ⊙ tA + Wb ⊙ tB", "gA = gC ⊙ Wa, gB = gC ⊙ Wb",
+    "C = maximum(A, B)"};
+static const OpInfo minimum_info{"minimum", "dC = Wa ⊙ dA + Wb ⊙ dB, Wa = [A < B] + ½[A = B], Wb = [B < A] + ½[A = B]",
+                                 "tC = Wa ⊙ tA + Wb ⊙ tB", "gA = gC ⊙ Wa, gB = gC ⊙ Wb",
+    "C = minimum(A, B)"};
 
 template <class Less>
 static Tensor extremum(const OpInfo& info, const Tensor& a, const Tensor& b, Less less,
@@ -64,9 +66,11 @@ Tensor minimum(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 // fmax/fmin: a NaN operand is ignored; the gradient goes to A where A ≥ B (fmin: A ≤ B) or B
 // is NaN, else to B: ties send it all to A.
 static const OpInfo fmax_info{"fmax", "dC = M ⊙ dA + (1 − M) ⊙ dB, M = [A ≥ B or B is NaN]",
-                              "tC = M ⊙ tA + (1 − M) ⊙ tB", "gA = gC ⊙ M, gB = gC ⊙ (1 − M)"};
+                              "tC = M ⊙ tA + (1 − M) ⊙ tB", "gA = gC ⊙ M, gB = gC ⊙ (1 − M)",
+    "C = fmax(A, B)"};
 static const OpInfo fmin_info{"fmin", "dC = M ⊙ dA + (1 − M) ⊙ dB, M = [A ≤ B or B is NaN]",
-                              "tC = M ⊙ tA + (1 − M) ⊙ tB", "gA = gC ⊙ M, gB = gC ⊙ (1 − M)"};
+                              "tC = M ⊙ tA + (1 − M) ⊙ tB", "gA = gC ⊙ M, gB = gC ⊙ (1 − M)",
+    "C = fmin(A, B)"};
 
 template <class Keeps, class F>
 static Tensor nan_ignoring(const OpInfo& info, const Tensor& a, const Tensor& b, Keeps keeps_a, F f,
@@ -111,7 +115,8 @@ static const OpInfo pow_tensor_info{
     "pow (tensor exponent)", "dC = B A^(B−1) ⊙ dA + C log A ⊙ dB",
     "tC = B A^(B−1) ⊙ tA + C log A ⊙ tB (0 where B = 0, resp. A = 0 ≤ B)",
     "gA = gC ⊙ B A^(B−1) (0 where B = 0), gB = gC ⊙ C log A (0 where A = 0 ≤ B)",
-    Saves::inputs_and_output};
+    Saves::inputs_and_output,
+    "C = A^B"};
 Tensor pow(const Tensor& a, const Tensor& exponent, const SourceLocation& caller) {
   Tensor out = binary("pow", a, exponent, [](auto u, auto v) { return std::pow(u, v); });
   const Tensor& b = exponent;
@@ -137,7 +142,8 @@ Tensor pow(double base, const Tensor& exponent, const SourceLocation& caller) {
 // atan2(A, B), the angle of (B, A): dC = (B dA − A dB) / (A² + B²).
 static const OpInfo atan2_info{"atan2", "dC = (B ⊙ dA − A ⊙ dB) ⊘ (A² + B²)",
                                "tC = (B ⊙ tA − A ⊙ tB) ⊘ (A² + B²)",
-                               "gA = gC ⊙ B ⊘ (A² + B²), gB = −gC ⊙ A ⊘ (A² + B²)"};
+                               "gA = gC ⊙ B ⊘ (A² + B²), gB = −gC ⊙ A ⊘ (A² + B²)",
+    "C = atan2(A, B)"};
 Tensor atan2(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("atan2", a, b, [](auto u, auto v) { return std::atan2(u, v); });
   return record(
@@ -155,7 +161,8 @@ Tensor atan2(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 
 // C = √(A² + B²) without overflow (std::hypot); the gradient at (0, 0) is NaN, as in PyTorch.
 static const OpInfo hypot_info{"hypot", "dC = (A ⊙ dA + B ⊙ dB) ⊘ C", "tC = (A ⊙ tA + B ⊙ tB) ⊘ C",
-                               "gA = gC ⊙ A ⊘ C, gB = gC ⊙ B ⊘ C", Saves::inputs_and_output};
+                               "gA = gC ⊙ A ⊘ C, gB = gC ⊙ B ⊘ C", Saves::inputs_and_output,
+    "C = √(A² + B²)"};
 Tensor hypot(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("hypot", a, b, [](auto u, auto v) { return std::hypot(u, v); });
   return record(
@@ -174,9 +181,11 @@ Tensor hypot(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
 // (remainder, the sign of B), piecewise constant: gA = gC, gB = −gC ⊙ q. q is div with that
 // rounding mode, recorded with a zero gradient, so second order is right too.
 static const OpInfo fmod_info{"fmod", "dC = dA − trunc(A ⊘ B) ⊙ dB", "tC = tA − trunc(A ⊘ B) ⊙ tB",
-                              "gA = gC, gB = −gC ⊙ trunc(A ⊘ B)"};
+                              "gA = gC, gB = −gC ⊙ trunc(A ⊘ B)",
+    "C = A − trunc(A ⊘ B) ⊙ B"};
 static const OpInfo remainder_info{"remainder", "dC = dA − floor(A ⊘ B) ⊙ dB",
-                                   "tC = tA − floor(A ⊘ B) ⊙ tB", "gA = gC, gB = −gC ⊙ floor(A ⊘ B)"};
+                                   "tC = tA − floor(A ⊘ B) ⊙ tB", "gA = gC, gB = −gC ⊙ floor(A ⊘ B)",
+    "C = A − floor(A ⊘ B) ⊙ B"};
 
 static Tensor modulo(const OpInfo& info, Tensor out, const Tensor& a, const Tensor& b,
                      std::string_view rounding, const SourceLocation& caller) {
@@ -214,8 +223,9 @@ static Tensor copysign_slope(const Tensor& a, const Tensor& b) {
   });
 }
 
-static const OpInfo copysign_info{"copysign", "dC = ±dA (C ⊘ A, 0 at A = 0)", "tC = (C ⊘ A) ⊙ tA",
-                                  "gA = gC ⊙ C ⊘ A (0 at A = 0), gB = 0"};
+static const OpInfo copysign_info{"copysign", "dC = (C ⊘ A) ⊙ dA (that is ±dA; zero at A = 0)", "tC = (C ⊘ A) ⊙ tA",
+                                  "gA = gC ⊙ C ⊘ A (zero at A = 0), gB = 0",
+    "C = |A| ⊙ sign(B)"};
 Tensor copysign(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("copysign", a, b, [](auto u, auto v) { return std::copysign(u, v); });
   return record(
@@ -230,7 +240,8 @@ Tensor copysign(const Tensor& a, const Tensor& b, const SourceLocation& caller) 
 // C = S + W (E − S), computed as PyTorch does (from E when |W| ≥ ½, which is exact at W = 1).
 static const OpInfo lerp_info{"lerp", "dC = (1 − W) ⊙ dS + W ⊙ dE + (E − S) ⊙ dW",
                               "tC = (1 − W) ⊙ tS + W ⊙ tE + (E − S) ⊙ tW",
-                              "gS = gC ⊙ (1 − W), gE = gC ⊙ W, gW = gC ⊙ (E − S)"};
+                              "gS = gC ⊙ (1 − W), gE = gC ⊙ W, gW = gC ⊙ (E − S)",
+    "C = S + W ⊙ (E − S)"};
 Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight, const SourceLocation& caller) {
   Tensor out = ternary("lerp", start, end, weight, [](auto s, auto e, auto w) {
     using T = decltype(s);
@@ -274,7 +285,8 @@ static Tensor clamp_passes_hi(const Tensor& a, const Tensor& lo, const Tensor& h
 static const OpInfo clamp_tensor_info{
     "clamp (tensor bounds)", "dC = [lo ≤ A ≤ hi] ⊙ dA + [A < lo < hi] ⊙ dlo + [A > hi or hi < lo] ⊙ dhi",
     "tC = [lo ≤ A ≤ hi] ⊙ tA + [A < lo < hi] ⊙ tlo + [A > hi or hi < lo] ⊙ thi",
-    "gA = gC ⊙ [lo ≤ A ≤ hi], glo = gC ⊙ [A < lo < hi], ghi = gC ⊙ [A > hi or hi < lo]"};
+    "gA = gC ⊙ [lo ≤ A ≤ hi], glo = gC ⊙ [A < lo < hi], ghi = gC ⊙ [A > hi or hi < lo]",
+    "C = clamp(A, lo, hi)"};
 Tensor clamp(const Tensor& a, const Tensor& min, const Tensor& max, const SourceLocation& caller) {
   detail::check_defined("clamp", a);
   if (!min.defined() && !max.defined()) fail<ValueError>("clamp: at least one of min and max must be given");

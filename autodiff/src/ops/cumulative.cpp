@@ -46,8 +46,9 @@ std::size_t scan_dim(std::string_view op, const Tensor& a, std::ptrdiff_t dim) {
   return detail::wrap_dim(op, dim, a.dim());
 }
 
-const OpInfo cumsum_info{"cumsum", "dC = cumsum(dA)", "tC = cumsum(tA)",
-                         "gA = cumsum of gC from the end (Σ_{j ≥ k} gC_j)", Saves::nothing};
+const OpInfo cumsum_info{"cumsum", "dC = cumsum(dA, dim)", "tC = cumsum(tA, dim)",
+                         "gA = revcumsum(gC, dim) (the cumsum of gC from the end, Σ_{j ≥ k} gC_j)", Saves::nothing,
+    "C = cumsum(A, dim)"};
 Tensor cumulative_sum(const Tensor& a, std::size_t d, bool reverse,
                       const SourceLocation& caller = SourceLocation::current()) {
   Tensor out = detail::map_data(a, [&](const auto& x) {
@@ -93,10 +94,11 @@ Tensor signed_scan(const Tensor& w, const Tensor& u, const Tensor& shift, std::s
 }
 
 // C_k = log Σ_{j ≤ k} exp(A_j):  dC_k = Σ_{j ≤ k} exp(A_j − C_k) dA_j.
-const OpInfo logcumsumexp_info{"logcumsumexp", "dC_k = Σ_{j ≤ k} exp(A_j − C_k) dA_j",
-                               "tC = exp(−C) ⊙ cumsum(exp(A) ⊙ tA), by signed parts in log space",
-                               "gA = exp(A) ⊙ Σ_{k ≥ j} gC_k exp(−C_k), by signed parts in log space",
-                               Saves::inputs_and_output};
+const OpInfo logcumsumexp_info{"logcumsumexp", "dC = exp(−C) ⊙ cumsum(exp(A) ⊙ dA, dim) (that is dC_k = Σ_{j ≤ k} exp(A_j − C_k) dA_j)",
+                               "tC = exp(−C) ⊙ cumsum(exp(A) ⊙ tA, dim) (by signed parts in log space)",
+                               "gA = exp(A) ⊙ revcumsum(gC ⊙ exp(−C), dim) (by signed parts in log space)",
+                               Saves::inputs_and_output,
+    "C = log(cumsum(exp(A), dim))"};
 Tensor cumulative_logsumexp(const Tensor& a, std::size_t d, bool reverse, const SourceLocation& caller) {
   Tensor out = detail::map_data(a, [&](const auto& x) {
     return scan("logcumsumexp", x, d, reverse, -std::numeric_limits<double>::infinity(), log_add_exp);
@@ -155,9 +157,10 @@ Tensor cumprod_jvp(const Tensor& t, const Tensor& a, const Tensor& c, std::size_
   return where(eq(zeros_so_far, zero), early, cumprod(where(first, t, a), sd));
 }
 
-const OpInfo cumprod_info{"cumprod", "dC_k = Σ_{j ≤ k} (Π_{i ≤ k, i ≠ j} A_i) dA_j",
-                          "tC = C ⊙ cumsum(tA ⊘ A) (zeros as torch)",
-                          "gA = revcumsum(gC ⊙ C) ⊘ A (zeros as torch)", Saves::inputs_and_output};
+const OpInfo cumprod_info{"cumprod", "dC = C ⊙ cumsum(dA ⊘ A, dim) (that is dC_k = Σ_{j ≤ k} (Π_{i ≤ k, i ≠ j} A_i) dA_j; zeros as torch)",
+                          "tC = C ⊙ cumsum(tA ⊘ A, dim) (zeros as torch)",
+                          "gA = revcumsum(gC ⊙ C, dim) ⊘ A (zeros as torch)", Saves::inputs_and_output,
+    "C = cumprod(A, dim)"};
 
 }  // namespace
 

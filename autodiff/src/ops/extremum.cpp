@@ -72,12 +72,14 @@ Tensor argmin(const Tensor& a, std::optional<std::ptrdiff_t> dim, bool keepdim) 
 }
 
 // C = A[.., index, ..];  dC = dA[.., index, ..]  =>  gA = gC at the index taken, 0 elsewhere
-static const OpInfo max_dim_info{"max_dim", "dC = dA at the arg-max (first on ties)",
+static const OpInfo max_dim_info{"max_dim", "dC = gather(dA, dim, indices) (at the arg-max, the first on ties)",
                                  "tC = Σ_dim(tA ⊙ onehot(indices))", "gA = gC ⊙ onehot(indices)",
-                                 Saves::nothing};
-static const OpInfo min_dim_info{"min_dim", "dC = dA at the arg-min (first on ties)",
+                                 Saves::nothing,
+    "C = max(A, dim)"};
+static const OpInfo min_dim_info{"min_dim", "dC = gather(dA, dim, indices) (at the arg-min, the first on ties)",
                                  "tC = Σ_dim(tA ⊙ onehot(indices))", "gA = gC ⊙ onehot(indices)",
-                                 Saves::nothing};
+                                 Saves::nothing,
+    "C = min(A, dim)"};
 
 template <class Better>
 static ValuesIndices extremum(const OpInfo& info, std::string_view op, const Tensor& a,
@@ -122,10 +124,12 @@ ValuesIndices min(const Tensor& a, std::ptrdiff_t dim, bool keepdim, const Sourc
 
 // c = max A;  dc = Σ_{A = c} dA / k over the k elements equal to c  =>  gA = gc [A = c] / k
 // (torch's evenly_distribute_backward; a NaN maximum shares it among the NaNs).
-static const OpInfo max_info{"max", "dc = Σ dA over the k ties of the max / k", "tc = Σ(W ⊙ tA), W = [A = c] / k",
-                             "gA = gc W", Saves::nothing};
-static const OpInfo min_info{"min", "dc = Σ dA over the k ties of the min / k", "tc = Σ(W ⊙ tA), W = [A = c] / k",
-                             "gA = gc W", Saves::nothing};
+static const OpInfo max_info{"max", "dc = Σ(W ⊙ dA), W = [A = c] / k (k: the number of ties of the max)", "tc = Σ(W ⊙ tA), W = [A = c] / k",
+                             "gA = gc W", Saves::nothing,
+    "c = max(A)"};
+static const OpInfo min_info{"min", "dc = Σ(W ⊙ dA), W = [A = c] / k (k: the number of ties of the min)", "tc = Σ(W ⊙ tA), W = [A = c] / k",
+                             "gA = gc W", Saves::nothing,
+    "c = min(A)"};
 
 template <class Better>
 static Tensor extremum_all(const OpInfo& info, const Tensor& a, Better better, const SourceLocation& caller) {

@@ -115,7 +115,8 @@ Tensor detail::leading_block(const Tensor& src, const Shape& shape) {
 
 // C = A[index] along dim;  dC = gather(dA)  =>  gA = scatter_add(0, dim, index, gC)
 static const OpInfo gather_info{"gather", "dC = gather(dA, dim, index)", "tC = gather(tA, dim, index)",
-                                "gA = scatter_add(0, dim, index, gC)", Saves::nothing};
+                                "gA = scatter_add(0, dim, index, gC)", Saves::nothing,
+    "C = gather(A, dim, index)"};
 Tensor gather(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const SourceLocation& caller) {
   detail::check_defined_any_dtype("gather", a);
   const std::size_t d = wrap_dim("gather", dim, a.dim());
@@ -160,7 +161,8 @@ static Tensor scatter_kernel(std::string_view op, const Tensor& a, std::size_t d
 // gS = gather(gC, index) (exact without repeated indices; torch's rule too)
 static const OpInfo scatter_info{"scatter", "dC = scatter(dA, dim, index, dS)",
                                  "tC = scatter(tA, dim, index, tS)",
-                                 "gA = scatter(gC, dim, index, 0), gS = gather(gC, dim, index)", Saves::nothing};
+                                 "gA = scatter(gC, dim, index, 0), gS = gather(gC, dim, index)", Saves::nothing,
+    "C = scatter(A, dim, index, S)"};
 Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src,
                const SourceLocation& caller) {
   detail::check_same_dtype_any("scatter", a, src);
@@ -183,7 +185,8 @@ Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const T
 
 static const OpInfo scatter_value_info{"scatter value", "dC = scatter(dA, dim, index, 0)",
                                        "tC = scatter(tA, dim, index, 0)", "gA = scatter(gC, dim, index, 0)",
-                                       Saves::nothing};
+                                       Saves::nothing,
+    "C = scatter(A, dim, index, value)"};
 Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, double value, const SourceLocation& caller) {
   detail::check_defined_any_dtype("scatter", a);
   if (a.dtype() == DType::int64) detail::check_integral_scalar("scatter", "value", value);
@@ -210,7 +213,8 @@ Tensor scatter(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, double 
 // C = A + S added at index;  dC = dA + scatter_add(0, index, dS)  =>  gA = gC, gS = gather(gC, index)
 static const OpInfo scatter_add_info{"scatter_add", "dC = dA + scatter_add(0, dim, index, dS)",
                                      "tC = tA + scatter_add(0, dim, index, tS)",
-                                     "gA = gC, gS = gather(gC, dim, index)", Saves::nothing};
+                                     "gA = gC, gS = gather(gC, dim, index)", Saves::nothing,
+    "C = scatter_add(A, dim, index, S)"};
 Tensor scatter_add(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src,
                    const SourceLocation& caller) {
   detail::check_same_dtype_any("scatter_add", a, src);

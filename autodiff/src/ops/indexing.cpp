@@ -93,7 +93,7 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
       caller);
 }
 
-static const OpInfo index_add_info{"index_add", "dC = dA + dS added at index (along dim)",
+static const OpInfo index_add_info{"index_add", "dC = index_add(dA, dim, index, dS)",
                                    "tC = index_add(tA, dim, index, tS)",
                                    "gA = gC, gS = index_select(gC, dim, index)", Saves::nothing,
     "C = index_add(A, dim, index, S)"};
@@ -140,7 +140,7 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
       caller);
 }
 
-static const OpInfo slice_info{"slice", "dC = dA[start:end:step] (along dim)",
+static const OpInfo slice_info{"slice", "dC = slice(dA, dim, start, end, step) (dA[start:end:step] along dim)",
                                "tC = slice(tA, dim, start, end, step)",
                                "gA = slice_scatter(0, gC, dim, start, end, step)", Saves::nothing,
     "C = slice(A, dim, start, end, step)"};
@@ -176,7 +176,7 @@ Tensor slice(const Tensor& a, std::ptrdiff_t dim, std::size_t start, std::size_t
 // C = A[start:start+length] along dim, sharing A's storage (elements and version counter), as
 // PyTorch's narrow. matgrad has no strided views, so only a narrow that is contiguous is
 // allowed: every dim before `dim` of size 1 (any range of rows, say); slice copies the others.
-static const OpInfo narrow_info{"narrow", "dC = dA[start:start+length] (along dim)",
+static const OpInfo narrow_info{"narrow", "dC = narrow(dA, dim, start, length) (dA[start:start+length] along dim)",
                                 "tC = narrow(tA, dim, start, length)",
                                 "gA = slice_scatter(0, gC, dim, start, start + length)", Saves::nothing,
     "C = narrow(A, dim, start, length)"};
@@ -215,7 +215,7 @@ Tensor narrow(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::si
 }
 
 static const OpInfo slice_scatter_info{
-    "slice_scatter", "dC = dA with dA[start:end:step] replaced by dS (along dim)",
+    "slice_scatter", "dC = slice_scatter(dA, dS, dim, start, end, step) (dA with dA[start:end:step] replaced by dS)",
     "tC = slice_scatter(tA, tS, dim, start, end, step)",
     "gA = slice_scatter(gC, 0, dim, start, end, step), gS = slice(gC, dim, start, end, step)",
     Saves::nothing,
@@ -264,7 +264,7 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
       caller);
 }
 
-static const OpInfo concat_info{"concat", "dC = concat(dA₀, dA₁, ...) (along dim)",
+static const OpInfo concat_info{"concat", "dC = concat(dAₖ, dim) (dA₀, dA₁, … along dim)",
                                 "tC = concat(tA₀, tA₁, ...) (0 for an absent tAₖ)",
                                 "gAₖ = slice(gC, dim, offsetₖ, offsetₖ + sizeₖ)", Saves::nothing,
     "C = concat(Aₖ, dim)"};

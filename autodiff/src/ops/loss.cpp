@@ -83,7 +83,7 @@ static Tensor mean_scale(const Tensor& g, std::size_t n) {
 // ℓᵢ = logsumexp(Aᵢ) − Aᵢ,ₜᵢ for each row i of A [N, C] (a [C] input is one row, giving a 0-d
 // loss for Reduction::none). dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ.
 static const OpInfo cross_entropy_info{
-    "cross_entropy", "dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ",
+    "cross_entropy", "dℓ = Σ_classes((softmax(A) − onehot(t)) ⊙ dA) (per row i: dℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) dAᵢⱼ)",
     "tℓᵢ = Σⱼ (softmax(Aᵢ)ⱼ − [j = tᵢ]) tAᵢⱼ, reduced as ℓ",
     "gA = (softmax(A) − onehot(t)) ⊙ gC per row (gC ÷ N for mean)",
     "C = cross_entropy(A, t)"};

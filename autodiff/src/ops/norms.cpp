@@ -62,7 +62,8 @@ Tensor vector_norm_weights(const Tensor& a, const Tensor& c, const ReducePlan& p
 
 static const OpInfo vector_norm_info{
     "linalg_vector_norm", "dc = Σ_dims(W ⊙ dA), W = sign(A) |A|^(p−1) / c^(p−1) (p = 2: A / c; ±inf: at the ties)",
-    "tc = Σ_dims(W ⊙ tA)", "gA = gc ⊙ W (gc broadcast along the dims)", Saves::inputs_and_output};
+    "tc = Σ_dims(W ⊙ tA)", "gA = gc ⊙ W (gc broadcast along the dims)", Saves::inputs_and_output,
+    "c = (Σ_dims |A|^p)^(1/p)"};
 Tensor linalg_vector_norm(const Tensor& a, double ord, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   constexpr std::string_view op = "linalg_vector_norm";
   check_defined(op, a);

@@ -58,7 +58,8 @@ std::vector<std::ptrdiff_t> as_signed(const std::vector<std::size_t>& v) { retur
 }  // namespace
 
 static const OpInfo permute_info{"permute", "dC = permute(dA, dims)", "tC = permute(tA, dims)",
-                                 "gA = permute(gC, dims⁻¹)", Saves::nothing};
+                                 "gA = permute(gC, dims⁻¹)", Saves::nothing,
+    "C = permute(A, dims)"};
 Tensor permute(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const SourceLocation& caller) {
   check_defined_any_dtype("permute", a);
   if (dims.size() != a.dim()) {
@@ -100,7 +101,8 @@ Tensor movedim(const Tensor& a, std::ptrdiff_t source, std::ptrdiff_t destinatio
 }
 
 static const OpInfo flip_info{"flip", "dC = flip(dA, dims)", "tC = flip(tA, dims)", "gA = flip(gC, dims)",
-                              Saves::nothing};
+                              Saves::nothing,
+    "C = flip(A, dims)"};
 Tensor flip(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const SourceLocation& caller) {
   check_defined_any_dtype("flip", a);
   const std::vector<std::size_t> f = distinct_dims("flip", dims, a.dim());
@@ -121,7 +123,8 @@ Tensor flip(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const Sour
 
 // torch.roll: C[i] = A[(i − shift) mod n] along each dim; without dims, over the flattened tensor.
 static const OpInfo roll_info{"roll", "dC = roll(dA, shifts, dims)", "tC = roll(tA, shifts, dims)",
-                              "gA = roll(gC, −shifts, dims)", Saves::nothing};
+                              "gA = roll(gC, −shifts, dims)", Saves::nothing,
+    "C = roll(A, shifts, dims)"};
 Tensor roll(const Tensor& a, const std::vector<std::ptrdiff_t>& shifts, const std::vector<std::ptrdiff_t>& dims,
             const SourceLocation& caller) {
   check_defined_any_dtype("roll", a);
@@ -159,8 +162,10 @@ Tensor roll(const Tensor& a, const std::vector<std::ptrdiff_t>& shifts, const st
 }
 
 // The part on and above (triu) or on and below (tril) diagonal k of the last two dims; the rest 0.
-static const OpInfo triu_info{"triu", "dC = triu(dA, k)", "tC = triu(tA, k)", "gA = triu(gC, k)", Saves::nothing};
-static const OpInfo tril_info{"tril", "dC = tril(dA, k)", "tC = tril(tA, k)", "gA = tril(gC, k)", Saves::nothing};
+static const OpInfo triu_info{"triu", "dC = triu(dA, k)", "tC = triu(tA, k)", "gA = triu(gC, k)", Saves::nothing,
+    "C = triu(A, k)"};
+static const OpInfo tril_info{"tril", "dC = tril(dA, k)", "tC = tril(tA, k)", "gA = tril(gC, k)", Saves::nothing,
+    "C = tril(A, k)"};
 
 static Tensor triangle(const OpInfo& info, const Tensor& a, std::ptrdiff_t k, bool upper, const SourceLocation& caller) {
   check_defined_any_dtype(info.name, a);
@@ -196,7 +201,8 @@ Tensor tril(const Tensor& a, std::ptrdiff_t diagonal, const SourceLocation& call
 // along each dim. C[c] = A[c mod shape];  gA = Σ over the copies of gC, as a reshape
 // [r₀, s₀, r₁, s₁, ...] summed over the r dims.
 static const OpInfo repeat_info{"repeat", "dC = repeat(dA)", "tC = repeat(tA)",
-                                "gA = Σ of gC over the copies", Saves::nothing};
+                                "gA = Σ_copies gC (the sum of gC over the copies of A)", Saves::nothing,
+    "C = repeat(A, repeats)"};
 Tensor repeat(const Tensor& a, const std::vector<std::size_t>& repeats, const SourceLocation& caller) {
   check_defined_any_dtype("repeat", a);
   if (repeats.size() < a.dim()) {

@@ -10,24 +10,28 @@ namespace matgrad {
 using detail::record_zero_slope;
 using detail::unary;
 
-static const OpInfo floor_info{"floor", "dC = 0", "tC = 0", "gA = 0", Saves::nothing};
+static const OpInfo floor_info{"floor", "dC = 0", "tC = 0", "gA = 0", Saves::nothing,
+    "C = floor(A)"};
 Tensor floor(const Tensor& a, const SourceLocation& caller) {
   return record_zero_slope(floor_info, unary("floor", a, [](auto v) { return std::floor(v); }), a, caller);
 }
 
-static const OpInfo ceil_info{"ceil", "dC = 0", "tC = 0", "gA = 0", Saves::nothing};
+static const OpInfo ceil_info{"ceil", "dC = 0", "tC = 0", "gA = 0", Saves::nothing,
+    "C = ceil(A)"};
 Tensor ceil(const Tensor& a, const SourceLocation& caller) {
   return record_zero_slope(ceil_info, unary("ceil", a, [](auto v) { return std::ceil(v); }), a, caller);
 }
 
-static const OpInfo trunc_info{"trunc", "dC = 0", "tC = 0", "gA = 0", Saves::nothing};
+static const OpInfo trunc_info{"trunc", "dC = 0", "tC = 0", "gA = 0", Saves::nothing,
+    "C = trunc(A)"};
 Tensor trunc(const Tensor& a, const SourceLocation& caller) {
   return record_zero_slope(trunc_info, unary("trunc", a, [](auto v) { return std::trunc(v); }), a, caller);
 }
 
 // Half to even (std::nearbyint in the default rounding mode), as torch.round; with decimals d,
 // PyTorch's nearbyint(A · 10ᵈ) / 10ᵈ, or nearbyint(A / 10⁻ᵈ) · 10⁻ᵈ for d < 0.
-static const OpInfo round_info{"round", "dC = 0", "tC = 0", "gA = 0", Saves::nothing};
+static const OpInfo round_info{"round", "dC = 0", "tC = 0", "gA = 0", Saves::nothing,
+    "C = round(A)"};
 Tensor round(const Tensor& a, int decimals, const SourceLocation& caller) {
   Tensor out = unary("round", a, [decimals](auto v) {
     using T = decltype(v);
@@ -38,7 +42,8 @@ Tensor round(const Tensor& a, int decimals, const SourceLocation& caller) {
   return record_zero_slope(round_info, std::move(out), a, caller);
 }
 
-static const OpInfo frac_info{"frac", "dC = dA", "tC = tA", "gA = gC", Saves::nothing};
+static const OpInfo frac_info{"frac", "dC = dA", "tC = tA", "gA = gC", Saves::nothing,
+    "C = A − trunc(A)"};
 Tensor frac(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("frac", a, [](auto v) { return v - std::trunc(v); });
   return record(
@@ -62,9 +67,11 @@ static T floor_divide(T a, T b) {
 }
 
 static const OpInfo div_trunc_info{"div_trunc", "dC = 0 (div with rounding_mode \"trunc\")", "tC = 0",
-                                   "gA = 0, gB = 0", Saves::nothing};
+                                   "gA = 0, gB = 0", Saves::nothing,
+    "C = trunc(A ⊘ B)"};
 static const OpInfo div_floor_info{"div_floor", "dC = 0 (div with rounding_mode \"floor\")", "tC = 0",
-                                   "gA = 0, gB = 0", Saves::nothing};
+                                   "gA = 0, gB = 0", Saves::nothing,
+    "C = floor(A ⊘ B)"};
 Tensor div(const Tensor& a, const Tensor& b, std::string_view rounding_mode, const SourceLocation& caller) {
   if (rounding_mode == "trunc") {
     Tensor out = detail::binary("div", a, b, [](auto u, auto v) { return std::trunc(u / v); });

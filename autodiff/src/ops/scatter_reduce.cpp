@@ -39,12 +39,14 @@ T combine(ScatterReduce r, T acc, T v) {
 
 static const OpInfo scatter_reduce_info{
     "scatter_reduce",
-    "sum: dC = w dA + Σ dS; mean: that / N; amax, amin: (E_A dA + Σ E_S dS) / N with E the ties "
-    "of the result; prod: dC = C (w dA / A + Σ dS / S)",
-    "the differential with tA, tS for dA, dS (Σ: scatter_add along dim at index)",
-    "sum: gA = w gC, gS = gather(gC); mean: gA = w gC / N, gS = gather(gC / N); amax, amin: gA = "
-    "E_A gC / N, gS = E_S gather(gC / N); prod: gA = w gC C / A, gS = gather(gC C) / S",
-    Saves::inputs_and_output};
+    "dC = Wa ⊙ dA + scatter_add(0, dim, index, WS ⊙ dS) (sum: Wa = w, WS = 1; mean: Wa = w ⊘ N, "
+    "WS = gather(1 ⊘ N); amax, amin: Wa = E_A ⊘ N, WS = E_S ⊘ gather(N) with E the ties of the "
+    "result; prod: Wa = w C ⊘ A, WS = gather(C) ⊘ S; w = [include_self], N the count of each "
+    "position, gather along dim at index)",
+    "the differential with tA, tS for dA, dS",
+    "gA = Wa ⊙ gC, gS = WS ⊙ gather(gC, dim, index) (with Wa and WS as in the differential)",
+    Saves::inputs_and_output,
+    "C = scatter_reduce(A, dim, index, S, reduce)"};
 
 Tensor scatter_reduce(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const Tensor& src,
                       ScatterReduce reduce, bool include_self, const SourceLocation& caller) {

@@ -18,34 +18,39 @@ using detail::record_slope;
 using detail::record_slope_of_output;
 using detail::unary;
 
-static const OpInfo log1p_info{"log1p", "dC = dA ⊘ (1 + A)", "tC = tA ⊘ (1 + A)", "gA = gC ⊘ (1 + A)"};
+static const OpInfo log1p_info{"log1p", "dC = dA ⊘ (1 + A)", "tC = tA ⊘ (1 + A)", "gA = gC ⊘ (1 + A)",
+    "C = log(1 + A)"};
 Tensor log1p(const Tensor& a, const SourceLocation& caller) {
   return record_slope(log1p_info, unary("log1p", a, [](auto v) { return std::log1p(v); }), a,
                       [](const Tensor& x) { return reciprocal(x + 1.0); }, caller);
 }
 
 static const OpInfo expm1_info{"expm1", "dC = (C + 1) ⊙ dA", "tC = (C + 1) ⊙ tA", "gA = gC ⊙ (C + 1)",
-                               Saves::output};
+                               Saves::output,
+    "C = exp(A) − 1"};
 Tensor expm1(const Tensor& a, const SourceLocation& caller) {
   return record_slope_of_output(expm1_info, unary("expm1", a, [](auto v) { return std::expm1(v); }), a,
                                 [](const Tensor& c) { return c + 1.0; }, caller);
 }
 
-static const OpInfo log2_info{"log2", "dC = dA ⊘ (A ln 2)", "tC = tA ⊘ (A ln 2)", "gA = gC ⊘ (A ln 2)"};
+static const OpInfo log2_info{"log2", "dC = dA ⊘ (A ln 2)", "tC = tA ⊘ (A ln 2)", "gA = gC ⊘ (A ln 2)",
+    "C = log2(A)"};
 Tensor log2(const Tensor& a, const SourceLocation& caller) {
   return record_slope(log2_info, unary("log2", a, [](auto v) { return std::log2(v); }), a,
                       [](const Tensor& x) { return reciprocal(x * std::numbers::ln2); }, caller);
 }
 
 static const OpInfo log10_info{"log10", "dC = dA ⊘ (A ln 10)", "tC = tA ⊘ (A ln 10)",
-                               "gA = gC ⊘ (A ln 10)"};
+                               "gA = gC ⊘ (A ln 10)",
+    "C = log10(A)"};
 Tensor log10(const Tensor& a, const SourceLocation& caller) {
   return record_slope(log10_info, unary("log10", a, [](auto v) { return std::log10(v); }), a,
                       [](const Tensor& x) { return reciprocal(x * std::numbers::ln10); }, caller);
 }
 
 static const OpInfo exp2_info{"exp2", "dC = C ln 2 ⊙ dA", "tC = C ln 2 ⊙ tA", "gA = gC ⊙ C ln 2",
-                              Saves::output};
+                              Saves::output,
+    "C = 2^A"};
 Tensor exp2(const Tensor& a, const SourceLocation& caller) {
   return record_slope_of_output(exp2_info, unary("exp2", a, [](auto v) { return std::exp2(v); }), a,
                                 [](const Tensor& c) { return c * std::numbers::ln2; }, caller);
@@ -53,14 +58,16 @@ Tensor exp2(const Tensor& a, const SourceLocation& caller) {
 
 // rsqrt(0) = +∞ and its derivative −∞, as in PyTorch.
 static const OpInfo rsqrt_info{"rsqrt", "dC = −½ C³ ⊙ dA", "tC = −½ C³ ⊙ tA", "gA = −½ gC ⊙ C³",
-                               Saves::output};
+                               Saves::output,
+    "C = 1 ⊘ √A"};
 Tensor rsqrt(const Tensor& a, const SourceLocation& caller) {
   return record_slope_of_output(rsqrt_info, unary("rsqrt", a, [](auto v) { return 1 / std::sqrt(v); }), a,
                                 [](const Tensor& c) { return -0.5 * (c * square(c)); }, caller);
 }
 
 static const OpInfo reciprocal_info{"reciprocal", "dC = −C² ⊙ dA", "tC = −C² ⊙ tA", "gA = −gC ⊙ C²",
-                                    Saves::output};
+                                    Saves::output,
+    "C = 1 ⊘ A"};
 Tensor reciprocal(const Tensor& a, const SourceLocation& caller) {
   return record_slope_of_output(reciprocal_info, unary("reciprocal", a, [](auto v) { return 1 / v; }), a,
                                 [](const Tensor& c) { return -square(c); }, caller);
@@ -72,13 +79,15 @@ static Tensor erf_slope(const Tensor& x) {
 }
 
 static const OpInfo erf_info{"erf", "dC = 2/√π e^(−A²) ⊙ dA", "tC = 2/√π e^(−A²) ⊙ tA",
-                             "gA = gC ⊙ 2/√π e^(−A²)"};
+                             "gA = gC ⊙ 2/√π e^(−A²)",
+    "C = erf(A)"};
 Tensor erf(const Tensor& a, const SourceLocation& caller) {
   return record_slope(erf_info, unary("erf", a, [](auto v) { return std::erf(v); }), a, erf_slope, caller);
 }
 
 static const OpInfo erfc_info{"erfc", "dC = −2/√π e^(−A²) ⊙ dA", "tC = −2/√π e^(−A²) ⊙ tA",
-                              "gA = −gC ⊙ 2/√π e^(−A²)"};
+                              "gA = −gC ⊙ 2/√π e^(−A²)",
+    "C = 1 − erf(A)"};
 Tensor erfc(const Tensor& a, const SourceLocation& caller) {
   return record_slope(erfc_info, unary("erfc", a, [](auto v) { return std::erfc(v); }), a,
                       [](const Tensor& x) { return -erf_slope(x); }, caller);
@@ -120,7 +129,8 @@ static T erfinv_value(T value) {
 
 // erfinv'(y) = 1 / erf'(erfinv(y)) = √π/2 e^(C²).
 static const OpInfo erfinv_info{"erfinv", "dC = √π/2 e^(C²) ⊙ dA", "tC = √π/2 e^(C²) ⊙ tA",
-                                "gA = gC ⊙ √π/2 e^(C²)", Saves::output};
+                                "gA = gC ⊙ √π/2 e^(C²)", Saves::output,
+    "C = erfinv(A)"};
 Tensor erfinv(const Tensor& a, const SourceLocation& caller) {
   return record_slope_of_output(
       erfinv_info, unary("erfinv", a, [](auto v) { return erfinv_value(v); }), a,
@@ -137,7 +147,8 @@ static float lgamma_value(float v) {
   return ::lgammaf_r(v, &sign);
 }
 
-static const OpInfo lgamma_info{"lgamma", "dC = ψ(A) ⊙ dA", "tC = ψ(A) ⊙ tA", "gA = gC ⊙ ψ(A)"};
+static const OpInfo lgamma_info{"lgamma", "dC = ψ(A) ⊙ dA", "tC = ψ(A) ⊙ tA", "gA = gC ⊙ ψ(A)",
+    "C = log(|Γ(A)|)"};
 Tensor lgamma(const Tensor& a, const SourceLocation& caller) {
   return record_slope(lgamma_info, unary("lgamma", a, [](auto v) { return lgamma_value(v); }), a,
                       [](const Tensor& x) { return digamma(x); }, caller);
@@ -204,7 +215,8 @@ static double polygamma_value(int n, double x) {
 }
 
 static const OpInfo digamma_info{"digamma", "dC = ψ⁽¹⁾(A) ⊙ dA", "tC = ψ⁽¹⁾(A) ⊙ tA",
-                                 "gA = gC ⊙ ψ⁽¹⁾(A)"};
+                                 "gA = gC ⊙ ψ⁽¹⁾(A)",
+    "C = ψ(A)"};
 Tensor digamma(const Tensor& a, const SourceLocation& caller) {
   Tensor out = unary("digamma", a, [](auto v) {
     return static_cast<decltype(v)>(digamma_value(static_cast<double>(v)));
@@ -214,7 +226,8 @@ Tensor digamma(const Tensor& a, const SourceLocation& caller) {
 }
 
 static const OpInfo polygamma_info{"polygamma", "dC = ψ⁽ⁿ⁺¹⁾(A) ⊙ dA", "tC = ψ⁽ⁿ⁺¹⁾(A) ⊙ tA",
-                                   "gA = gC ⊙ ψ⁽ⁿ⁺¹⁾(A)"};
+                                   "gA = gC ⊙ ψ⁽ⁿ⁺¹⁾(A)",
+    "C = ψ⁽ⁿ⁾(A)"};
 Tensor polygamma(int n, const Tensor& a, const SourceLocation& caller) {
   if (n < 0) fail<ValueError>("polygamma: n must be non-negative, got {}", n);
   if (n == 0) return digamma(a, caller);
@@ -233,7 +246,8 @@ static Tensor nonzero_mask(const Tensor& x) {
 
 static const OpInfo xlogy_info{"xlogy", "dC = log Y ⊙ dX + X ⊘ Y ⊙ dY",
                                "tC = xlogy([X ≠ 0], Y) ⊙ tX + X ⊘ Y ⊙ tY",
-                               "gX = gC ⊙ xlogy([X ≠ 0], Y), gY = gC ⊙ X ⊘ Y"};
+                               "gX = gC ⊙ xlogy([X ≠ 0], Y), gY = gC ⊙ X ⊘ Y",
+    "C = X ⊙ log Y"};
 Tensor xlogy(const Tensor& x, const Tensor& y, const SourceLocation& caller) {
   Tensor out = detail::binary("xlogy", x, y, [](auto u, auto v) {
     if (std::isnan(v)) return v;

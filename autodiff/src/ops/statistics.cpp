@@ -75,10 +75,12 @@ static Tensor var_or_std(const OpInfo& info, bool root, const Tensor& a, const D
 
 static const OpInfo var_info{"var", "dC = Σ_dims(W ⊙ dA), W = 2 (A − mean_dims A) / (N − correction)",
                              "tC = Σ_dims(W ⊙ tA)", "gA = gC ⊙ W (gC broadcast along the dims)",
-                             Saves::inputs_and_output};
-static const OpInfo std_info{"std", "dC = Σ_dims(W ⊙ dA), W = (A − mean_dims A) / ((N − correction) C), 0 where C = 0",
+                             Saves::inputs_and_output,
+    "C = Σ_dims (A − mean_dims A)² / (N − correction)"};
+static const OpInfo std_info{"std", "dC = Σ_dims(W ⊙ dA), W = (A − mean_dims A) / ((N − correction) C) (zero where C = 0)",
                              "tC = Σ_dims(W ⊙ tA)", "gA = gC ⊙ W (gC broadcast along the dims)",
-                             Saves::inputs_and_output};
+                             Saves::inputs_and_output,
+    "C = √(Σ_dims (A − mean_dims A)² / (N − correction))"};
 Tensor var(const Tensor& a, const DimList& dim, double correction, bool keepdim, const SourceLocation& caller) {
   return var_or_std(var_info, false, a, dim, correction, keepdim, caller);
 }
@@ -118,10 +120,12 @@ static Tensor extremum(const OpInfo& info, const Tensor& a, const DimList& dim, 
       caller);
 }
 
-static const OpInfo amax_info{"amax", "dC = Σ_dims(W ⊙ dA), W = [A = C] / #ties", "tC = Σ_dims(W ⊙ tA)",
-                              "gA = gC ⊙ W: split evenly between the ties", Saves::inputs_and_output};
-static const OpInfo amin_info{"amin", "dC = Σ_dims(W ⊙ dA), W = [A = C] / #ties", "tC = Σ_dims(W ⊙ tA)",
-                              "gA = gC ⊙ W: split evenly between the ties", Saves::inputs_and_output};
+static const OpInfo amax_info{"amax", "dC = Σ_dims(W ⊙ dA), W = [A = C] / k (k: the number of ties)", "tC = Σ_dims(W ⊙ tA)",
+                              "gA = gC ⊙ W (split evenly between the ties)", Saves::inputs_and_output,
+    "C = amax(A, dims)"};
+static const OpInfo amin_info{"amin", "dC = Σ_dims(W ⊙ dA), W = [A = C] / k (k: the number of ties)", "tC = Σ_dims(W ⊙ tA)",
+                              "gA = gC ⊙ W (split evenly between the ties)", Saves::inputs_and_output,
+    "C = amin(A, dims)"};
 Tensor amax(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   return extremum<true>(amax_info, a, dim, keepdim, caller);
 }

@@ -11,8 +11,9 @@ using detail::check_defined;
 using detail::plan_reduction;
 using detail::ReducePlan;
 
-static const OpInfo sum_info{"sum", "dC = Σ_dims dA", "tC = Σ_dims tA", "gA = gC broadcast along the dims",
-                             Saves::nothing};
+static const OpInfo sum_info{"sum", "dC = Σ_dims dA", "tC = Σ_dims tA", "gA = gC 1 (gC broadcast along the dims)",
+                             Saves::nothing,
+    "C = Σ_dims A"};
 Tensor sum(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   check_defined("sum", a);
   const ReducePlan plan = plan_reduction("sum", a.shape(), dim, keepdim);
@@ -57,9 +58,10 @@ static Tensor prod_weights(const Tensor& a, const Tensor& c, const ReducePlan& p
   return (none + single) * (at_zero + elsewhere);
 }
 
-static const OpInfo prod_info{"prod", "dC = Σ_dims(W ⊙ dA), W = ∂C/∂A = the product of the others (C ⊘ A without zeros)",
+static const OpInfo prod_info{"prod", "dC = Σ_dims(W ⊙ dA), W = C ⊘ A (the product of the others, ∂C/∂A, computed without dividing by zeros)",
                               "tC = Σ_dims(W ⊙ tA)", "gA = gC ⊙ W (gC broadcast along the dims)",
-                              Saves::inputs_and_output};
+                              Saves::inputs_and_output,
+    "C = Π_dims A"};
 Tensor prod(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   check_defined("prod", a);
   const ReducePlan plan = plan_reduction("prod", a.shape(), dim, keepdim);
@@ -102,7 +104,8 @@ static Tensor softmax_over(const Tensor& a, const ReducePlan& plan) {
 // exp(A − C) is softmax(A), but computed as written it rounds: at A = (1e30, 1e30), C rounds
 // to A and the gradient comes out (1, 1). softmax shifts by the max before exponentiating.
 static const OpInfo logsumexp_info{"logsumexp", "dC = Σ_dims(softmax(A) ⊙ dA)", "tC = Σ_dims(softmax(A) ⊙ tA)",
-                                   "gA = gC ⊙ softmax(A) (gC broadcast along the dims)"};
+                                   "gA = gC ⊙ softmax(A) (gC broadcast along the dims)",
+    "C = log(Σ_dims exp(A))"};
 Tensor logsumexp(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   check_defined("logsumexp", a);
   const ReducePlan plan = plan_reduction("logsumexp", a.shape(), dim, keepdim);
