@@ -58,7 +58,6 @@ std::string take_definitions(const std::string& differential, std::vector<std::p
   return rule;
 }
 
-
 bool lower(const std::string& letter) {
   return !letter.empty() && std::islower(static_cast<unsigned char>(letter[0]));
 }
