@@ -225,7 +225,7 @@ static Tensor copysign_slope(const Tensor& a, const Tensor& b) {
 
 static const OpInfo copysign_info{"copysign", "dC = (C ⊘ A) ⊙ dA (that is ±dA; zero at A = 0)", "tC = (C ⊘ A) ⊙ tA",
                                   "gA = gC ⊙ C ⊘ A (zero at A = 0), gB = 0",
-    "C = |A| ⊙ sign(B)"};
+    "C = copysign(A, B) (that is |A| with the sign of B, ±0 included)"};
 Tensor copysign(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   Tensor out = binary("copysign", a, b, [](auto u, auto v) { return std::copysign(u, v); });
   return record(
