@@ -138,6 +138,7 @@ class Explainer {
         if (e.producer) {
           value(e.input.get()).handle = Tensor(e.input);
           consumers_[e.producer]++;
+          consumer_[e.producer] = n;
         } else {
           leaf(e);
         }
@@ -145,23 +146,33 @@ class Explainer {
     }
   }
 
+  // A step writes its inlined records as one expression, and its differential repeats the
+  // inner expressions once per factor of the chain rule: k records make a differential of
+  // O(k²) symbols. Capping k keeps each step readable and explain linear in the graph.
+  static constexpr std::size_t kMaxRecordsPerStep = 8;
+  static constexpr std::size_t kMaxClosedFormNodes = 200;
+
   void choose_steps() {
     const Node* root = output_.impl()->node;
+    std::vector<std::size_t> records_in_step;
+    // Newest first, so a record's one consumer has its step before the record is placed.
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
       const Node* n = *it;
       Value& v = value(n->output.get());
-      const bool is_root = n == root || !v.name.empty() || consumers_[n] != 1 || !options_.inline_unnamed;
+      bool is_root = n == root || !v.name.empty() || consumers_[n] != 1 || !options_.inline_unnamed;
+      std::size_t step = 0;
+      if (!is_root) {
+        step = step_of_.at(consumer_.at(n));
+        is_root = records_in_step[step] >= kMaxRecordsPerStep;
+      }
       if (is_root) {
         if (v.name.empty()) v.name = fmt::format("#{}", index_.at(n));
-        step_of_[n] = roots_.size();
+        step = roots_.size();
         roots_.push_back(n);
+        records_in_step.push_back(0);
       }
-    }
-    // An inlined record belongs to the step of its one consumer (newer records first).
-    for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
-      for (const Edge& e : (*it)->inputs) {
-        if (e.producer && !step_of_.count(e.producer)) step_of_[e.producer] = step_of_.at(*it);
-      }
+      step_of_[n] = step;
+      ++records_in_step[step];
     }
   }
 
@@ -420,7 +431,10 @@ class Explainer {
     };
     for (std::size_t s = 1; s < roots_.size(); ++s) {
       const Value& v = value(roots_[s]->output.get());
-      closed["G_" + v.name] = closed_of(roots_[s]->output.get());
+      // A closed form grown past kMaxClosedFormNodes stays the symbol G_#k in the forms of the
+      // steps before it: they stay readable, and their cost linear in the graph.
+      ex::Ptr form = closed_of(roots_[s]->output.get());
+      if (ex::count_nodes(form, kMaxClosedFormNodes) < kMaxClosedFormNodes) closed["G_" + v.name] = std::move(form);
     }
     for (const auto& [key, v] : values_) {
       if (v.producer || !v.takes_grad) continue;
@@ -498,6 +512,7 @@ class Explainer {
   std::unordered_map<const Node*, std::size_t> index_;
   std::unordered_map<const TensorImpl*, Value> values_;
   std::unordered_map<const Node*, std::size_t> consumers_;
+  std::unordered_map<const Node*, const Node*> consumer_;  // the last one seen; read where there is one
   std::vector<const Node*> roots_;  // one per step, newest first
   std::unordered_map<const Node*, std::size_t> step_of_;
   std::unordered_map<const Node*, RecordForms> forms_;

@@ -225,6 +225,18 @@ Ptr substitute(const Ptr& e, const Substitution& f) {
   return with_flags(n);
 }
 
+std::size_t count_nodes(const Ptr& e, std::size_t limit) {
+  std::size_t count = 0;
+  std::vector<const Node*> pending{e.get()};
+  while (!pending.empty() && count < limit) {
+    const Node* n = pending.back();
+    pending.pop_back();
+    ++count;
+    for (const Ptr& k : n->kids) pending.push_back(k.get());
+  }
+  return count;
+}
+
 bool mentions(const Ptr& e, const std::function<bool(const std::string&)>& pred) {
   if (e->kind == Kind::atom) return !e->number && pred(e->op);
   return std::any_of(e->kids.begin(), e->kids.end(), [&](const Ptr& k) { return mentions(k, pred); });

@@ -69,6 +69,9 @@ Ptr simplify(const Ptr& e);
 // Whether e has a product of two non-numeric factors (a matrix product, not an elementwise one).
 bool has_matrix_product(const Ptr& e);
 
+// The nodes of e, counted up to `limit` (the count stops there).
+std::size_t count_nodes(const Ptr& e, std::size_t limit);
+
 std::string print(const Ptr& e);
 
 // The template "LHS = RHS" split at its first top-level " = ": {"C", "A B"}; for a chain
