@@ -154,7 +154,7 @@ class Explainer {
 
   void choose_steps() {
     const Node* root = output_.impl()->node;
-    std::vector<std::size_t> records_in_step;
+    records_of_step_.clear();
     // Newest first, so a record's one consumer has its step before the record is placed.
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
       const Node* n = *it;
@@ -163,17 +163,18 @@ class Explainer {
       std::size_t step = 0;
       if (!is_root) {
         step = step_of_.at(consumer_.at(n));
-        is_root = records_in_step[step] >= kMaxRecordsPerStep;
+        is_root = records_of_step_[step].size() >= kMaxRecordsPerStep;
       }
       if (is_root) {
         if (v.name.empty()) v.name = fmt::format("#{}", index_.at(n));
         step = roots_.size();
         roots_.push_back(n);
-        records_in_step.push_back(0);
+        records_of_step_.emplace_back();
       }
       step_of_[n] = step;
-      ++records_in_step[step];
+      records_of_step_[step].push_back(n);
     }
+    for (auto& records : records_of_step_) std::reverse(records.begin(), records.end());
   }
 
   bool inlined(const Node* n) const { return n && roots_[step_of_.at(n)] != n; }
@@ -217,11 +218,7 @@ class Explainer {
     ExplainStep step;
     step.result = rv.name;
     step.anchor = anchor_of(rv.name);
-    // The step's records, oldest first.
-    std::vector<const Node*> records;
-    for (const Node* n : nodes_) {
-      if (step_of_.at(n) == s) records.push_back(n);
-    }
+    const std::vector<const Node*>& records = records_of_step_[s];
     std::vector<std::string> ops;
     std::map<std::string, ExplainSymbol> symbols;
     symbols[rv.name] = {rv.name, rv.shape, rv.role};
@@ -515,6 +512,7 @@ class Explainer {
   std::unordered_map<const Node*, const Node*> consumer_;  // the last one seen; read where there is one
   std::vector<const Node*> roots_;  // one per step, newest first
   std::unordered_map<const Node*, std::size_t> step_of_;
+  std::vector<std::vector<const Node*>> records_of_step_;  // each step's records, oldest first
   std::unordered_map<const Node*, RecordForms> forms_;
   std::map<const TensorImpl*, std::vector<Contribution>> contributions_;
   std::map<const TensorImpl*, std::string> fan_out_;
