@@ -109,8 +109,8 @@ Ptr simplify_once(const Ptr& in, bool& changed) {
     case Kind::mul: {
       Ptr a = e->kids[0], b = e->kids[1];
       const std::string& op = e->op;
-      if (a->kind == Kind::neg) return done(std::make_shared<Node>(Node{Kind::neg, "", "", {mul(op, a->kids[0], b)}}));
-      if (b->kind == Kind::neg) return done(std::make_shared<Node>(Node{Kind::neg, "", "", {mul(op, a, b->kids[0])}}));
+      if (a->kind == Kind::neg) return done(std::make_shared<Node>(Node{Kind::neg, "", "", {mul(op, a->kids[0], b)}, {}}));
+      if (b->kind == Kind::neg) return done(std::make_shared<Node>(Node{Kind::neg, "", "", {mul(op, a, b->kids[0])}, {}}));
       // a scalar broadcast by a vector of ones, used in a product, is the scalar
       auto unbroadcast = [](const Ptr& x) -> Ptr {
         if (x->kind == Kind::mul && x->op.empty() && x->kids[0]->scalar && x->kids[1]->ones) return x->kids[0];

@@ -182,18 +182,18 @@ class Parser {
       n->kids = {*kid};
       return n;
     }
-    return postfix(closer);
+    return postfix();
   }
 
-  std::optional<Ptr> postfix(std::string_view closer) {
-    auto e = primary("");
+  std::optional<Ptr> postfix() {
+    auto e = primary();
     if (!e) return std::nullopt;
     while (true) {
       if (peek().kind == Tok::sup && !peek().space_before) {
         e = post(mark_ones(*e), t_[at_++].text);
       } else if (is("^")) {
         ++at_;
-        auto p = primary("");
+        auto p = primary();
         if (!p) return std::nullopt;
         e = post(*e, "^" + ((*p)->kind == Kind::atom ? print(*p) : "(" + print(*p) + ")"));
       } else {
@@ -210,7 +210,7 @@ class Parser {
     return n;
   }
 
-  std::optional<Ptr> primary(std::string_view) {
+  std::optional<Ptr> primary() {
     const Token k = peek();
     if (k.kind == Tok::number) {
       ++at_;
