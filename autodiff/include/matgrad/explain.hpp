@@ -22,7 +22,8 @@
 // random direction D. A leaf is perturbed in place (and restored bit for bit); a result is
 // perturbed as the re-run program names it (Tensor::set_name), so name the results you want
 // checked where you make them. Then, per parameter, its gradient in closed form by substitution
-// through the steps, lightly simplified.
+// through the steps, lightly simplified; a step's gradient whose closed form has grown past
+// 200 symbols stays its name (G_#k) in the closed forms before it, so deep graphs stay readable.
 //
 // The equations come from each op's OpInfo (autograd.hpp): its forward equation, differential
 // and VJP, in the letters A, B, C that the op table uses. Call explain on an unreleased graph:
@@ -54,8 +55,8 @@ struct ExplainOptions {
   double rtol = 0;
   double atol = 0;
   std::uint64_t direction_seed = 17;  // for the random directions D
-  // Write unnamed results read by one record into the step that reads them (false: one step
-  // per record).
+  // Write unnamed results read by one record into the step that reads them, up to 8 records a
+  // step (false: one step per record).
   bool inline_unnamed = true;
   std::string title;
 };
