@@ -136,6 +136,9 @@ class Tensor {
   // finite-difference checks, which re-run the program, can find the tensor again by its name.
   Tensor& set_name(std::string_view name);
   std::string_view name() const;  // empty when unnamed
+  // With create_graph, a leaf's .grad is recorded, and its records hold the leaf: a reference
+  // cycle, as in PyTorch, that keeps both alive until the leaf's .grad is reset (zero_grad).
+  // grad() returns the gradients instead and makes no cycle.
   void backward(const Tensor& seed = {}, bool retain_graph = false, bool create_graph = false) const;
   // The same elements without history (PyTorch's detach): shares this tensor's storage and
   // version counter, so in-place changes through either are seen by both. For a copy without
