@@ -334,8 +334,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 // cross_entropy and nll_loss with torch's keyword arguments, as designated initialisers:
 // cross_entropy(x, t, {.weight = w, .label_smoothing = 0.1}). input is [N, C, d...] (classes
 // in dim 1) or [C]; target is int64 class indices [N, d...] (or 0-d for [C]), or, for
-// cross_entropy, class probabilities shaped as input. weight is a constant [C] (no gradient, as
-// torch's); a class-index target equal to ignore_index adds nothing and is not counted. The mean
+// cross_entropy, class probabilities shaped as input. weight [C] weighs the classes; with class
+// indices it is a constant (no gradient, as torch's nll_loss); a class-index target equal to ignore_index adds nothing and is not counted. The mean
 // over class-index targets is torch's weighted mean, Σ w[tᵢ] ℓᵢ / Σ w[tᵢ] over the targets not
 // ignored (NaN when none is left, with gradient 0); over probability targets it divides by the
 // number of positions (N·d...). label_smoothing ε mixes the target with the uniform

@@ -40,7 +40,7 @@ void check_input(std::string_view op, const Tensor& input, const Tensor& weight)
 // weight (or ones) shaped to broadcast along the class dim of input.
 Tensor class_weights(const Tensor& input, const Tensor& weight) {
   const std::size_t classes = input.shape()[class_dim(input)];
-  Tensor w = weight.defined() ? weight.detach() : ones({classes}, {.dtype = input.dtype()});
+  Tensor w = weight.defined() ? weight : ones({classes}, {.dtype = input.dtype()});
   Shape shape(input.dim(), 1);
   shape[class_dim(input)] = classes;
   return reshape(w, shape);
@@ -124,7 +124,7 @@ Tensor class_index_loss(std::string_view op, const Tensor& log_probs, const Tens
   Tensor losses = -(targets.weight * pick(log_probs, targets.index, caller));
   if (label_smoothing > 0) {
     const auto classes = static_cast<double>(log_probs.shape()[class_dim(log_probs)]);
-    const Tensor smooth = weighted_class_sum(log_probs, class_weights(log_probs, weight), caller);
+    const Tensor smooth = weighted_class_sum(log_probs, class_weights(log_probs, weight.defined() ? weight.detach() : weight), caller);
     losses = (1 - label_smoothing) * losses + (label_smoothing / classes) * smooth;
   }
   // where, not a product with the counts: an ignored position's −inf must not make a NaN.
