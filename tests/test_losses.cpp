@@ -189,6 +189,12 @@ TEST_CASE("cosine_similarity, cosine_embedding_loss and margin_ranking_loss") {
   // eps as torch: each squared norm clamped at eps².
   CHECK(cosine_similarity(tensor({0.3}, f64), tensor({0.2}, f64), 0, 0.5).item() ==
         doctest::Approx(0.06 / 0.25).epsilon(1e-14));
+  // 0-d inputs (a dim of size 1): ±1, with gradient 0.
+  Tensor s0 = tensor(-2.0, f64).requires_grad_(true);
+  const Tensor c0 = cosine_similarity(s0, tensor(3.0, f64), 0);
+  CHECK(c0.item() == doctest::Approx(-1.0).epsilon(1e-15));
+  c0.backward();
+  CHECK(std::abs(s0.grad().item()) < 1e-15);
   const Tensor y = tensor({1.0, -1.0}, f64);
   const Tensor e = cosine_embedding_loss(a, b, y, 0.0, Reduction::none);
   CHECK(at(e, 0) == doctest::Approx(1 - 24.0 / 25).epsilon(1e-12));

@@ -78,6 +78,15 @@ void check_buffer(std::string_view op, const std::string& source, std::size_t i,
   }
 }
 
+std::uint64_t read_step(std::string_view op, const std::string& source, std::size_t i, const Tensor& t) {
+  const double step = t.numel() == 1 ? t.item() : -1;
+  if (!(step >= 1 && step <= 9.0e15 && step == std::floor(step))) {
+    fail<ValueError>("{}: {}: entry 'state.{}.step' must be one positive integer, got {}", op, source, i,
+                     t.numel() == 1 ? fmt::format("{}", step) : to_string(t.shape()));
+  }
+  return static_cast<std::uint64_t>(step);
+}
+
 }  // namespace detail
 
 using detail::check_buffer;
@@ -361,13 +370,7 @@ void Adam::load_state_dict(const NamedTensors& state, const std::string& source)
                          i, key);
       }
       if (key == "step") {
-        const Tensor& t = it->second;
-        const double step = t.numel() == 1 ? t.item() : -1;
-        if (!(step >= 1 && step <= 9.0e15 && step == std::floor(step))) {
-          fail<ValueError>("{}: {}: entry 'state.{}.step' must be one positive integer, got {}", op,
-                           source, i, t.numel() == 1 ? fmt::format("{}", step) : to_string(t.shape()));
-        }
-        steps[i] = static_cast<std::uint64_t>(step);
+        steps[i] = detail::read_step(op, source, i, it->second);
       } else {
         check_buffer(op, source, i, key, it->second, params_[i]);
       }

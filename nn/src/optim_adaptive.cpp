@@ -15,19 +15,7 @@ using detail::check_hyper;
 using detail::copy_of;
 using detail::scalar;
 
-namespace {
-
-// A "state.<i>.step" entry: one positive integer.
-std::uint64_t read_step(std::string_view op, const std::string& source, std::size_t i, const Tensor& t) {
-  const double step = t.numel() == 1 ? t.item() : -1;
-  if (!(step >= 1 && step <= 9.0e15 && step == std::floor(step))) {
-    fail<ValueError>("{}: {}: entry 'state.{}.step' must be one positive integer, got {}", op, source, i,
-                     t.numel() == 1 ? fmt::format("{}", step) : to_string(t.shape()));
-  }
-  return static_cast<std::uint64_t>(step);
-}
-
-}  // namespace
+using detail::read_step;
 
 // ---- RMSprop ----
 

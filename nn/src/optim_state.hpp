@@ -4,6 +4,7 @@
 
 #include "matgrad/nn/optim.hpp"
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ struct ParsedState {
 ParsedState parse_state(std::string_view op, const NamedTensors& state, std::size_t num_params,
                         const std::vector<std::string>& hyper_keys, const std::vector<std::string>& param_keys,
                         const std::string& source);
+
+// A "state.<i>.step" entry: one positive integer.
+std::uint64_t read_step(std::string_view op, const std::string& source, std::size_t i, const Tensor& t);
 
 // A buffer entry must have its parameter's shape and dtype.
 void check_buffer(std::string_view op, const std::string& source, std::size_t i, const std::string& key,
