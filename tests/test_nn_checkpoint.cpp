@@ -393,3 +393,34 @@ TEST_CASE("a duplicate member, or a directory for a file, is named as such") {
   CHECK(contains(error_of([&] { save_npz(dir / "no" / "such" / "dir.npz", {{"a", zeros({1})}}); }),
                  "the directory " + (dir / "no" / "such").string() + " does not exist"));
 }
+
+TEST_CASE("BatchNorm1d's running statistics are saved and loaded with the parameters") {
+  TempDir dir;
+  Generator gen(3);
+  Sequential net{Linear(3, 4, gen), BatchNorm1d(4), ReLU()};
+  const Tensor x = tensor({{0.5, -1, 2}, {1, 0.25, -0.5}, {-1, 1, 1}});
+  net(x);
+  net(x * 2.0);
+  auto* bn = net[1].get<BatchNorm1d>();
+  REQUIRE(bn != nullptr);
+  CHECK(bn->num_batches_tracked.item<std::int64_t>() == 2);
+  save_checkpoint(dir / "bn.npz", net);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : load_npz(dir / "bn.npz")) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"model/0.weight", "model/0.bias", "model/1.weight", "model/1.bias",
+                                          "model/1.running_mean", "model/1.running_var",
+                                          "model/1.num_batches_tracked"});
+  Generator other_gen(4);
+  Sequential other{Linear(3, 4, other_gen), BatchNorm1d(4), ReLU()};
+  load_checkpoint(dir / "bn.npz", other);
+  auto* loaded = other[1].get<BatchNorm1d>();
+  CHECK(bytes_of(loaded->running_mean) == bytes_of(bn->running_mean));
+  CHECK(bytes_of(loaded->running_var) == bytes_of(bn->running_var));
+  CHECK(loaded->num_batches_tracked.item<std::int64_t>() == 2);
+  net.eval();
+  other.eval();
+  CHECK(bytes_of(other(x)) == bytes_of(net(x)));
+  // A checkpoint without the buffers is refused (strict), naming the missing entry.
+  save_checkpoint(dir / "params.npz", net.named_parameters());
+  CHECK(contains(error_of([&] { load_checkpoint(dir / "params.npz", other); }), "running_mean"));
+}

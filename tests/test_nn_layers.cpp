@@ -17,6 +17,8 @@ static_assert(Module<Sequential>);
 static_assert(Module<AnyModule>);
 static_assert(Module<ReLU> && Module<Tanh> && Module<Sigmoid> && Module<LeakyReLU>);
 static_assert(Module<Softmax> && Module<Dropout> && Module<Flatten> && Module<Identity>);
+static_assert(Module<GELU> && Module<SiLU> && Module<ELU> && Module<Softplus> && Module<LogSoftmax>);
+static_assert(Module<LayerNorm> && Module<BatchNorm1d> && Module<Embedding>);
 
 static std::vector<double> values(const Tensor& t) {
   const auto d = t.to(DType::float64).data<double>();
@@ -428,4 +430,158 @@ TEST_CASE("a 2-64-64-3 ReLU net learns a 3-arm spiral, deterministically") {
   const auto [acc2, params2] = learn_spiral(5);
   CHECK(acc2 == acc);
   CHECK(params2 == params);
+}
+
+TEST_CASE("GELU, SiLU, ELU, Softplus and LogSoftmax modules apply their ops") {
+  const Tensor x = tensor({{-1.5, 0.0, 2.0}, {0.5, -0.25, 30.0}}, {.dtype = DType::float64});
+  CHECK(values(GELU("tanh")(x)) == values(gelu(x, "tanh")));
+  CHECK(values(GELU()(x)) == values(gelu(x)));
+  CHECK(values(SiLU()(x)) == values(silu(x)));
+  CHECK(values(ELU(0.5)(x)) == values(elu(x, 0.5)));
+  CHECK(values(Softplus(2.0, 10.0)(x)) == values(softplus(x, 2.0, 10.0)));
+  CHECK(values(LogSoftmax(0)(x)) == values(log_softmax(x, 0)));
+  CHECK(GELU("tanh").repr() == "GELU(approximate='tanh')");
+  CHECK(Softplus().repr() == "Softplus(beta=1, threshold=20)");
+  CHECK(LogSoftmax(1).repr() == "LogSoftmax(dim=1)");
+}
+
+TEST_CASE("LayerNorm normalises the last dims, with a trained weight and bias") {
+  LayerNorm norm({3}, 1e-5, true, DType::float64);
+  const Tensor x = tensor({{1.0, 2.0, 3.0}, {-1.0, 5.0, 2.0}}, {.dtype = DType::float64});
+  const auto y = values(norm(x));
+  // Row 0: mean 2, biased var 2/3.
+  const double s = std::sqrt(2.0 / 3 + 1e-5);
+  CHECK(y[0] == doctest::Approx(-1 / s).epsilon(1e-14));
+  CHECK(y[2] == doctest::Approx(1 / s).epsilon(1e-14));
+  CHECK(norm.named_parameters().size() == 2);
+  Tensor loss = sum(norm(x) * x);
+  loss.backward();
+  CHECK(norm.weight.grad().defined());
+  CHECK(LayerNorm({4}, 1e-5, false).parameters().empty());
+  CHECK_THROWS_AS(norm(tensor({1.0, 2.0}, {.dtype = DType::float64})), ShapeError);
+  CHECK(norm.repr() == "LayerNorm((3,), eps=1e-05, elementwise_affine=True)");
+}
+
+TEST_CASE("BatchNorm1d: batch statistics in training, running ones (unbiased var, momentum) in eval") {
+  BatchNorm1d bn(2, {.dtype = DType::float64});
+  const Tensor x = tensor({{1.0, 10.0}, {3.0, 20.0}, {5.0, 60.0}}, {.dtype = DType::float64});
+  const auto y = values(bn(x));
+  // Channel 0: mean 3, biased var 8/3.
+  CHECK(y[0] == doctest::Approx(-2 / std::sqrt(8.0 / 3 + 1e-5)).epsilon(1e-14));
+  // running = 0.9 running + 0.1 batch, with the unbiased var (4 for channel 0, 700 for channel 1).
+  CHECK(values(bn.running_mean) == std::vector<double>{0.1 * 3, 0.1 * 30});
+  CHECK(values(bn.running_var)[0] == doctest::Approx(0.9 + 0.1 * 4).epsilon(1e-15));
+  CHECK(values(bn.running_var)[1] == doctest::Approx(0.9 + 0.1 * 700).epsilon(1e-15));
+  CHECK(bn.num_batches_tracked.item<std::int64_t>() == 1);
+  bn.eval();
+  const auto z = values(bn(x));
+  CHECK(z[0] == doctest::Approx((1 - 0.3) / std::sqrt(1.3 + 1e-5)).epsilon(1e-14));
+  CHECK(bn.num_batches_tracked.item<std::int64_t>() == 1);  // eval leaves the statistics
+  // [N, C, L] inputs; momentum nullopt is the cumulative average.
+  BatchNorm1d cumulative(2, {.momentum = std::nullopt, .affine = false, .dtype = DType::float64});
+  cumulative(reshape(x, {3, 2, 1}));
+  cumulative(reshape(x * 3.0, {3, 2, 1}));
+  CHECK(values(cumulative.running_mean)[0] == doctest::Approx((3 + 9) / 2.0).epsilon(1e-15));
+  CHECK(cumulative.parameters().empty());
+  // Without running statistics, eval uses the batch's.
+  BatchNorm1d untracked(2, {.track_running_stats = false, .dtype = DType::float64});
+  untracked.eval();
+  CHECK(values(untracked(x))[0] == doctest::Approx(y[0]).epsilon(1e-14));
+  CHECK(untracked.named_buffers().empty());
+  CHECK_THROWS_AS(bn(tensor({{1.0, 2.0, 3.0}}, {.dtype = DType::float64})), ShapeError);
+  // Buffers are named as torch's, after the parameters.
+  const NamedTensors state = nn::state_dict(bn);
+  REQUIRE(state.size() == 5);
+  CHECK(state[2].first == "running_mean");
+  CHECK(state[4].first == "num_batches_tracked");
+}
+
+TEST_CASE("Embedding looks rows up by int64 index; the padding row gets no gradient") {
+  Generator gen(5);
+  Embedding emb(4, 3, gen, 1, DType::float64);
+  CHECK(values(emb.weight)[3] == 0.0);  // row 1 starts at zero
+  Tensor idx = zeros({2, 2}, {.dtype = DType::int64});
+  auto* v = idx.mutable_data<std::int64_t>().data();
+  v[0] = 0, v[1] = 1, v[2] = 3, v[3] = 1;
+  const Tensor out = emb(idx);
+  CHECK(out.shape() == Shape{2, 2, 3});
+  CHECK(values(out)[9] == values(emb.weight)[3]);
+  sum(out * out + out).backward();
+  const auto g = values(emb.weight.grad());
+  for (std::size_t j = 0; j < 3; ++j) {
+    CHECK(g[3 + j] == 0.0);  // padding_idx 1
+    CHECK(g[j] == doctest::Approx(2 * values(emb.weight)[j] + 1).epsilon(1e-15));
+  }
+  CHECK(Embedding(4, 3, gen, -1).padding_idx == 3u);
+  CHECK_THROWS_AS(Embedding(4, 3, gen, 4), ValueError);
+  CHECK_THROWS_AS(emb(tensor({0.0})), DTypeError);
+  Tensor bad = zeros({1}, {.dtype = DType::int64});
+  bad.mutable_data<std::int64_t>().data()[0] = 4;
+  CHECK_THROWS_AS(emb(bad), IndexError);
+}
+
+TEST_CASE("clip_grad_norm_ and clip_grad_value_") {
+  Tensor a = tensor({3.0, 0.0}, {.dtype = DType::float64, .requires_grad = true});
+  Tensor b = tensor({4.0}, {.dtype = DType::float64, .requires_grad = true});
+  Tensor unused = tensor({1.0}, {.dtype = DType::float64, .requires_grad = true});
+  auto make_grads = [&] {
+    a.zero_grad();
+    b.zero_grad();
+    sum(a * a / 2.0 + 0.0 * a).backward();
+    sum(b * b / 2.0).backward();  // grads: a = [3, 0], b = [4]
+  };
+  make_grads();
+  const Tensor total = nn::utils::clip_grad_norm_({a, b, unused}, 1.0);
+  CHECK(total.item() == 5.0);
+  CHECK(values(a.grad())[0] == doctest::Approx(3 * 1.0 / (5 + 1e-6)).epsilon(1e-15));
+  CHECK(values(b.grad())[0] == doctest::Approx(4 * 1.0 / (5 + 1e-6)).epsilon(1e-15));
+  make_grads();
+  CHECK(nn::utils::clip_grad_norm_({a, b}, 10.0).item() == 5.0);  // below max_norm: unchanged
+  CHECK(values(b.grad())[0] == 4.0);
+  make_grads();
+  CHECK(nn::utils::clip_grad_norm_({a, b}, 2.0, INFINITY).item() == 4.0);
+  CHECK(values(b.grad())[0] == doctest::Approx(4 * 2.0 / (4 + 1e-6)).epsilon(1e-15));
+  make_grads();
+  CHECK(nn::utils::clip_grad_norm_({a, b}, 1.0, 1.0).item() == 7.0);
+  {
+    NoGradGuard no_grad;
+    b.grad().mutable_data<double>()(0) = NAN;
+  }
+  CHECK_THROWS_AS(nn::utils::clip_grad_norm_({a, b}, 1.0, 2.0, true), ValueError);
+  make_grads();
+  nn::utils::clip_grad_value_({a, b}, 3.5);
+  CHECK(values(a.grad()) == std::vector<double>{3.0, 0.0});
+  CHECK(values(b.grad()) == std::vector<double>{3.5});
+  CHECK(nn::utils::clip_grad_norm_({unused}, 1.0).item() == 0.0);
+}
+
+TEST_CASE("orthogonal_ and trunc_normal_") {
+  Generator gen(11);
+  for (const Shape& shape : {Shape{5, 3}, Shape{3, 5}, Shape{4, 2, 2}}) {
+    Tensor w = zeros(shape, {.dtype = DType::float64});
+    nn::init::orthogonal_(w, gen, 2.0);
+    const Tensor m = reshape(w, {static_cast<std::ptrdiff_t>(shape[0]), -1});
+    // The smaller Gram matrix is gain² I.
+    const Tensor gram = m.size(0) < m.size(1) ? matmul(m, t(m)) : matmul(t(m), m);
+    const auto g = values(gram);
+    const std::size_t n = gram.size(0);
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < n; ++j) CHECK(g[i * n + j] == doctest::Approx(i == j ? 4.0 : 0.0).epsilon(1e-12));
+    }
+  }
+  Tensor v = zeros({1}, {.dtype = DType::float64});
+  CHECK_THROWS_AS(nn::init::orthogonal_(v, gen), ShapeError);
+  Tensor big = zeros({20000}, {.dtype = DType::float64});
+  nn::init::trunc_normal_(big, gen, 1.0, 2.0, 0.0, 3.0);
+  const auto d = values(big);
+  double mean = 0;
+  for (double x : d) {
+    CHECK((x >= 0.0 && x <= 3.0));
+    mean += x / static_cast<double>(d.size());
+  }
+  // The mean of N(μ, σ²) truncated to [a, b] is μ + σ (φ(α) − φ(β)) / (Φ(β) − Φ(α)), α = −0.5, β = 1 here.
+  const double phi_a = std::exp(-0.125) / std::sqrt(2 * std::numbers::pi), phi_b = std::exp(-0.5) / std::sqrt(2 * std::numbers::pi);
+  const double z = 0.5 * (std::erf(1 / std::sqrt(2.0)) - std::erf(-0.5 / std::sqrt(2.0)));
+  CHECK(mean == doctest::Approx(1 + 2 * (phi_a - phi_b) / z).epsilon(0.02));
+  CHECK_THROWS_AS(nn::init::trunc_normal_(big, gen, 0, 1, 2, 1), ValueError);
 }

@@ -251,3 +251,71 @@ TEST_CASE("OneCycleLR: PyTorch's phases for lr and momentum (Adam's β1)") {
   CHECK(sgd.lr() == doctest::Approx(0.08 + (2.0 - 0.08) * 0.5));
   CHECK(sgd.momentum() == 0.9);
 }
+
+TEST_CASE("RMSprop, centered, with momentum and weight decay: two steps by hand") {
+  // torch.optim.RMSprop: g ← ∇ + λw; v ← αv + (1 − α)g²; ḡ ← αḡ + (1 − α)g;
+  // b ← μb + g / (√(v − ḡ²) + ε); w ← w − γb. lr 0.1, α 0.9, ε 1e-8, λ 0.1, μ 0.5, w₀ = 1:
+  //   g₁ = 1.1, v₁ = 0.121, ḡ₁ = 0.11, √(v₁ − ḡ₁²) = √0.1089 = 0.33, b₁ = 1.1 / 0.33000001
+  Tensor w = param({1.0});
+  RMSprop opt({w}, {.lr = 0.1, .alpha = 0.9, .eps = 1e-8, .weight_decay = 0.1, .momentum = 0.5, .centered = true});
+  step(opt, w);
+  const double b1 = 1.1 / (0.33 + 1e-8), w1 = 1 - 0.1 * b1;
+  CHECK(at(w, 0) == doctest::Approx(w1).epsilon(1e-14));
+  //   g₂ = 1.1 w₁, v₂ = 0.9·0.121 + 0.1 g₂², ḡ₂ = 0.9·0.11 + 0.1 g₂, b₂ = 0.5 b₁ + g₂ / (√(v₂ − ḡ₂²) + ε)
+  const double g2 = 1.1 * w1, v2 = 0.9 * 0.121 + 0.1 * g2 * g2, a2 = 0.9 * 0.11 + 0.1 * g2;
+  const double b2 = 0.5 * b1 + g2 / (std::sqrt(v2 - a2 * a2) + 1e-8);
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(w1 - 0.1 * b2).epsilon(1e-14));
+}
+
+TEST_CASE("RMSprop without momentum: w ← w − γ g / (√v + ε)") {
+  // lr 0.01, α 0.99, ε 1e-8 (torch's defaults), w₀ = 2: g₁ = 2, v₁ = 0.04, w₁ = 2 − 0.01·2 / (0.2 + 1e-8)
+  Tensor w = param({2.0});
+  RMSprop opt({w});
+  step(opt, w);
+  const double w1 = 2 - 0.01 * 2 / (0.2 + 1e-8);
+  CHECK(at(w, 0) == doctest::Approx(w1).epsilon(1e-15));
+  const double v2 = 0.99 * 0.04 + 0.01 * w1 * w1;
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(w1 - 0.01 * w1 / (std::sqrt(v2) + 1e-8)).epsilon(1e-15));
+}
+
+TEST_CASE("Adagrad with lr_decay, weight decay and an initial accumulator: two steps by hand") {
+  // torch.optim.Adagrad: γₜ = γ / (1 + (t − 1)η); g ← ∇ + λw; s ← s + g²; w ← w − γₜ g / (√s + ε).
+  // lr 0.1, η 0.5, λ 0.1, s₀ 0.4, ε 1e-10, w₀ = 1: g₁ = 1.1, s₁ = 1.61, w₁ = 1 − 0.1·1.1 / (√1.61 + ε)
+  Tensor w = param({1.0});
+  Adagrad opt({w}, {.lr = 0.1, .lr_decay = 0.5, .weight_decay = 0.1, .initial_accumulator_value = 0.4});
+  step(opt, w);
+  const double w1 = 1 - 0.1 * 1.1 / (std::sqrt(1.61) + 1e-10);
+  CHECK(at(w, 0) == doctest::Approx(w1).epsilon(1e-15));
+  //   γ₂ = 0.1 / 1.5, g₂ = 1.1 w₁, s₂ = 1.61 + g₂²
+  const double g2 = 1.1 * w1, s2 = 1.61 + g2 * g2;
+  step(opt, w);
+  CHECK(at(w, 0) == doctest::Approx(w1 - (0.1 / 1.5) * g2 / (std::sqrt(s2) + 1e-10)).epsilon(1e-15));
+  CHECK_THROWS_AS(opt.set_momentum(0.9), ValueError);
+}
+
+TEST_CASE("RMSprop and Adagrad resume exactly from their state_dict") {
+  auto run = [](auto make, bool resume) {
+    Tensor w = param({1.0, -2.0, 0.5});
+    auto opt = make(w);
+    step(opt, w);
+    step(opt, w);
+    if (resume) {
+      Tensor w2 = w.detach().clone().requires_grad_(true);
+      auto fresh = make(w2);
+      fresh.load_state_dict(opt.state_dict());
+      step(fresh, w2);
+      return at(w2, 1);
+    }
+    step(opt, w);
+    return at(w, 1);
+  };
+  auto rms = [](Tensor& w) { return RMSprop({w}, {.lr = 0.05, .momentum = 0.3, .centered = true}); };
+  auto ada = [](Tensor& w) { return Adagrad({w}, {.lr = 0.05, .lr_decay = 0.1}); };
+  CHECK(run(rms, true) == run(rms, false));
+  CHECK(run(ada, true) == run(ada, false));
+  Tensor w = param({1.0});
+  Adagrad opt({w});
+  CHECK_THROWS_AS(opt.load_state_dict({{"lr", tensor(0.1)}}), ValueError);  // no per-parameter state
+}

@@ -31,6 +31,7 @@ Reduction reduction_of(const Sample& s, std::size_t position) {
   if (name == "mean") return Reduction::mean;
   if (name == "sum") return Reduction::sum;
   if (name == "none") return Reduction::none;
+  if (name == "batchmean") return Reduction::batchmean;
   unsupported("reduction '" + name + "'");
 }
 
@@ -717,20 +718,117 @@ const std::map<std::string, Mapping>& mappings() {
          s.only_kwargs({"reduction"});
          return {mse_loss(s.input().tensor(), s.arg(0).tensor(), reduction_of(s, 1))};
        }},
+      // Positions after the input, as torch's signatures have them (the samples pass keywords).
       {"nn.functional.cross_entropy",
        [](const Sample& s) -> Outputs {
-         s.only_kwargs({"reduction"});
-         const Tensor logits = s.input().tensor();
-         if (logits.dim() > 2) unsupported("[N, C, d...] logits");
-         if (s.arg(0).is_tensor() && s.entry().at("args")[0].at("tensor") != "int64") {
-           unsupported("probability targets");
-         }
-         return {cross_entropy(logits, s.arg(0).index_tensor(), reduction_of(s, 1))};
+         s.only_kwargs({"weight", "ignore_index", "reduction", "label_smoothing"});
+         const Arg weight = s.get(1, "weight"), ignore = s.get(3, "ignore_index"), smoothing = s.get(6, "label_smoothing");
+         const Arg target = s.arg(0);
+         return {cross_entropy(s.input().tensor(), target.is_tensor() && s.entry().at("args")[0].at("tensor") == "int64" ? target.index_tensor() : target.tensor(),
+                               {.weight = weight.is_none() ? Tensor() : weight.tensor(),
+                                .ignore_index = ignore.is_none() ? -100 : ignore.integer(),
+                                .reduction = reduction_of(s, 5),
+                                .label_smoothing = smoothing.is_none() ? 0.0 : smoothing.number()})};
+       }},
+      {"nn.functional.nll_loss",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"weight", "ignore_index", "reduction"});
+         const Arg weight = s.get(1, "weight"), ignore = s.get(3, "ignore_index");
+         return {nll_loss(s.input().tensor(), s.arg(0).index_tensor(),
+                          {.weight = weight.is_none() ? Tensor() : weight.tensor(),
+                           .ignore_index = ignore.is_none() ? -100 : ignore.integer(),
+                           .reduction = reduction_of(s, 5)})};
+       }},
+      {"nn.functional.binary_cross_entropy",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"weight", "reduction"});
+         const Arg weight = s.get(1, "weight");
+         return {binary_cross_entropy(s.input().tensor(), s.arg(0).tensor(),
+                                      {.weight = weight.is_none() ? Tensor() : weight.tensor(), .reduction = reduction_of(s, 4)})};
        }},
       {"nn.functional.binary_cross_entropy_with_logits",
        [](const Sample& s) -> Outputs {
+         s.only_kwargs({"weight", "reduction", "pos_weight"});
+         const Arg weight = s.get(1, "weight"), pos_weight = s.get(5, "pos_weight");
+         return {binary_cross_entropy_with_logits(s.input().tensor(), s.arg(0).tensor(),
+                                                  {.weight = weight.is_none() ? Tensor() : weight.tensor(),
+                                                   .pos_weight = pos_weight.is_none() ? Tensor() : pos_weight.tensor(),
+                                                   .reduction = reduction_of(s, 4)})};
+       }},
+      {"nn.functional.l1_loss",
+       [](const Sample& s) -> Outputs {
          s.only_kwargs({"reduction"});
-         return {binary_cross_entropy_with_logits(s.input().tensor(), s.arg(0).tensor(), reduction_of(s, 1))};
+         return {l1_loss(s.input().tensor(), s.arg(0).tensor(), reduction_of(s, 3))};
+       }},
+      {"nn.functional.smooth_l1_loss",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"reduction", "beta"});
+         const Arg beta = s.get(4, "beta");
+         return {smooth_l1_loss(s.input().tensor(), s.arg(0).tensor(), reduction_of(s, 3), beta.is_none() ? 1.0 : beta.number())};
+       }},
+      {"nn.functional.huber_loss",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"reduction", "delta"});
+         const Arg delta = s.get(2, "delta");
+         return {huber_loss(s.input().tensor(), s.arg(0).tensor(), reduction_of(s, 1), delta.is_none() ? 1.0 : delta.number())};
+       }},
+      {"nn.functional.kl_div",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"reduction", "log_target"});
+         return {kl_div(s.input().tensor(), s.arg(0).tensor(), reduction_of(s, 3), flag(s.get(4, "log_target")))};
+       }},
+      {"nn.functional.cosine_similarity",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim", "eps"});
+         const Arg dim = s.get(1, "dim"), eps = s.get(2, "eps");
+         return {cosine_similarity(s.input().tensor(), s.arg(0).tensor(), dim.is_none() ? 1 : dim.integer(),
+                                   eps.is_none() ? 1e-8 : eps.number())};
+       }},
+      {"nn.functional.cosine_embedding_loss",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"margin", "reduction"});
+         const Arg margin = s.get(2, "margin");
+         return {cosine_embedding_loss(s.input().tensor(), s.arg(0).tensor(), s.arg(1).tensor(),
+                                       margin.is_none() ? 0.0 : margin.number(), reduction_of(s, 5))};
+       }},
+      {"nn.functional.margin_ranking_loss",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"margin", "reduction"});
+         const Arg margin = s.get(2, "margin");
+         return {margin_ranking_loss(s.input().tensor(), s.arg(0).tensor(), s.arg(1).tensor(),
+                                     margin.is_none() ? 0.0 : margin.number(), reduction_of(s, 5))};
+       }},
+      // ---- normalisation and lookup ----
+      {"nn.functional.layer_norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"eps"});
+         Shape shape;
+         for (auto d : s.arg(0).ints()) shape.push_back(static_cast<std::size_t>(d));
+         const Arg weight = s.get(1, "weight"), bias = s.get(2, "bias"), eps = s.get(3, "eps");
+         return {layer_norm(s.input().tensor(), shape, weight.is_none() ? Tensor() : weight.tensor(),
+                            bias.is_none() ? Tensor() : bias.tensor(), eps.is_none() ? 1e-5 : eps.number())};
+       }},
+      {"nn.functional.batch_norm",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"training", "momentum", "eps"});
+         const Tensor input = s.input().tensor();
+         if (input.dim() < 2) unsupported("an input of rank < 2 (torch: [N, C, *])");
+         auto optional = [](const Arg& a) { return a.is_none() ? Tensor() : a.tensor(); };
+         // Copies: batch_norm updates the running statistics in place.
+         auto copy = [](const Tensor& t) { return t.defined() ? t.detach().clone() : t; };
+         const Arg momentum = s.get(5, "momentum"), eps = s.get(6, "eps");
+         return {batch_norm(input, copy(optional(s.arg(0))), copy(optional(s.arg(1))), optional(s.get(2, "weight")),
+                            optional(s.get(3, "bias")), flag(s.get(4, "training")),
+                            momentum.is_none() ? 0.1 : momentum.number(), eps.is_none() ? 1e-5 : eps.number())};
+       }},
+      // torch's op_db passes the table as the input and the indices as the argument.
+      {"nn.functional.embedding",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor weight = s.input().tensor(), indices = s.arg(0).index_tensor();
+         Shape shape = indices.shape();
+         shape.push_back(weight.size(1));
+         return {reshape(index_select(weight, 0, reshape(indices, {-1})), shape)};
        }},
   };
   return table;

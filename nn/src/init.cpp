@@ -1,9 +1,11 @@
 #include "matgrad/nn/init.hpp"
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/ops.hpp"
 
 #include <cmath>
 #include <random>
+#include <vector>
 
 namespace matgrad::nn::init {
 
@@ -113,6 +115,61 @@ Tensor& kaiming_normal_(Tensor& tensor, Generator& generator, double a, FanMode 
   const double f = static_cast<double>(fan("kaiming_normal_", tensor, mode));
   const double std = calculate_gain(nonlinearity, a) / std::sqrt(f);
   return normal_(tensor, generator, 0.0, std);
+}
+
+Tensor& orthogonal_(Tensor& tensor, Generator& generator, double gain) {
+  check("orthogonal_", tensor);
+  if (tensor.dim() < 2) {
+    fail<ShapeError>("orthogonal_: needs a tensor of at least 2 dims, got shape {}", to_string(tensor.shape()));
+  }
+  const std::size_t rows = tensor.shape()[0];
+  const std::size_t cols = rows == 0 ? 0 : tensor.numel() / rows;
+  if (tensor.numel() == 0) return tensor;
+  // Columns of a tall m×n Gaussian draw (its transpose when rows < cols), as torch orders them.
+  const bool wide = rows < cols;
+  const std::size_t m = wide ? cols : rows, n = wide ? rows : cols;
+  std::normal_distribution<double> dist(0.0, 1.0);
+  std::vector<double> a(rows * cols);
+  for (double& v : a) v = dist(generator.engine());
+  // q[j] holds column j, of length m: element i of column j is a[i][j] (tall) or a[j][i] (wide).
+  std::vector<std::vector<double>> q(n, std::vector<double>(m));
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t i = 0; i < m; ++i) q[j][i] = wide ? a[j * cols + i] : a[i * cols + j];
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    for (int pass = 0; pass < 2; ++pass) {  // reorthogonalised: Q stays orthogonal to rounding
+      for (std::size_t k = 0; k < j; ++k) {
+        double dot = 0;
+        for (std::size_t i = 0; i < m; ++i) dot += q[k][i] * q[j][i];
+        for (std::size_t i = 0; i < m; ++i) q[j][i] -= dot * q[k][i];
+      }
+    }
+    double norm = 0;
+    for (double v : q[j]) norm += v * v;
+    norm = std::sqrt(norm);
+    for (double& v : q[j]) v /= norm;
+  }
+  std::size_t e = 0;
+  return fill(tensor, [&] {
+    const std::size_t r = e / cols, c = e % cols;
+    ++e;
+    return gain * (wide ? q[r][c] : q[c][r]);
+  });
+}
+
+Tensor& trunc_normal_(Tensor& tensor, Generator& generator, double mean, double std, double a, double b) {
+  check("trunc_normal_", tensor);
+  if (!(std > 0) || !(a < b)) {
+    fail<ValueError>("trunc_normal_: expects std > 0 and a < b, got std = {}, a = {}, b = {}", std, a, b);
+  }
+  auto cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+  const double lower = cdf((a - mean) / std), upper = cdf((b - mean) / std);
+  NoGradGuard no_grad;
+  Tensor u = zeros(tensor.shape(), {.dtype = DType::float64});
+  uniform_(u, generator, 2 * lower - 1, 2 * upper - 1);
+  const Tensor values = clamp(erfinv(u) * (std * std::sqrt(2.0)) + mean, a, b);
+  tensor.copy_(values.to(tensor.dtype()));
+  return tensor;
 }
 
 }  // namespace matgrad::nn::init

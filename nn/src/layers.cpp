@@ -90,6 +90,12 @@ NamedTensors Sequential::named_parameters() const {
   return detail::unique_parameters(std::move(out));
 }
 
+NamedTensors Sequential::named_buffers() const {
+  NamedTensors out;
+  for (std::size_t i = 0; i < modules_.size(); ++i) append_buffers(out, std::to_string(i), modules_[i]);
+  return out;
+}
+
 void Sequential::train(bool mode) {
   training_ = mode;
   for (AnyModule& m : modules_) m.train(mode);
@@ -123,6 +129,10 @@ const AnyModule& Sequential::operator[](std::size_t i) const {
 
 std::string LeakyReLU::repr() const { return fmt::format("LeakyReLU(negative_slope={})", negative_slope); }
 std::string Softmax::repr() const { return fmt::format("Softmax(dim={})", dim); }
+std::string LogSoftmax::repr() const { return fmt::format("LogSoftmax(dim={})", dim); }
+std::string GELU::repr() const { return fmt::format("GELU(approximate='{}')", approximate); }
+std::string ELU::repr() const { return fmt::format("ELU(alpha={})", alpha); }
+std::string Softplus::repr() const { return fmt::format("Softplus(beta={}, threshold={})", beta, threshold); }
 std::string Flatten::repr() const {
   return fmt::format("Flatten(start_dim={}, end_dim={})", start_dim, end_dim);
 }

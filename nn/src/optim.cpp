@@ -1,6 +1,7 @@
 #include "matgrad/nn/optim.hpp"
 
 #include "matgrad/autograd.hpp"
+#include "optim_state.hpp"
 
 #include <fmt/format.h>
 
@@ -11,14 +12,14 @@
 
 namespace matgrad::optim {
 
-namespace {
+namespace detail {
 
 Tensor copy_of(const Tensor& t) { return t.detach().clone(); }
 
 Tensor scalar(double value) { return tensor(value, {.dtype = DType::float64}); }
 
 void check_hyper(std::string_view op, std::string_view what, double value, double low,
-                 double high, bool high_open = false) {
+                 double high, bool high_open) {
   const bool ok = std::isfinite(value) && value >= low && (high_open ? value < high : value <= high);
   if (!ok) {
     fail<ValueError>("{}: invalid {} {}: expected a value in [{}, {}{}", op, what, value, low, high,
@@ -26,13 +27,6 @@ void check_hyper(std::string_view op, std::string_view what, double value, doubl
   }
 }
 
-// The parsed form of a state dict: hyperparameters and per-parameter entries by key.
-struct ParsedState {
-  std::map<std::string, Tensor> hyper;
-  std::vector<std::map<std::string, Tensor>> per_param;
-};
-
-// Splits "state.<i>.<key>" entries and checks that every key is one this optimiser knows.
 ParsedState parse_state(std::string_view op, const NamedTensors& state, std::size_t num_params,
                         const std::vector<std::string>& hyper_keys,
                         const std::vector<std::string>& param_keys, const std::string& source) {
@@ -75,7 +69,6 @@ ParsedState parse_state(std::string_view op, const NamedTensors& state, std::siz
   return parsed;
 }
 
-// A buffer entry must have its parameter's shape and dtype.
 void check_buffer(std::string_view op, const std::string& source, std::size_t i,
                   const std::string& key, const Tensor& buffer, const Tensor& param) {
   if (buffer.shape() != param.shape() || buffer.dtype() != param.dtype()) {
@@ -85,7 +78,23 @@ void check_buffer(std::string_view op, const std::string& source, std::size_t i,
   }
 }
 
-}  // namespace
+std::uint64_t read_step(std::string_view op, const std::string& source, std::size_t i, const Tensor& t) {
+  const double step = t.numel() == 1 ? t.item() : -1;
+  if (!(step >= 1 && step <= 9.0e15 && step == std::floor(step))) {
+    fail<ValueError>("{}: {}: entry 'state.{}.step' must be one positive integer, got {}", op, source, i,
+                     t.numel() == 1 ? fmt::format("{}", step) : to_string(t.shape()));
+  }
+  return static_cast<std::uint64_t>(step);
+}
+
+}  // namespace detail
+
+using detail::check_buffer;
+using detail::check_hyper;
+using detail::copy_of;
+using detail::parse_state;
+using detail::ParsedState;
+using detail::scalar;
 
 // ---- Optimizer ----
 
@@ -361,13 +370,7 @@ void Adam::load_state_dict(const NamedTensors& state, const std::string& source)
                          i, key);
       }
       if (key == "step") {
-        const Tensor& t = it->second;
-        const double step = t.numel() == 1 ? t.item() : -1;
-        if (!(step >= 1 && step <= 9.0e15 && step == std::floor(step))) {
-          fail<ValueError>("{}: {}: entry 'state.{}.step' must be one positive integer, got {}", op,
-                           source, i, t.numel() == 1 ? fmt::format("{}", step) : to_string(t.shape()));
-        }
-        steps[i] = static_cast<std::uint64_t>(step);
+        steps[i] = detail::read_step(op, source, i, it->second);
       } else {
         check_buffer(op, source, i, key, it->second, params_[i]);
       }

@@ -317,8 +317,10 @@ Tensor slice_scatter(const Tensor& a, const Tensor& source, std::ptrdiff_t dim, 
 Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
 Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
 
-// ---- losses ----
-enum class Reduction { none, mean, sum };
+// ---- losses (loss.cpp, loss_classification.cpp, loss_regression.cpp) ----
+// torch.nn.functional's losses, names and arguments. mean averages over every element, sum adds,
+// none keeps the per-element losses; batchmean (kl_div only) divides the sum by input.size(0).
+enum class Reduction { none, mean, sum, batchmean };
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
 // Softmax cross-entropy of logits [N, C] (or [C]) against class indices, fused and stable.
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
@@ -328,6 +330,91 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
                      Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
+
+// cross_entropy and nll_loss with torch's keyword arguments, as designated initialisers:
+// cross_entropy(x, t, {.weight = w, .label_smoothing = 0.1}). input is [N, C, d...] (classes
+// in dim 1) or [C]; target is int64 class indices [N, d...] (or 0-d for [C]), or, for
+// cross_entropy, class probabilities shaped as input. weight [C] weighs the classes; with class
+// indices it is a constant (no gradient, as torch's nll_loss); a class-index target equal to ignore_index adds nothing and is not counted. The mean
+// over class-index targets is torch's weighted mean, Σ w[tᵢ] ℓᵢ / Σ w[tᵢ] over the targets not
+// ignored (NaN when none is left, with gradient 0); over probability targets it divides by the
+// number of positions (N·d...). label_smoothing ε mixes the target with the uniform
+// distribution: (1 − ε) onehot(t) + ε / C.
+struct CrossEntropyOptions {
+  Tensor weight{};
+  std::int64_t ignore_index = -100;
+  Reduction reduction = Reduction::mean;
+  double label_smoothing = 0.0;
+};
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& options,
+                     const SourceLocation& caller = SourceLocation::current());
+// −w[t] input[t] per position, input being log-probabilities (log_softmax); reduced as above.
+struct NllLossOptions {
+  Tensor weight{};
+  std::int64_t ignore_index = -100;
+  Reduction reduction = Reduction::mean;
+};
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions& options = {},
+                const SourceLocation& caller = SourceLocation::current());
+// −w (y log p + (1 − y) log(1 − p)) for probabilities p, each log clamped at −100 as torch's;
+// weight broadcasts to the input. The gradient in p is torch's, w (p − y) / max(p (1 − p), 1e-12)
+// (finite at p = 0 and 1).
+struct BinaryCrossEntropyOptions {
+  Tensor weight{};
+  Reduction reduction = Reduction::mean;
+};
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BinaryCrossEntropyOptions& options = {},
+                            const SourceLocation& caller = SourceLocation::current());
+// −w (p_w y log σ(x) + (1 − y) log(1 − σ(x))): weight broadcasts to the input, pos_weight
+// (weighting the positive term) broadcasts along the last dim (one per class), as torch's.
+struct BCEWithLogitsOptions {
+  Tensor weight{};
+  Tensor pos_weight{};
+  Reduction reduction = Reduction::mean;
+};
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, const BCEWithLogitsOptions& options,
+                                        const SourceLocation& caller = SourceLocation::current());
+// |x − y|; the gradient at x = y is 0, as torch's. Shapes must match, as for mse_loss.
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+               const SourceLocation& caller = SourceLocation::current());
+// 0.5 d² / beta where |d| < beta, else |d| − 0.5 beta (d = x − y); beta 0 is l1_loss.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                      double beta = 1.0, const SourceLocation& caller = SourceLocation::current());
+// 0.5 d² where |d| < delta, else delta (|d| − 0.5 delta).
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                  double delta = 1.0, const SourceLocation& caller = SourceLocation::current());
+// y (log y − x) for log-probabilities x and probabilities y (0 where y = 0), or, with log_target,
+// eʸ (y − x) for log-probabilities y. torch's default mean divides by every element; batchmean
+// (the KL divergence proper) by input.size(0) (a 0-d input: by 1).
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+              bool log_target = false, const SourceLocation& caller = SourceLocation::current());
+// Σ x₁x₂ / √(max(Σx₁², eps²) · max(Σx₂², eps²)) along dim of the broadcast inputs, as torch's
+// (torch clamps each squared norm with gradients off, so the clamp passes the gradient through;
+// so does matgrad's).
+Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, std::ptrdiff_t dim = 1, double eps = 1e-8,
+                         const SourceLocation& caller = SourceLocation::current());
+// 1 − cos(x₁, x₂) where y = 1, max(0, cos(x₁, x₂) − margin) where y = −1 (0 for other y), the
+// cosine over the last dim with 1e-12 added to each squared norm, as torch's: x₁, x₂ [N, D]
+// with y [N], or [D] with a 0-d y.
+Tensor cosine_embedding_loss(const Tensor& x1, const Tensor& x2, const Tensor& target, double margin = 0.0,
+                             Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
+// max(0, −y (x₁ − x₂) + margin), broadcasting; the gradient at 0 passes, as torch's clamp_min.
+Tensor margin_ranking_loss(const Tensor& x1, const Tensor& x2, const Tensor& target, double margin = 0.0,
+                           Reduction reduction = Reduction::mean, const SourceLocation& caller = SourceLocation::current());
+
+// ---- normalisation (normalization.cpp), composed from the reductions: differentiable to any order ----
+// torch.nn.functional.layer_norm: (x − mean) / √(var + eps) over the last dims, those of
+// normalized_shape (biased var), then ⊙ weight + bias (each undefined: none; shaped as
+// normalized_shape).
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5, const SourceLocation& caller = SourceLocation::current());
+// torch.nn.functional.batch_norm for input [N, C, *]: in training, the statistics of the batch
+// over every dim but 1 (biased var), and running_mean / running_var (when defined: [C]) updated
+// in place to (1 − momentum) running + momentum · batch, with the unbiased batch var (as
+// torch); in eval, the running statistics. Then ⊙ weight + bias per channel.
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight = {},
+                  const Tensor& bias = {}, bool training = false, double momentum = 0.1, double eps = 1e-5,
+                  const SourceLocation& caller = SourceLocation::current());
 
 // ---- rearranging elements (any dtype; copies: matgrad has no strided views) ----
 // torch.permute: C's dim i is A's dim dims[i] (dims a permutation of A's dims).

@@ -1,5 +1,5 @@
 // Ops of int64 tensors and of truth values: floor_divide and remainder, all / any /
-// count_nonzero, one_hot, the int64 overloads of index_select and cross_entropy, and the masks
+// count_nonzero, one_hot, the int64 overload of index_select, and the masks
 // (masked_fill, masked_select). None is differentiable in an int64 argument.
 #include "common.hpp"
 
@@ -167,24 +167,6 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, co
   const std::size_t d = detail::wrap_dim("index_select", dim, a.dim());
   const std::size_t size = a.dim() == 0 ? 1 : a.shape()[d];
   return index_select(a, dim, positions("index_select", index, size, "index"), caller);
-}
-
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction reduction,
-                     const SourceLocation& caller) {
-  detail::check_defined("cross_entropy", logits);
-  detail::check_index_tensor("cross_entropy", "targets", targets);
-  const bool batched = logits.dim() == 2;
-  if ((batched && (targets.dim() != 1 || targets.shape()[0] != logits.shape()[0])) ||
-      (logits.dim() == 1 && targets.dim() != 0)) {
-    fail<ShapeError>("cross_entropy: targets of shape {} for logits of shape {} (expected [N] for "
-                     "[N, C], [] for [C])",
-                     to_string(targets.shape()), to_string(logits.shape()));
-  }
-  if (logits.dim() != 1 && !batched) {
-    fail<ShapeError>("cross_entropy: expects logits of shape [N, C] or [C], got {}", to_string(logits.shape()));
-  }
-  const std::size_t classes = logits.shape().back();
-  return cross_entropy(logits, positions("cross_entropy", targets, classes, "target"), reduction, caller);
 }
 
 // value where mask, else a: where(mask, value, a), a and mask broadcasting (torch's out-of-place

@@ -1,8 +1,10 @@
-// Losses. mse_loss composes existing ops; cross_entropy and binary_cross_entropy_with_logits
-// are fused, numerically stable kernels whose VJPs are written with matgrad ops (so they can
-// be differentiated again). Input and target shapes must match exactly: PyTorch broadcasts
-// mse_loss with only a warning, which hides the [N] vs [N, 1] mistake, so matgrad refuses it.
-#include "common.hpp"
+// Losses. mse_loss composes existing ops; cross_entropy (class indices, no options) and
+// binary_cross_entropy_with_logits (no weights) are fused, numerically stable kernels whose
+// VJPs are written with matgrad ops (so they can be differentiated again). The losses with
+// options are in loss_classification.cpp and loss_regression.cpp. Input and target shapes must
+// match exactly: PyTorch broadcasts the pointwise losses with only a warning, which hides the
+// [N] vs [N, 1] mistake, so matgrad refuses it.
+#include "loss.hpp"
 
 #include <cmath>
 #include <limits>
@@ -12,7 +14,7 @@ namespace matgrad {
 
 using detail::check_defined;
 
-static void check_same_shape(std::string_view op, const Tensor& input, const Tensor& target) {
+void detail::check_loss_shapes(std::string_view op, const Tensor& input, const Tensor& target) {
   detail::check_same_dtype(op, input, target);
   if (input.shape() != target.shape()) {
     fail<ShapeError>("{}: input of shape {} and target of shape {} differ (they must match)", op,
@@ -20,20 +22,28 @@ static void check_same_shape(std::string_view op, const Tensor& input, const Ten
   }
 }
 
-// mean(L) over all elements, sum(L), or L itself.
-static Tensor reduce(const Tensor& losses, Reduction reduction, const SourceLocation& caller) {
+static void check_kernel_reduction(std::string_view op, Reduction reduction) {
+  if (reduction == Reduction::batchmean) {
+    fail<ValueError>("{}: reduction batchmean is kl_div's only (use mean, sum or none)", op);
+  }
+}
+
+Tensor detail::reduce_loss(std::string_view op, const Tensor& losses, Reduction reduction,
+                           const SourceLocation& caller) {
   switch (reduction) {
     case Reduction::none: return losses;
     case Reduction::sum: return sum(losses, caller);
     case Reduction::mean: return mean(losses, caller);
+    case Reduction::batchmean: break;
   }
-  fail<ValueError>("loss: unknown reduction {}", static_cast<int>(reduction));
+  check_kernel_reduction(op, reduction);
+  fail<ValueError>("{}: unknown reduction {}", op, static_cast<int>(reduction));
 }
 
 // Composed: square(input − target), then the reduction.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, const SourceLocation& caller) {
-  check_same_shape("mse_loss", input, target);
-  return reduce(square(sub(input, target, caller), caller), reduction, caller);
+  detail::check_loss_shapes("mse_loss", input, target);
+  return detail::reduce_loss("mse_loss", square(sub(input, target, caller), caller), reduction, caller);
 }
 
 // The reduced value of per-element losses computed in the kernel (mean of nothing is NaN,
@@ -58,6 +68,7 @@ static Tangent reduce(const Tangent& losses, Reduction reduction, std::size_t co
     case Reduction::none: return losses;
     case Reduction::sum: return sum(losses);
     case Reduction::mean: return count == 0 ? sum(losses) : sum(losses) / static_cast<double>(count);
+    case Reduction::batchmean: break;
   }
   fail<ValueError>("loss: unknown reduction {}", static_cast<int>(reduction));
 }
@@ -90,6 +101,7 @@ static const OpInfo cross_entropy_info{
 Tensor cross_entropy(const Tensor& logits, std::span<const std::size_t> targets,
                      Reduction reduction, const SourceLocation& caller) {
   check_defined("cross_entropy", logits);
+  check_kernel_reduction("cross_entropy", reduction);
   const Shape& shape = logits.shape();
   if (shape.size() != 1 && shape.size() != 2) {
     fail<ShapeError>("cross_entropy: expects logits of shape [N, C] or [C], got {}",
@@ -151,7 +163,8 @@ static const OpInfo bce_with_logits_info{
     "C = binary_cross_entropy_with_logits(X, Y)"};
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction, const SourceLocation& caller) {
-  check_same_shape("binary_cross_entropy_with_logits", logits, targets);
+  detail::check_loss_shapes("binary_cross_entropy_with_logits", logits, targets);
+  check_kernel_reduction("binary_cross_entropy_with_logits", reduction);
   const Shape shape = logits.shape();
   Tensor out = detail::map_data(logits, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;

@@ -1,5 +1,5 @@
 // The umbrella header of matgrad's nn module: layers, initialisers, losses, optimisers and
-// schedules, data loading, checkpoints and metrics.
+// schedules, gradient clipping, data loading, checkpoints and metrics.
 #pragma once
 
 #include "matgrad/matgrad.hpp"
@@ -12,3 +12,4 @@
 #include "matgrad/nn/metrics.hpp"
 #include "matgrad/nn/module.hpp"
 #include "matgrad/nn/optim.hpp"
+#include "matgrad/nn/utils.hpp"

@@ -35,6 +35,7 @@ void save_npz(const std::filesystem::path& path, const NamedTensors& tensors);
 NamedTensors load_npz(const std::filesystem::path& path,
                       std::size_t max_bytes = default_max_load_bytes);
 
+// The module overloads save and load its parameters and buffers (state_dict in module.hpp).
 // Copies `state` into the module's parameters after checking all of them: names, shapes and
 // dtypes must match exactly; with strict, entries the module lacks are errors too.
 void load_state_dict(const NamedTensors& parameters, const NamedTensors& state, bool strict = true,
@@ -42,7 +43,7 @@ void load_state_dict(const NamedTensors& parameters, const NamedTensors& state, 
 template <Module M>
 void load_state_dict(M& module, const NamedTensors& state, bool strict = true,
                      const std::string& source = "state") {
-  load_state_dict(module.named_parameters(), state, strict, source);
+  load_state_dict(nn::state_dict(module), state, strict, source);
 }
 
 struct Checkpoint {
@@ -54,7 +55,7 @@ void save_checkpoint(const std::filesystem::path& path, const NamedTensors& para
 template <Module M>
 void save_checkpoint(const std::filesystem::path& path, const M& module,
                      const optim::Optimizer* optimizer = nullptr, const NamedTensors& extra = {}) {
-  save_checkpoint(path, module.named_parameters(), optimizer, extra);
+  save_checkpoint(path, nn::state_dict(module), optimizer, extra);
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& path,
@@ -69,7 +70,7 @@ template <Module M>
 NamedTensors load_checkpoint(const std::filesystem::path& path, M& module,
                              optim::Optimizer* optimizer = nullptr,
                              std::size_t max_bytes = default_max_load_bytes) {
-  return load_checkpoint(path, module.named_parameters(), optimizer, max_bytes);
+  return load_checkpoint(path, nn::state_dict(module), optimizer, max_bytes);
 }
 
 }  // namespace matgrad::nn

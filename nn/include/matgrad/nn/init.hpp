@@ -40,4 +40,13 @@ Tensor& kaiming_normal_(Tensor& tensor, Generator& generator, double a = 0,
                         FanMode mode = FanMode::fan_in,
                         Nonlinearity nonlinearity = Nonlinearity::leaky_relu);
 
+// Saxe et al. (2013), as torch: the tensor viewed as [size(0), numel / size(0)] gets a (semi-)
+// orthogonal matrix times gain, the Q of a Gaussian draw's QR with R's diagonal made positive
+// (a modified Gram–Schmidt, twice, in double). Needs at least 2 dims.
+Tensor& orthogonal_(Tensor& tensor, Generator& generator, double gain = 1);
+// N(mean, std²) truncated to [a, b], by torch's inverse-CDF method: u uniform between Φ of the
+// bounds, mean + std √2 erfinv(2u − 1), clamped to [a, b].
+Tensor& trunc_normal_(Tensor& tensor, Generator& generator, double mean = 0, double std = 1, double a = -2,
+                      double b = 2);
+
 }  // namespace matgrad::nn::init

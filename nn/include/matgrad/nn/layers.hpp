@@ -1,4 +1,4 @@
-// Layers: Linear, Sequential, activations, Dropout, Flatten. Each forward is built from the
+// Layers: Linear, Sequential, activations, Dropout, Flatten, LayerNorm, BatchNorm1d, Embedding. Each forward is built from the
 // differentiable ops of matgrad/ops.hpp, so its gradient comes from the tape.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ class Sequential : public ModuleBase<Sequential> {
 
   Tensor forward(const Tensor& x);
   NamedTensors named_parameters() const;
+  NamedTensors named_buffers() const;
   void train(bool mode = true);
   std::string repr() const;
 
@@ -98,6 +100,40 @@ struct Flatten : ModuleBase<Flatten> {
   std::ptrdiff_t start_dim, end_dim;
 };
 
+struct GELU : ModuleBase<GELU> {
+  explicit GELU(std::string approximate = "none") : approximate(std::move(approximate)) {}
+  Tensor forward(const Tensor& x) { return gelu(x, approximate); }
+  std::string repr() const;
+  std::string approximate;  // "none" (x Φ(x)) or "tanh"
+};
+
+struct SiLU : ModuleBase<SiLU> {
+  Tensor forward(const Tensor& x) { return silu(x); }
+  std::string repr() const { return "SiLU()"; }
+};
+
+struct ELU : ModuleBase<ELU> {
+  explicit ELU(double alpha = 1.0) : alpha(alpha) {}
+  Tensor forward(const Tensor& x) { return elu(x, alpha); }
+  std::string repr() const;
+  double alpha;
+};
+
+struct Softplus : ModuleBase<Softplus> {
+  explicit Softplus(double beta = 1.0, double threshold = 20.0) : beta(beta), threshold(threshold) {}
+  Tensor forward(const Tensor& x) { return softplus(x, beta, threshold); }
+  std::string repr() const;
+  double beta, threshold;
+};
+
+// The dim defaults to the last, as Softmax's here (torch's implicit dim is deprecated).
+struct LogSoftmax : ModuleBase<LogSoftmax> {
+  explicit LogSoftmax(std::ptrdiff_t dim = -1) : dim(dim) {}
+  Tensor forward(const Tensor& x) { return log_softmax(x, dim); }
+  std::string repr() const;
+  std::ptrdiff_t dim;
+};
+
 struct Identity : ModuleBase<Identity> {
   Tensor forward(const Tensor& x) { return x; }
   std::string repr() const { return "Identity()"; }
@@ -115,6 +151,59 @@ class Dropout : public ModuleBase<Dropout> {
 
  private:
   Generator generator_;
+};
+
+// layer_norm over the last dims, those of normalized_shape; with elementwise_affine, a weight
+// (ones) and a bias (zeros) of that shape, as torch.nn.LayerNorm.
+class LayerNorm : public ModuleBase<LayerNorm> {
+ public:
+  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true,
+                     DType dtype = DType::float32);
+  Tensor forward(const Tensor& x) { return layer_norm(x, normalized_shape, weight, bias, eps); }
+  std::string repr() const;
+
+  Shape normalized_shape;
+  double eps;
+  Tensor weight, bias;  // undefined without elementwise_affine
+};
+
+struct BatchNormOptions {
+  double eps = 1e-5;
+  std::optional<double> momentum = 0.1;  // nullopt: the cumulative average, 1 / num_batches_tracked
+  bool affine = true;
+  bool track_running_stats = true;
+  DType dtype = DType::float32;
+};
+
+// torch.nn.BatchNorm1d over [N, C] or [N, C, L]: in training, the batch's statistics, and the
+// running ones updated (momentum; the running var unbiased, as torch); in eval, the running
+// statistics (the batch's without track_running_stats). Buffers running_mean (zeros),
+// running_var (ones) and num_batches_tracked (int64) are saved with the parameters.
+class BatchNorm1d : public ModuleBase<BatchNorm1d> {
+ public:
+  explicit BatchNorm1d(std::size_t num_features, BatchNormOptions options = {});
+  Tensor forward(const Tensor& x);
+  std::string repr() const;
+
+  std::size_t num_features;
+  BatchNormOptions options;
+  Tensor weight, bias;  // ones and zeros; undefined without affine
+  Tensor running_mean, running_var, num_batches_tracked;  // undefined without track_running_stats
+};
+
+// A lookup table [num_embeddings, embedding_dim], N(0, 1) initialised, indexed by an int64
+// tensor of any shape (the output has a trailing embedding_dim). The row padding_idx starts
+// at zero and gets no gradient, as torch's.
+class Embedding : public ModuleBase<Embedding> {
+ public:
+  Embedding(std::size_t num_embeddings, std::size_t embedding_dim, Generator& generator,
+            std::optional<std::int64_t> padding_idx = std::nullopt, DType dtype = DType::float32);
+  Tensor forward(const Tensor& indices);
+  std::string repr() const;
+
+  std::size_t num_embeddings, embedding_dim;
+  std::optional<std::size_t> padding_idx;  // a negative one counts from the end, as torch
+  Tensor weight;
 };
 
 }  // namespace matgrad::nn

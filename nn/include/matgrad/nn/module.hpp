@@ -37,6 +37,18 @@ NamedTensors unique_parameters(NamedTensors named);
 
 template <class M>
 void append_parameters(NamedTensors& out, const std::string& prefix, const M& child);
+template <class M>
+void append_buffers(NamedTensors& out, const std::string& prefix, const M& child);
+
+// A module's parameters, then its buffers (when it has any): what checkpoints save and load.
+template <class M>
+NamedTensors state_dict(const M& module) {
+  NamedTensors out = module.named_parameters();
+  if constexpr (requires { { module.named_buffers() } -> std::same_as<NamedTensors>; }) {
+    for (auto& entry : module.named_buffers()) out.push_back(std::move(entry));
+  }
+  return out;
+}
 
 // What every layer shares, written once. A module lists its parameters and child modules once,
 // in its constructor, by member pointer (so the list survives copies and moves):
@@ -59,8 +71,19 @@ class ModuleBase {
 
   NamedTensors named_parameters() const {
     NamedTensors out;
-    for (const Entry& e : registered_) e.append(cself(), e.name, out);
+    for (const Entry& e : registered_) {
+      if (e.append) e.append(cself(), e.name, out);
+    }
     return detail::unique_parameters(std::move(out));
+  }
+  // Buffers: state saved with the parameters but not trained (BatchNorm1d's running
+  // statistics), named as parameters are; checkpoints hold both (state_dict).
+  NamedTensors named_buffers() const {
+    NamedTensors out;
+    for (const Entry& e : registered_) {
+      if (e.buffers) e.buffers(cself(), e.name, out);
+    }
+    return out;
   }
   std::vector<Tensor> parameters() const {
     std::vector<Tensor> out;
@@ -90,7 +113,13 @@ class ModuleBase {
          [member](const Derived& m, const std::string& n, NamedTensors& out) {
            if ((m.*member).defined()) out.emplace_back(n, m.*member);
          },
-         nullptr});
+         nullptr, nullptr});
+  }
+  // A buffer: a member Tensor that is saved but not trained (listed while it is defined).
+  void register_buffer(const std::string& name, Tensor Derived::*member) {
+    add({name, nullptr, nullptr, [member](const Derived& m, const std::string& n, NamedTensors& out) {
+           if ((m.*member).defined()) out.emplace_back(n, m.*member);
+         }});
   }
   // A child module: its parameters named "<name>.<its name>", its train mode following ours.
   template <class M>
@@ -99,7 +128,10 @@ class ModuleBase {
          [member](const Derived& m, const std::string& n, NamedTensors& out) {
            append_parameters(out, n, m.*member);
          },
-         [member](Derived& m, bool mode) { (m.*member).train(mode); }});
+         [member](Derived& m, bool mode) { (m.*member).train(mode); },
+         [member](const Derived& m, const std::string& n, NamedTensors& out) {
+           append_buffers(out, n, m.*member);
+         }});
   }
 
   bool training_ = true;
@@ -109,6 +141,7 @@ class ModuleBase {
     std::string name;
     std::function<void(const Derived&, const std::string&, NamedTensors&)> append;
     std::function<void(Derived&, bool)> train;
+    std::function<void(const Derived&, const std::string&, NamedTensors&)> buffers;
   };
   void add(Entry entry) {
     for (const Entry& e : registered_) {
@@ -135,6 +168,7 @@ class AnyModule : public ModuleBase<AnyModule> {
 
   Tensor forward(const Tensor& x) { return impl_->forward(x); }
   NamedTensors named_parameters() const { return impl_->named_parameters(); }
+  NamedTensors named_buffers() const { return impl_->named_buffers(); }
   void train(bool mode = true) { impl_->train(mode); }
   bool is_training() const { return impl_->is_training(); }
   std::string repr() const { return impl_->repr(); }
@@ -156,6 +190,7 @@ class AnyModule : public ModuleBase<AnyModule> {
     virtual ~Concept() = default;
     virtual Tensor forward(const Tensor& x) = 0;
     virtual NamedTensors named_parameters() const = 0;
+    virtual NamedTensors named_buffers() const = 0;
     virtual void train(bool mode) = 0;
     virtual bool is_training() const = 0;
     virtual std::string repr() const = 0;
@@ -165,6 +200,13 @@ class AnyModule : public ModuleBase<AnyModule> {
     explicit Model(M m) : module(std::move(m)) {}
     Tensor forward(const Tensor& x) override { return module.forward(x); }
     NamedTensors named_parameters() const override { return module.named_parameters(); }
+    NamedTensors named_buffers() const override {
+      if constexpr (requires { { module.named_buffers() } -> std::same_as<NamedTensors>; }) {
+        return module.named_buffers();
+      } else {
+        return {};
+      }
+    }
     void train(bool mode) override { module.train(mode); }
     bool is_training() const override { return module.is_training(); }
     std::string repr() const override {
@@ -183,6 +225,14 @@ class AnyModule : public ModuleBase<AnyModule> {
 template <class M>
 void append_parameters(NamedTensors& out, const std::string& prefix, const M& child) {
   for (auto& [name, p] : child.named_parameters()) out.emplace_back(prefix + "." + name, p);
+}
+
+// Appends a child's buffers (if it has any) under "prefix.".
+template <class M>
+void append_buffers(NamedTensors& out, const std::string& prefix, const M& child) {
+  if constexpr (requires { { child.named_buffers() } -> std::same_as<NamedTensors>; }) {
+    for (auto& [name, b] : child.named_buffers()) out.emplace_back(prefix + "." + name, b);
+  }
 }
 
 }  // namespace matgrad::nn

@@ -1,5 +1,5 @@
-// Optimisers (torch.optim): SGD, Adam, AdamW with PyTorch's update formulas, one parameter
-// group. Updates run under NoGradGuard and write through Tensor::mutable_data; parameters
+// Optimisers (torch.optim): SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update
+// formulas, one parameter group. Updates run under NoGradGuard and write through Tensor::mutable_data; parameters
 // whose grad() is undefined are skipped, as in PyTorch.
 #pragma once
 
@@ -131,6 +131,66 @@ struct AdamWOptions {
 class AdamW final : public Adam {
  public:
   AdamW(std::vector<Tensor> params, AdamWOptions options = {});
+};
+
+struct RMSpropOptions {
+  double lr = 1e-2;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0;
+  double momentum = 0;
+  bool centered = false;
+  bool maximize = false;
+};
+
+// RMSprop as torch.optim.RMSprop (optim_adaptive.cpp):
+//   g ← ∇ + λθ;  v ← αv + (1 − α)g²;  centered: ḡ ← αḡ + (1 − α)g, ṽ = v − ḡ², else ṽ = v
+//   μ > 0: b ← μb + g / (√ṽ + ε), θ ← θ − γb;  else θ ← θ − γ g / (√ṽ + ε)
+class RMSprop final : public Optimizer {
+ public:
+  RMSprop(std::vector<Tensor> params, RMSpropOptions options = {});
+  void step() override;
+  double momentum() const override { return options_.momentum; }
+  void set_momentum(double momentum) override;
+  std::string name() const override { return "RMSprop"; }
+  NamedTensors state_dict() const override;
+  void load_state_dict(const NamedTensors& state, const std::string& source = "state") override;
+  const RMSpropOptions& options() const { return options_; }
+
+ private:
+  RMSpropOptions options_;
+  std::vector<std::uint64_t> steps_;
+  std::vector<Tensor> square_avg_, grad_avg_, momentum_buffer_;
+};
+
+struct AdagradOptions {
+  double lr = 1e-2;
+  double lr_decay = 0;
+  double weight_decay = 0;
+  double initial_accumulator_value = 0;
+  double eps = 1e-10;
+  bool maximize = false;
+};
+
+// Adagrad as torch.optim.Adagrad, step t (optim_adaptive.cpp):
+//   γₜ = γ / (1 + (t − 1) η);  g ← ∇ + λθ;  s ← s + g²  (s₀ = initial_accumulator_value)
+//   θ ← θ − γₜ g / (√s + ε)
+// It has no momentum: momentum() is 0 and set_momentum raises a ValueError.
+class Adagrad final : public Optimizer {
+ public:
+  Adagrad(std::vector<Tensor> params, AdagradOptions options = {});
+  void step() override;
+  double momentum() const override { return 0; }
+  void set_momentum(double momentum) override;
+  std::string name() const override { return "Adagrad"; }
+  NamedTensors state_dict() const override;
+  void load_state_dict(const NamedTensors& state, const std::string& source = "state") override;
+  const AdagradOptions& options() const { return options_; }
+
+ private:
+  AdagradOptions options_;
+  std::vector<std::uint64_t> steps_;
+  std::vector<Tensor> sum_;
 };
 
 }  // namespace matgrad::optim
