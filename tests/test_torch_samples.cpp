@@ -459,6 +459,45 @@ const std::map<std::string, Mapping>& mappings() {
          return {solve(matrix(s), s.arg(0).tensor())};
        }},
 
+      // The decompositions (batched): solve_triangular's flags are keyword-only in torch.
+      {"linalg.solve_triangular",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"upper", "left", "unitriangular"});
+         const Arg left = s.get(99, "left");
+         return {solve_triangular(s.input().tensor(), s.arg(0).tensor(), flag(s.get(99, "upper")),
+                                  left.is_none() || left.boolean(), flag(s.get(99, "unitriangular")))};
+       }},
+      {"linalg.cholesky",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"upper"});
+         return {cholesky(s.input().tensor(), flag(s.get(99, "upper")))};
+       }},
+      {"cholesky_solve",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"upper"});
+         return {cholesky_solve(s.input().tensor(), s.arg(0).tensor(), flag(s.get(1, "upper")))};
+       }},
+      {"linalg.eigh",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"UPLO"});
+         const Arg uplo = s.get(0, "UPLO");
+         const EighResult r = eigh(s.input().tensor(), uplo.is_none() ? "L" : uplo.string());
+         return {r.eigenvalues, r.eigenvectors};
+       }},
+      {"linalg.eigvalsh",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"UPLO"});
+         const Arg uplo = s.get(0, "UPLO");
+         return {eigvalsh(s.input().tensor(), uplo.is_none() ? "L" : uplo.string())};
+       }},
+      {"linalg.svd",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"full_matrices"});
+         const Arg full = s.get(0, "full_matrices");
+         const SvdResult r = svd(s.input().tensor(), full.is_none() || full.boolean());
+         return {r.U, r.S, r.Vh};
+       }},
+      {"linalg.svdvals", unary([](const Tensor& a) { return svdvals(a); })},
       // ---- reductions ----
       {"sum", reduction([](const Tensor& a, const DimList& d, bool k) { return sum(a, d, k); })},
       {"mean", reduction([](const Tensor& a, const DimList& d, bool k) { return mean(a, d, k); })},
@@ -505,7 +544,6 @@ const std::map<std::string, Mapping>& mappings() {
          if (!ord.is_none() && (a.dim() != 1 || !dim.is_none())) unsupported("an ord with a matrix or dims");
          return {linalg_vector_norm(a, ord.is_none() ? 2.0 : ord.number(), dims_of(dim), keepdim)};
        }},
-      // Departure: 'nuc', 2 and -2 need the SVD, which matgrad does not have yet (a ValueError).
       {"linalg.matrix_norm",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"ord", "dim", "keepdim"});
@@ -514,11 +552,7 @@ const std::map<std::string, Mapping>& mappings() {
          const bool keepdim = flag(s.get(2, "keepdim"));
          const Tensor a = s.input().tensor();
          if (ord.is_none()) return {linalg_matrix_norm(a, "fro", dims, keepdim)};
-         if (!ord.is_number()) {
-           if (ord.string() == "nuc") unsupported("ord 'nuc' (needs the SVD)");
-           return {linalg_matrix_norm(a, ord.string(), dims, keepdim)};
-         }
-         if (std::abs(ord.number()) == 2) unsupported("ord ±2 (needs the SVD)");
+         if (!ord.is_number()) return {linalg_matrix_norm(a, ord.string(), dims, keepdim)};
          return {linalg_matrix_norm(a, ord.number(), dims, keepdim)};
        }},
       {"max.reduction_with_dim", extremum(true)},
