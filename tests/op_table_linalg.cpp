@@ -52,6 +52,17 @@ Tensor sign_free(const Tensor& v) {
 
 std::vector<OpRow> linalg_rows() {
   return {
+      // The LU-based matrix functions on batches (their 2-D rows are in op_table.cpp).
+      {"inverse", {{{2, 3, 3}}, {{2, 1, 4, 4}}}, [](In x) { return inverse(shifted(x[0])); }},
+      {"det", {{{2, 3, 3}}, {{2, 1, 4, 4}}}, [](In x) { return square(det(shifted(x[0]))); }},
+      {"logdet", {{{2, 3, 3}}, {{3, 2, 4}}}, [](In x) { return square(logdet(spd(x[0]))); }},
+      {"slogdet", {{{2, 3, 3}}, {{2, 1, 4, 4}}},
+       [](In x) {
+         const SlogdetResult r = slogdet(-shifted(x[0]));
+         return square(r.logabsdet) * r.sign;
+       }},
+      {"solve", {{{2, 3, 3}, {2, 3, 2}}, {{2, 3, 3}, {2, 3}}, {{2, 1, 4, 4}, {3, 4, 2}}, {{4, 4}, {2, 4, 1}}},
+       [](In x) { return solve(shifted(x[0]), x[1]); }},
       {"solve_triangular",
        {{{3, 3}, {3, 2}}, {{1, 1}, {1, 4}}, {{4, 4}, {4, 1}}, {{2, 3, 3}, {2, 3, 2}}, {{2, 3, 3}, {3, 4}},
         {{3, 3}, {2, 1, 3, 2}}},

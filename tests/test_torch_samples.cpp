@@ -191,12 +191,8 @@ Mapping scatter_reduction(ScatterReduce reduce) {
   };
 }
 
-// A square matrix only: matgrad's matrix functions are not batched.
-Tensor matrix(const Sample& s) {
-  const Tensor a = s.input().tensor();
-  if (a.dim() != 2) unsupported(fmt::format("a batch of matrices ({}-d input)", a.dim()));
-  return a;
-}
+// A matrix or a batch of them (the LU-based matrix functions are batched).
+Tensor matrix(const Sample& s) { return s.input().tensor(); }
 
 const std::map<std::string, Mapping>& mappings() {
   static const std::map<std::string, Mapping> table = {
@@ -445,7 +441,7 @@ const std::map<std::string, Mapping>& mappings() {
       {"logdet",
        [](const Sample& s) -> Outputs {
          const Tensor a = matrix(s);
-         if (a.numel() > 0 && det(a.detach()).item() <= 0) unsupported("departure: logdet of det ≤ 0 raises");
+         if (a.numel() > 0 && min(det(a.detach())).item() <= 0) unsupported("departure: logdet of det ≤ 0 raises");
          return {logdet(a)};
        }},
       {"linalg.slogdet",

@@ -75,20 +75,23 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, co
 // PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
-// ---- matrix functions (the Matrix Cookbook), for 2-D matrices ----
-// LU-based ops refuse non-square matrices (ShapeError) and matrices that are singular or
-// singular to working precision (ValueError); det of a singular matrix is 0, but its backward
-// refuses it.
+// ---- matrix functions (the Matrix Cookbook) ----
+// The LU-based ops (inverse, det, logdet, slogdet, solve) take a matrix or a batch [*, n, n]
+// (the results are per matrix: det of [*, n, n] is [*]); they refuse non-square matrices
+// (ShapeError) and matrices that are singular or singular to working precision (ValueError,
+// naming the batch element); det of a singular matrix is 0, but its backward refuses it.
 Tensor trace(const Tensor& a, const SourceLocation& caller = SourceLocation::current());    // Σᵢ Aᵢᵢ; any m×n matrix, as torch.trace
 Tensor inverse(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // A⁻¹ (torch.linalg.inv)
-Tensor det(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // 0-d (torch.linalg.det)
+Tensor det(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // [*] (0-d for a matrix; torch.linalg.det)
 Tensor logdet(const Tensor& a, const SourceLocation& caller = SourceLocation::current());   // log det A; refuses det ≤ 0 (use slogdet for log|det|)
 struct SlogdetResult {
   Tensor sign;       // ±1, 0-d, never requires grad
   Tensor logabsdet;  // log|det A|, 0-d, differentiable
 };
 SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // torch.linalg.slogdet; refuses singular matrices
-// X with A X = B, for B of shape [n] or [n, k] (torch.linalg.solve), without forming A⁻¹.
+// X with A X = B (torch.linalg.solve), without forming A⁻¹: B [*, n] (1-D, or A's shape
+// without its last dim) is a batch of vectors, else [*, n, k] of matrices, the leading dims
+// broadcasting.
 Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());  // a bᵀ for vectors a, b
 // torch.diag: a vector gives the square matrix with it on diagonal `diagonal` (> 0 above the

@@ -38,7 +38,7 @@ inline MatrixBatch matrix_batch(std::string_view op, const Tensor& a) {
 inline MatrixBatch square_batch(std::string_view op, const Tensor& a) {
   MatrixBatch b = matrix_batch(op, a);
   if (b.rows != b.cols) {
-    fail<ShapeError>("{}: expects square matrices [*, n, n], got shape {}", op, to_string(a.shape()));
+    fail<ShapeError>("{}: expects a square matrix or a batch of them [*, n, n], got shape {}", op, to_string(a.shape()));
   }
   return b;
 }
