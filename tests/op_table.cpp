@@ -27,6 +27,7 @@ static std::vector<OpRow> with_family_rows(std::vector<OpRow> rows) {
   append(index_rows());
   append(shape_rows());
   append(losses_rows());
+  append(linalg_rows());
   return rows;
 }
 

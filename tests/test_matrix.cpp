@@ -116,16 +116,45 @@ TEST_CASE("outer and diag") {
 
 TEST_CASE("non-square matrices are refused with the op and the shape") {
   const Tensor r = ones({2, 3}, f64);
-  check_error<ShapeError>([&] { inverse(r); }, {"inverse: expects a square matrix, got shape [2, 3]"});
-  check_error<ShapeError>([&] { det(r); }, {"det: expects a square matrix, got shape [2, 3]"});
-  check_error<ShapeError>([&] { logdet(r); }, {"logdet: expects a square matrix, got shape [2, 3]"});
-  check_error<ShapeError>([&] { slogdet(r); }, {"slogdet: expects a square matrix, got shape [2, 3]"});
+  check_error<ShapeError>([&] { inverse(r); }, {"inverse: expects a square matrix or a batch of them [*, n, n], got shape [2, 3]"});
+  check_error<ShapeError>([&] { det(r); }, {"det: expects a square matrix or a batch of them [*, n, n], got shape [2, 3]"});
+  check_error<ShapeError>([&] { logdet(r); }, {"logdet: expects a square matrix or a batch of them [*, n, n], got shape [2, 3]"});
+  check_error<ShapeError>([&] { slogdet(r); }, {"slogdet: expects a square matrix or a batch of them [*, n, n], got shape [2, 3]"});
   check_error<ShapeError>([&] { solve(r, ones({2}, f64)); },
-                          {"solve: expects a square matrix, got shape [2, 3]"});
+                          {"solve: expects a square matrix or a batch of them [*, n, n], got shape [2, 3]"});
   check_error<ShapeError>([] { inverse(ones({4}, f64)); }, {"inverse", "got shape [4]"});
-  check_error<ShapeError>([] { det(ones({2, 3, 3}, f64)); },
-                          {"det", "[2, 3, 3]", "batches of matrices are not supported"});
+  check_error<ShapeError>([] { det(ones({2, 3, 2}, f64)); }, {"det", "[*, n, n]", "[2, 3, 2]"});
+  check_error<ShapeError>([] { solve(eye(3, f64), ones({2, 3}, f64)); }, {"solve", "[*, 3, k]", "[2, 3]"});
   check_error<ShapeError>([] { trace(ones({3}, f64)); }, {"trace: expects a matrix, got shape [3]"});
+}
+
+// The elements of t in order, whatever its shape.
+static std::vector<double> flat(const Tensor& t) {
+  const auto& d = t.data<double>();
+  return {d.data(), d.data() + d.size()};
+}
+
+TEST_CASE("inverse, det, slogdet, logdet and solve are batched over leading dims, as torch.linalg's") {
+  // diag(2, 3) and [[0, 1], [1, 0]] (det −1), in a batch [2, 1, 2, 2].
+  const Tensor a = reshape(tensor({2, 0, 0, 3, 0, 1, 1, 0}, f64), Shape{2, 1, 2, 2});
+  CHECK(det(a).shape() == Shape{2, 1});
+  CHECK(flat(det(a)) == flat(tensor({6, -1}, f64)));
+  CHECK(flat(inverse(a)) == flat(tensor({0.5, 0, 0, 1.0 / 3, 0, 1, 1, 0}, f64)));
+  const SlogdetResult r = slogdet(a);
+  CHECK(flat(r.sign) == flat(tensor({1, -1}, f64)));
+  CHECK(r.logabsdet.data<double>()(0, 0) == doctest::Approx(std::log(6.0)));
+  CHECK(r.logabsdet.data<double>()(1, 0) == 0.0);
+  // B [*, n] (A's shape without its last dim) is a batch of vectors; [*, n, k] of matrices, and
+  // the leading dims broadcast.
+  const Tensor b = reshape(tensor({4, 9, 5, 7}, f64), Shape{2, 1, 2});
+  CHECK(flat(solve(a, b)) == flat(tensor({2, 3, 7, 5}, f64)));
+  CHECK(solve(a, unsqueeze(b, -1)).shape() == Shape{2, 1, 2, 1});
+  CHECK(solve(a, ones({3, 2, 4}, f64)).shape() == Shape{2, 3, 2, 4});
+  // The failing matrix is named by its batch element.
+  const Tensor with_singular = reshape(tensor({1, 0, 0, 1, 1, 2, 2, 4}, f64), Shape{2, 2, 2});
+  check_error<ValueError>([&] { inverse(with_singular); }, {"inverse (batch element 1)", "[2, 2]", "singular"});
+  check_error<ValueError>([&] { logdet(with_singular); }, {"logdet (batch element 1)", "singular"});
+  CHECK(flat(det(with_singular)) == flat(tensor({1, 0}, f64)));
 }
 
 TEST_CASE("singular matrices are refused by the ops that would divide by zero") {
@@ -181,7 +210,7 @@ TEST_CASE("the backward of det refuses a singular matrix") {
 
 TEST_CASE("solve, outer and diag check their other arguments") {
   check_error<ShapeError>([] { solve(eye(3, f64), ones({4, 2}, f64)); },
-                          {"solve: A of shape [3, 3] needs B of shape [3] or [3, k], got [4, 2]"});
+                          {"solve: A of shape [3, 3] needs B of shape [*, 3] or [*, 3, k], got [4, 2]"});
   check_error<ShapeError>([] { solve(eye(3, f64), ones({3, 2, 1}, f64)); }, {"solve", "[3, 2, 1]"});
   check_error<DTypeError>([] { solve(eye(3, f64), ones({3})); }, {"solve", "float64", "float32"});
   check_error<ShapeError>([] { outer(ones({2, 2}, f64), ones({3}, f64)); },

@@ -175,7 +175,7 @@ TEST_CASE("vector norms of every order, and their gradients at 0 as torch's") {
                {-0.5, 0.5, 0});
 }
 
-TEST_CASE("matrix norms: fro, ±1, ±inf; the SVD's orders say they are not there yet") {
+TEST_CASE("matrix norms: fro, nuc, ±1, ±2, ±inf") {
   const Tensor a = f64({{1.0, -2.0}, {3.0, 4.0}});
   check_values(linalg_matrix_norm(a), {std::sqrt(30.0)});
   check_values(linalg_matrix_norm(a, 1), {6});
@@ -184,9 +184,14 @@ TEST_CASE("matrix norms: fro, ±1, ±inf; the SVD's orders say they are not ther
   check_values(linalg_matrix_norm(a, -inf), {3});
   check_values(linalg_matrix_norm(a, 1, {-1, -2}), {7});  // dims swapped: the transpose's
   CHECK(linalg_matrix_norm(a, inf, {0, 1}, true).shape() == Shape{1, 1});
-  check_error<ValueError>([&] { linalg_matrix_norm(a, "nuc"); }, {"linalg_matrix_norm", "no SVD yet"});
-  check_error<ValueError>([&] { linalg_matrix_norm(a, 2); }, {"linalg_matrix_norm", "no SVD yet"});
-  check_error<ValueError>([&] { linalg_matrix_norm(a, -2); }, {"no SVD yet"});
+  // AᵀA = [[10, 10], [10, 20]]: σ² = 15 ± 5√5, and σ₁σ₂ = |det A| = 10.
+  const double s1 = std::sqrt(15 + 5 * std::sqrt(5.0)), s2 = std::sqrt(15 - 5 * std::sqrt(5.0));
+  check_values(linalg_matrix_norm(a, "nuc"), {s1 + s2});
+  check_values(linalg_matrix_norm(a, 2), {s1});
+  check_values(linalg_matrix_norm(a, -2), {s2});
+  CHECK(linalg_matrix_norm(a, "nuc", {0, 1}, true).shape() == Shape{1, 1});
+  Generator gen(1);
+  CHECK(linalg_matrix_norm(randn({2, 3, 4}, gen, {.dtype = DType::float64}), 2.0, {0, 2}, true).shape() == Shape{1, 3, 1});
   check_error<ValueError>([&] { linalg_matrix_norm(a, 3); }, {"ord 3 is not a matrix norm"});
   check_error<ShapeError>([&] { linalg_matrix_norm(f64({1.0, 2.0})); }, {"rank 2 or more"});
   check_error<IndexError>([&] { linalg_matrix_norm(a, "fro", {0}); }, {"expects 2 dims"});

@@ -192,12 +192,8 @@ Mapping scatter_reduction(ScatterReduce reduce) {
   };
 }
 
-// A square matrix only: matgrad's matrix functions are not batched.
-Tensor matrix(const Sample& s) {
-  const Tensor a = s.input().tensor();
-  if (a.dim() != 2) unsupported(fmt::format("a batch of matrices ({}-d input)", a.dim()));
-  return a;
-}
+// A matrix or a batch of them (the LU-based matrix functions are batched).
+Tensor matrix(const Sample& s) { return s.input().tensor(); }
 
 const std::map<std::string, Mapping>& mappings() {
   static const std::map<std::string, Mapping> table = {
@@ -446,7 +442,7 @@ const std::map<std::string, Mapping>& mappings() {
       {"logdet",
        [](const Sample& s) -> Outputs {
          const Tensor a = matrix(s);
-         if (a.numel() > 0 && det(a.detach()).item() <= 0) unsupported("departure: logdet of det ≤ 0 raises");
+         if (a.numel() > 0 && min(det(a.detach())).item() <= 0) unsupported("departure: logdet of det ≤ 0 raises");
          return {logdet(a)};
        }},
       {"linalg.slogdet",
@@ -460,6 +456,45 @@ const std::map<std::string, Mapping>& mappings() {
          return {solve(matrix(s), s.arg(0).tensor())};
        }},
 
+      // The decompositions (batched): solve_triangular's flags are keyword-only in torch.
+      {"linalg.solve_triangular",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"upper", "left", "unitriangular"});
+         const Arg left = s.get(99, "left");
+         return {solve_triangular(s.input().tensor(), s.arg(0).tensor(), flag(s.get(99, "upper")),
+                                  left.is_none() || left.boolean(), flag(s.get(99, "unitriangular")))};
+       }},
+      {"linalg.cholesky",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"upper"});
+         return {cholesky(s.input().tensor(), flag(s.get(99, "upper")))};
+       }},
+      {"cholesky_solve",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"upper"});
+         return {cholesky_solve(s.input().tensor(), s.arg(0).tensor(), flag(s.get(1, "upper")))};
+       }},
+      {"linalg.eigh",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"UPLO"});
+         const Arg uplo = s.get(0, "UPLO");
+         const EighResult r = eigh(s.input().tensor(), uplo.is_none() ? "L" : uplo.string());
+         return {r.eigenvalues, r.eigenvectors};
+       }},
+      {"linalg.eigvalsh",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"UPLO"});
+         const Arg uplo = s.get(0, "UPLO");
+         return {eigvalsh(s.input().tensor(), uplo.is_none() ? "L" : uplo.string())};
+       }},
+      {"linalg.svd",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"full_matrices"});
+         const Arg full = s.get(0, "full_matrices");
+         const SvdResult r = svd(s.input().tensor(), full.is_none() || full.boolean());
+         return {r.U, r.S, r.Vh};
+       }},
+      {"linalg.svdvals", unary([](const Tensor& a) { return svdvals(a); })},
       // ---- reductions ----
       {"sum", reduction([](const Tensor& a, const DimList& d, bool k) { return sum(a, d, k); })},
       {"mean", reduction([](const Tensor& a, const DimList& d, bool k) { return mean(a, d, k); })},
@@ -506,7 +541,6 @@ const std::map<std::string, Mapping>& mappings() {
          if (!ord.is_none() && (a.dim() != 1 || !dim.is_none())) unsupported("an ord with a matrix or dims");
          return {linalg_vector_norm(a, ord.is_none() ? 2.0 : ord.number(), dims_of(dim), keepdim)};
        }},
-      // Departure: 'nuc', 2 and -2 need the SVD, which matgrad does not have yet (a ValueError).
       {"linalg.matrix_norm",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"ord", "dim", "keepdim"});
@@ -515,11 +549,7 @@ const std::map<std::string, Mapping>& mappings() {
          const bool keepdim = flag(s.get(2, "keepdim"));
          const Tensor a = s.input().tensor();
          if (ord.is_none()) return {linalg_matrix_norm(a, "fro", dims, keepdim)};
-         if (!ord.is_number()) {
-           if (ord.string() == "nuc") unsupported("ord 'nuc' (needs the SVD)");
-           return {linalg_matrix_norm(a, ord.string(), dims, keepdim)};
-         }
-         if (std::abs(ord.number()) == 2) unsupported("ord ±2 (needs the SVD)");
+         if (!ord.is_number()) return {linalg_matrix_norm(a, ord.string(), dims, keepdim)};
          return {linalg_matrix_norm(a, ord.number(), dims, keepdim)};
        }},
       {"max.reduction_with_dim", extremum(true)},

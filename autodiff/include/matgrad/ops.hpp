@@ -75,25 +75,64 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, co
 // PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
-// ---- matrix functions (the Matrix Cookbook), for 2-D matrices ----
-// LU-based ops refuse non-square matrices (ShapeError) and matrices that are singular or
-// singular to working precision (ValueError); det of a singular matrix is 0, but its backward
-// refuses it.
+// ---- matrix functions (the Matrix Cookbook) ----
+// The LU-based ops (inverse, det, logdet, slogdet, solve) take a matrix or a batch [*, n, n]
+// (the results are per matrix: det of [*, n, n] is [*]); they refuse non-square matrices
+// (ShapeError) and matrices that are singular or singular to working precision (ValueError,
+// naming the batch element); det of a singular matrix is 0, but its backward refuses it.
 Tensor trace(const Tensor& a, const SourceLocation& caller = SourceLocation::current());    // Σᵢ Aᵢᵢ; any m×n matrix, as torch.trace
 Tensor inverse(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // A⁻¹ (torch.linalg.inv)
-Tensor det(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // 0-d (torch.linalg.det)
+Tensor det(const Tensor& a, const SourceLocation& caller = SourceLocation::current());      // [*] (0-d for a matrix; torch.linalg.det)
 Tensor logdet(const Tensor& a, const SourceLocation& caller = SourceLocation::current());   // log det A; refuses det ≤ 0 (use slogdet for log|det|)
 struct SlogdetResult {
   Tensor sign;       // ±1, 0-d, never requires grad
   Tensor logabsdet;  // log|det A|, 0-d, differentiable
 };
 SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller = SourceLocation::current());  // torch.linalg.slogdet; refuses singular matrices
-// X with A X = B, for B of shape [n] or [n, k] (torch.linalg.solve), without forming A⁻¹.
+// X with A X = B (torch.linalg.solve), without forming A⁻¹: B [*, n] (1-D, or A's shape
+// without its last dim) is a batch of vectors, else [*, n, k] of matrices, the leading dims
+// broadcasting.
 Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 Tensor outer(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());  // a bᵀ for vectors a, b
 // torch.diag: a vector gives the square matrix with it on diagonal `diagonal` (> 0 above the
 // main one, < 0 below); a matrix gives that diagonal as a vector.
 Tensor diag(const Tensor& a, std::ptrdiff_t diagonal = 0, const SourceLocation& caller = SourceLocation::current());
+
+// ---- linear algebra: decompositions and triangular solves (LAPACK), torch.linalg's names ----
+// Each takes a matrix or a batch [*, m, n] (batched over the leading dims, which broadcast
+// between two inputs), float32 or float64, and refuses NaN or ±Inf entries (ValueError).
+// X = A⁻¹ B (left) or B A⁻¹ (right) for triangular A [*, n, n] (only its upper or lower
+// triangle is read; its diagonal is taken as ones when unitriangular), B [*, n, k] (left) or
+// [*, k, n] (right): torch.linalg.solve_triangular. A zero on A's diagonal raises a ValueError
+// (torch returns inf / NaN).
+Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left = true, bool unitriangular = false,
+                        const SourceLocation& caller = SourceLocation::current());
+// L with A = L Lᵀ (upper: U with A = Uᵀ U), from A's lower (upper) triangle; a matrix that is
+// not positive-definite raises a ValueError naming its batch element and leading minor, as
+// torch.linalg.cholesky's error.
+Tensor cholesky(const Tensor& a, bool upper = false, const SourceLocation& caller = SourceLocation::current());
+// X = (L Lᵀ)⁻¹ B (upper: (Uᵀ U)⁻¹ B) from a Cholesky factor: torch.cholesky_solve(B, L, upper),
+// its argument order. B [*, n, k]; gradients as torch's (L read as a full matrix in L Lᵀ).
+Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper = false, const SourceLocation& caller = SourceLocation::current());
+// A = V diag(λ) Vᵀ for symmetric A from its lower (UPLO "L") or upper ("U") triangle, λ
+// ascending: torch.linalg.eigh and eigvalsh. Eigenvector gradients divide by the eigenvalue
+// gaps: inf or NaN at repeated eigenvalues, and defined only for losses that do not depend on
+// the eigenvectors' signs (as torch's).
+struct EighResult {
+  Tensor eigenvalues;   // [*, n]
+  Tensor eigenvectors;  // [*, n, n], the columns
+};
+EighResult eigh(const Tensor& a, std::string_view uplo = "L", const SourceLocation& caller = SourceLocation::current());
+Tensor eigvalsh(const Tensor& a, std::string_view uplo = "L", const SourceLocation& caller = SourceLocation::current());
+// A = U diag(S) Vh, S descending, k = min(m, n): torch.linalg.svd (full_matrices: U [*, m, m]
+// and Vh [*, n, n], else [*, m, k] and [*, k, n]) and svdvals. U's and Vh's gradients divide by
+// the gaps sⱼ² − sᵢ² (and by s when m ≠ n): inf or NaN at repeated or zero singular values, and
+// defined only for losses that do not depend on the singular vectors' signs (as torch's).
+struct SvdResult {
+  Tensor U, S, Vh;
+};
+SvdResult svd(const Tensor& a, bool full_matrices = true, const SourceLocation& caller = SourceLocation::current());
+Tensor svdvals(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 
 // ---- reductions ----
 // The dims a reduction runs over: one dim, a braced list {0, -1} or a vector; negative dims
@@ -166,8 +205,8 @@ Tensor linalg_vector_norm(const Tensor& a, double ord = 2, const DimList& dim = 
 // norm(a, dim) read its second argument as a dim; it is the order p, as in torch.)
 Tensor norm(const Tensor& a, double p = 2, const DimList& dim = {}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 // The matrix norm over two dims (the last two by default) of a tensor of rank ≥ 2: ord "fro",
-// or 1 / −1 (max / min column sum of |A|), inf / −inf (max / min row sum). "nuc", 2 and −2 need
-// the SVD, which matgrad does not have yet: they raise a ValueError saying so.
+// "nuc" (Σ σᵢ), 1 / −1 (max / min column sum of |A|), 2 / −2 (largest / smallest singular
+// value), inf / −inf (max / min row sum). nuc and ±2 go through svdvals.
 Tensor linalg_matrix_norm(const Tensor& a, std::string_view ord = "fro", const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 Tensor linalg_matrix_norm(const Tensor& a, double ord, const DimList& dim = {-2, -1}, bool keepdim = false, const SourceLocation& caller = SourceLocation::current());
 

@@ -1,10 +1,7 @@
 // Matrix functions from the Matrix Cookbook: trace, inverse, det, logdet, slogdet, solve, outer
-// and diag. The factorisations run in LAPACK through xtensor-blas; every VJP is written with
+// and diag; the LU-based ones batched over leading dims ([*, n, n]). The factorisations run in LAPACK through xtensor-blas; every VJP is written with
 // matgrad's own ops, so these gradients can be differentiated again.
-#include "../blas.hpp"
-#include "common.hpp"
-
-#include <xtensor-blas/xlinalg.hpp>
+#include "lapack.hpp"
 #include <xtensor/xtensor.hpp>
 
 #include <cmath>
@@ -16,14 +13,6 @@ namespace matgrad {
 using detail::check_defined;
 
 namespace {
-
-void check_square(std::string_view op, const Tensor& a) {
-  check_defined(op, a);
-  if (a.dim() != 2 || a.size(0) != a.size(1)) {
-    fail<ShapeError>("{}: expects a square matrix, got shape {}{}", op, to_string(a.shape()),
-                     a.dim() > 2 ? " (batches of matrices are not supported)" : "");
-  }
-}
 
 // LAPACK would turn NaN or ±Inf into a plausible-looking factorisation or a misleading
 // "singular" verdict; say what is wrong instead.
@@ -110,7 +99,7 @@ void check_invertible(std::string_view op, const Array<T>& a, const Lu<T>& f) {
 }
 
 template <class T>
-void check_finite_result(std::string_view op, const Shape& shape, const xt::xarray<T>& r) {
+void check_finite_result(std::string_view op, const Shape& shape, const Array<T>& r) {
   for (std::size_t i = 0; i < r.size(); ++i) {
     if (!std::isfinite(r.data()[i])) {
       fail<ValueError>("{}: the result for the matrix of shape {} overflowed (non-finite entry "
@@ -173,21 +162,47 @@ Tensor trace(const Tensor& a, const SourceLocation& caller) {
       caller);
 }
 
+// Each matrix of a batch [*, n, n] as a 2-D array of its own, with the name the errors give it
+// (the op, and the batch element when there is a batch, as torch's errors).
+template <class T>
+struct BatchMatrix {
+  Array<T> matrix;
+  std::string op;
+};
+template <class T, class F>
+void for_each_matrix(std::string_view op, const Array<T>& x, const detail::MatrixBatch& b, F&& f) {
+  const std::size_t n = b.rows;
+  for (std::size_t i = 0; i < b.count; ++i) {
+    BatchMatrix<T> m{detail::empty_array<T>({n, n}, op), fmt::format("{}{}", op, detail::batch_element(b, i))};
+    std::copy(x.data() + i * n * n, x.data() + (i + 1) * n * n, m.matrix.data());
+    f(i, m);
+  }
+}
+
+// For the scalar-per-matrix results (det, logdet): gc [*] broadcast against [*, n, n].
+static Tensor per_matrix(const Tensor& g) { return unsqueeze(unsqueeze(g, -1), -1); }
+
 // C = A⁻¹;  A C = I  =>  dA C + A dC = 0  =>  dC = −C dA C
 // tr(gCᵀ dC) = −tr(gCᵀ C dA C) = −tr((Cᵀ gC Cᵀ)ᵀ dA)  =>  gA = −Cᵀ gC Cᵀ
 static const OpInfo inverse_info{"inverse", "dC = −C dA C", "tC = −C tA C", "gA = −Cᵀ gC Cᵀ", Saves::output,
     "C = A⁻¹"};
 Tensor inverse(const Tensor& a, const SourceLocation& caller) {
-  check_square("inverse", a);
+  const detail::MatrixBatch batch = detail::square_batch("inverse", a);
+  const std::size_t n = batch.rows;
   Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    Lu<T> f = lu_factor("inverse", x);
-    check_invertible("inverse", x, f);
-    if (f.n() > 0) {
-      const int info = xt::lapack::getri(f.lu, f.pivots);
-      if (info != 0) fail<Error>("inverse: internal error: LAPACK getri returned {}", info);
-    }
-    auto inv = detail::allocating<T>(x.shape(), "inverse", [&] { return xt::xarray<T>(f.lu); });
+    auto inv = detail::empty_array<T>(x.shape(), "inverse");
+    for_each_matrix("inverse", x, batch, [&](std::size_t i, const BatchMatrix<T>& m) {
+      Lu<T> f = lu_factor(m.op, m.matrix);
+      check_invertible(m.op, m.matrix, f);
+      if (n > 0) {
+        const int info = xt::lapack::getri(f.lu, f.pivots);
+        if (info != 0) fail<Error>("inverse: internal error: LAPACK getri returned {}", info);
+      }
+      for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t c = 0; c < n; ++c) inv.data()[i * n * n + r * n + c] = f.lu(r, c);
+      }
+    });
     check_finite_result("inverse", x.shape(), inv);
     return inv;
   });
@@ -195,11 +210,11 @@ Tensor inverse(const Tensor& a, const SourceLocation& caller) {
       inverse_info, std::move(out), {a},
       [](const Tangent& ta, const JvpContext& ctx) {
         const Tensor& c = ctx.output;
-        return -gemm(gemm(c, ta, false, false), c, false, false);
+        return ta.map([&](const Tensor& d) { return -detail::bmm(detail::bmm(c, d), c); });
       },
       [](const Tensor& g, const VjpContext& ctx) -> Grads {
-        const Tensor& c = ctx.output;
-        return {-gemm(gemm(c, g, true, false), c, false, true)};
+        const Tensor ct = detail::mT(ctx.output);
+        return {-detail::bmm(detail::bmm(ct, g), ct)};
       },
       caller);
 }
@@ -207,8 +222,14 @@ Tensor inverse(const Tensor& a, const SourceLocation& caller) {
 // A⁻ᵀ for det's rules. c A⁻ᵀ is the transposed adjugate, defined at singular A too; through
 // the inverse it is not, so the rules refuse a singular A instead of returning noise.
 static Tensor inverse_transpose(const Tensor& a, std::string_view who) {
-  a.visit([&](const auto& x) { check_invertible(who, x, lu_factor("det", x)); });
-  return t(inverse(a));
+  const detail::MatrixBatch batch = detail::square_batch(who, a);
+  a.visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    for_each_matrix(who, x, batch, [&](std::size_t, const BatchMatrix<T>& m) {
+      check_invertible(m.op, m.matrix, lu_factor(m.op, m.matrix));
+    });
+  });
+  return detail::mT(inverse(a));
 }
 
 // c = det A;  dc = det A · tr(A⁻¹ dA) = tr((c A⁻ᵀ)ᵀ dA)  =>  gA = gc c A⁻ᵀ
@@ -216,38 +237,62 @@ static const OpInfo det_info{"det", "dc = c tr(A⁻¹ dA)", "tc = c Σ(A⁻ᵀ �
                              Saves::inputs_and_output,
     "c = det(A)"};
 Tensor det(const Tensor& a, const SourceLocation& caller) {
-  check_square("det", a);
-  Tensor out = detail::map_data(a, [](const auto& x) {
+  const detail::MatrixBatch batch = detail::square_batch("det", a);
+  Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    const Lu<T> f = lu_factor("det", x);
-    T value = static_cast<T>(f.pivot_sign());
-    for (std::size_t i = 0; i < f.n(); ++i) value *= f.lu(i, i);
-    return xt::xarray<T>(value);
+    auto values = detail::empty_array<T>(batch.batch, "det");
+    for_each_matrix("det", x, batch, [&](std::size_t i, const BatchMatrix<T>& m) {
+      const Lu<T> f = lu_factor(m.op, m.matrix);
+      T value = static_cast<T>(f.pivot_sign());
+      for (std::size_t r = 0; r < f.n(); ++r) value *= f.lu(r, r);
+      values.data()[i] = value;
+    });
+    return values;
   });
   return record(
       det_info, std::move(out), {a},
-      [&](const Tangent& ta, const JvpContext& ctx) { return sum(inverse_transpose(a, "det (forward mode)") * ta) * ctx.output; },
+      [&](const Tangent& ta, const JvpContext& ctx) {
+        const Tensor it = inverse_transpose(a, "det (forward mode)");
+        return ta.map([&](const Tensor& d) { return sum(it * d, {-2, -1}) * ctx.output; });
+      },
       [a](const Tensor& g, const VjpContext& ctx) -> Grads {
-        return {(g * ctx.output) * inverse_transpose(a, "det (backward)")};
+        return {per_matrix(g * ctx.output) * inverse_transpose(a, "det (backward)")};
       },
       caller);
+}
+
+// log|det A| (and its sign) of each matrix, refusing what has no real logarithm when `op` needs
+// a positive determinant.
+template <class T>
+static void sign_logabsdet_batch(std::string_view op, const Array<T>& x, const detail::MatrixBatch& batch,
+                                 bool need_positive, T* sign, T* log_abs) {
+  for_each_matrix(op, x, batch, [&](std::size_t i, const BatchMatrix<T>& m) {
+    const Lu<T> f = lu_factor(m.op, m.matrix);
+    check_positive_det(m.op, m.matrix.shape(), f, need_positive);
+    const auto [s, l] = sign_logabsdet(f);
+    if (sign) sign[i] = s;
+    log_abs[i] = l;
+  });
 }
 
 // c = log det A;  dc = tr(A⁻¹ dA)  =>  gA = gc A⁻ᵀ
 static const OpInfo logdet_info{"logdet", "dc = tr(A⁻¹ dA)", "tc = Σ(A⁻ᵀ ⊙ tA)", "gA = gc A⁻ᵀ",
     "c = log(det(A))"};
 Tensor logdet(const Tensor& a, const SourceLocation& caller) {
-  check_square("logdet", a);
-  Tensor out = detail::map_data(a, [](const auto& x) {
+  const detail::MatrixBatch batch = detail::square_batch("logdet", a);
+  Tensor out = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    const Lu<T> f = lu_factor("logdet", x);
-    check_positive_det("logdet", x.shape(), f, true);
-    return xt::xarray<T>(sign_logabsdet(f).second);
+    auto values = detail::empty_array<T>(batch.batch, "logdet");
+    sign_logabsdet_batch<T>("logdet", x, batch, true, nullptr, values.data());
+    return values;
   });
   return record(
       logdet_info, std::move(out), {a},
-      [&](const Tangent& ta) { return sum(t(inverse(a)) * ta); },
-      [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; }, caller);
+      [&](const Tangent& ta) {
+        const Tensor it = detail::mT(inverse(a));
+        return ta.map([&](const Tensor& d) { return sum(it * d, {-2, -1}); });
+      },
+      [a](const Tensor& g) -> Grads { return {per_matrix(g) * detail::mT(inverse(a))}; }, caller);
 }
 
 // c = log|det A|;  dc = tr(A⁻¹ dA) as for logdet (the sign is locally constant)  =>  gA = gc A⁻ᵀ
@@ -256,20 +301,23 @@ static const OpInfo slogdet_info{"slogdet", "dc = tr(A⁻¹ dA) for c = log|det 
                                  "gA = gc A⁻ᵀ (the sign has no gradient)",
     "c = log(|det(A)|)"};
 SlogdetResult slogdet(const Tensor& a, const SourceLocation& caller) {
-  check_square("slogdet", a);
+  const detail::MatrixBatch batch = detail::square_batch("slogdet", a);
   Tensor sign;
   Tensor logabsdet = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    const Lu<T> f = lu_factor("slogdet", x);
-    check_positive_det("slogdet", x.shape(), f, false);
-    const auto [s, log_abs] = sign_logabsdet(f);
-    sign = zero_d(a.dtype(), s);
-    return xt::xarray<T>(log_abs);
+    auto values = detail::empty_array<T>(batch.batch, "slogdet");
+    auto signs = detail::empty_array<T>(batch.batch, "slogdet");
+    sign_logabsdet_batch<T>("slogdet", x, batch, false, signs.data(), values.data());
+    sign = Tensor(std::move(signs));
+    return values;
   });
   logabsdet = record(
       slogdet_info, std::move(logabsdet), {a},
-      [&](const Tangent& ta) { return sum(t(inverse(a)) * ta); },
-      [a](const Tensor& g) -> Grads { return {g * t(inverse(a))}; }, caller);
+      [&](const Tangent& ta) {
+        const Tensor it = detail::mT(inverse(a));
+        return ta.map([&](const Tensor& d) { return sum(it * d, {-2, -1}); });
+      },
+      [a](const Tensor& g) -> Grads { return {per_matrix(g) * detail::mT(inverse(a))}; }, caller);
   return {sign, logabsdet};
 }
 
@@ -279,34 +327,57 @@ static const OpInfo solve_info{"solve", "dX = A⁻¹ (dB − dA X)", "tX = solve
                                "gA = −A⁻ᵀ gX Xᵀ, gB = A⁻ᵀ gX", Saves::inputs_and_output,
     "X = A⁻¹ B"};
 Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
-  check_square("solve", a);
+  const detail::MatrixBatch batch = detail::square_batch("solve", a);
   detail::check_same_dtype("solve", a, b);
-  const std::size_t n = a.size(0);
-  if ((b.dim() != 1 && b.dim() != 2) || b.size(0) != n) {
-    fail<ShapeError>("solve: A of shape {} needs B of shape [{}] or [{}, k], got {}",
-                     to_string(a.shape()), n, n, to_string(b.shape()));
+  const std::size_t n = batch.rows;
+  // B is a batch of vectors [*, n] when it is 1-D, or has A's shape without its last dim (as
+  // torch.linalg.solve reads it); otherwise a batch of matrices [*, n, k].
+  const bool vectors = b.dim() == 1 || (b.dim() == a.dim() - 1 && std::equal(b.shape().begin(), b.shape().end(), a.shape().begin()));
+  if (b.dim() == 0 || (vectors && b.size(-1) != n) || (!vectors && b.size(-2) != n)) {
+    fail<ShapeError>("solve: A of shape {} needs B of shape [*, {}] or [*, {}, k], got {}", to_string(a.shape()), n, n,
+                     to_string(b.shape()));
+  }
+  if (vectors && b.dim() > 1) return squeeze(solve(a, unsqueeze(b, -1, caller), caller), -1, caller);
+  if (!vectors) {
+    const Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+    if (ba != bb) {  // the leading dims broadcast, as torch's
+      const Shape common = detail::broadcast_shapes("solve", ba, bb);
+      Shape sa = common, sb = common;
+      sa.insert(sa.end(), {n, n});
+      sb.insert(sb.end(), {n, b.size(-1)});
+      return solve(broadcast_to(a, sa, caller), broadcast_to(b, sb, caller), caller);
+    }
+  }
+  if (vectors && a.dim() > 2) {
+    fail<ShapeError>("solve: a batch of A {} with a vector B {} (give B as [*, {}])", to_string(a.shape()),
+                     to_string(b.shape()), n);
   }
   Tensor out = detail::map_data2("solve", a, b, [&](const auto& x, const auto& y) {
     using T = typename std::decay_t<decltype(x)>::value_type;
-    Lu<T> f = lu_factor("solve", x);
-    check_invertible("solve", x, f);
     check_finite("solve", y);
-    const std::size_t k = y.dimension() == 1 ? 1 : y.shape()[1];
-    auto rhs = detail::allocating<T>({n, k}, "solve", [&] {
-      return xt::xtensor<T, 2, xt::layout_type::column_major>({n, k});
+    const std::size_t k = vectors ? 1 : y.shape().back();
+    auto x_out = detail::empty_array<T>(y.shape(), "solve");
+    for_each_matrix("solve", x, batch, [&](std::size_t i, const BatchMatrix<T>& m) {
+      Lu<T> f = lu_factor(m.op, m.matrix);
+      check_invertible(m.op, m.matrix, f);
+      auto rhs = detail::allocating<T>({n, k}, "solve", [&] {
+        return xt::xtensor<T, 2, xt::layout_type::column_major>({n, k});
+      });
+      const T* src = y.data() + i * n * k;
+      for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t j = 0; j < k; ++j) rhs(r, j) = src[r * k + j];
+      }
+      if (n > 0 && k > 0) {
+        const auto ld = static_cast<xt::blas_index_t>(n);
+        const auto info = cxxlapack::getrs<xt::blas_index_t>(
+            'N', ld, static_cast<xt::blas_index_t>(k), f.lu.data(), ld, f.pivots.data(), rhs.data(), ld);
+        if (info != 0) fail<Error>("solve: internal error: LAPACK getrs returned {}", info);
+      }
+      T* dst = x_out.data() + i * n * k;
+      for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t j = 0; j < k; ++j) dst[r * k + j] = rhs(r, j);
+      }
     });
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t j = 0; j < k; ++j) rhs(i, j) = y.data()[i * k + j];
-    }
-    if (n > 0 && k > 0) {
-      const auto ld = static_cast<xt::blas_index_t>(n);
-      const auto info = cxxlapack::getrs<xt::blas_index_t>(
-          'N', ld, static_cast<xt::blas_index_t>(k), f.lu.data(), ld, f.pivots.data(),
-          rhs.data(), ld);
-      if (info != 0) fail<Error>("solve: internal error: LAPACK getrs returned {}", info);
-    }
-    auto x_out = detail::allocating<T>(y.shape(), "solve", [&] { return xt::xarray<T>(rhs); });
-    x_out.reshape(y.shape());
     check_finite_result("solve", x.shape(), x_out);
     return x_out;
   });
@@ -314,14 +385,14 @@ Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
       solve_info, std::move(out), {a, b},
       [&](const Tangent& ta, const Tangent& tb, const JvpContext& ctx) {
         const Tensor& x = ctx.output;
-        const Tangent rhs = tb - ta.map([&](const Tensor& d) { return matmul(d, x); });
+        const Tangent rhs = tb - ta.map([&](const Tensor& d) { return detail::bmm(d, x); });
         return rhs.map([&](const Tensor& r) { return solve(a, r); });
       },
       [a](const Tensor& g, const VjpContext& ctx) -> Grads {
-        const Tensor gb = solve(t(a), g);
+        const Tensor gb = solve(detail::mT(a), g);
         if (!ctx.needs[0]) return {Tensor(), gb};
         const Tensor& x = ctx.output;
-        return {x.dim() == 1 ? -outer(gb, x) : -gemm(gb, x, false, true), gb};
+        return {x.dim() == 1 ? -outer(gb, x) : -detail::bmm(gb, detail::mT(x)), gb};
       },
       caller);
 }

@@ -1,7 +1,7 @@
 // Vector and matrix norms: linalg_vector_norm (torch.linalg.vector_norm, and torch.norm with a
-// numeric p) and linalg_matrix_norm (torch.linalg.matrix_norm without the SVD's orders), named
-// as ATen names them. The vector norm is one reduction with elementwise weights W = ∂c/∂A
-// (reduce.hpp), accumulated in double; the matrix norms compose it, abs, sum, amax and amin.
+// numeric p) and linalg_matrix_norm (torch.linalg.matrix_norm), named as ATen names them. The
+// vector norm is one reduction with elementwise weights W = ∂c/∂A (reduce.hpp), accumulated in
+// double; the matrix norms compose it, abs, sum, amax, amin and svdvals (nuc, ±2).
 #include "reduce.hpp"
 
 #include <cmath>
@@ -96,16 +96,41 @@ void check_matrix_dims(const Tensor& a, const DimList& dim) {
   plan_reduction(op, a.shape(), dim, false);  // in range, distinct
 }
 
-[[noreturn]] void fail_needs_svd(std::string_view ord) {
-  fail<ValueError>("linalg_matrix_norm: ord {} needs the singular values, and matgrad has no SVD yet "
-                   "(use 'fro', 1, -1, inf or -inf)", ord);
+// The singular values of the matrices in dims (rows, cols), in a trailing dim: the input moved
+// so that those two dims are last.
+Tensor singular_values(const Tensor& a, const DimList& dim) {
+  const auto rank = a.dim();
+  const std::size_t rows = detail::normalize_dim("linalg_matrix_norm", dim.dims()[0], rank);
+  const std::size_t cols = detail::normalize_dim("linalg_matrix_norm", dim.dims()[1], rank);
+  std::vector<std::ptrdiff_t> order;
+  for (std::size_t d = 0; d < rank; ++d) {
+    if (d != rows && d != cols) order.push_back(static_cast<std::ptrdiff_t>(d));
+  }
+  order.push_back(static_cast<std::ptrdiff_t>(rows));
+  order.push_back(static_cast<std::ptrdiff_t>(cols));
+  return svdvals(permute(a, order));
+}
+
+// The reduction of the singular values (sum, max or min over the last dim), with keepdim putting
+// both matrix dims back at size 1.
+template <class Reduce>
+Tensor over_singular_values(const Tensor& a, const DimList& dim, bool keepdim, Reduce reduce) {
+  Tensor c = reduce(singular_values(a, dim));
+  if (!keepdim) return c;
+  const std::size_t rows = detail::normalize_dim("linalg_matrix_norm", dim.dims()[0], a.dim());
+  const std::size_t cols = detail::normalize_dim("linalg_matrix_norm", dim.dims()[1], a.dim());
+  c = unsqueeze(c, static_cast<std::ptrdiff_t>(std::min(rows, cols)));
+  return unsqueeze(c, static_cast<std::ptrdiff_t>(std::max(rows, cols)));
 }
 
 }  // namespace
 
 Tensor linalg_matrix_norm(const Tensor& a, std::string_view ord, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   check_matrix_dims(a, dim);
-  if (ord == "nuc") fail_needs_svd("'nuc'");
+  // nuc: Σ σᵢ, composed (svdvals has the rule: its gradient is U Vh at full rank).
+  if (ord == "nuc") {
+    return over_singular_values(a, dim, keepdim, [&](const Tensor& s) { return sum(s, -1, false, caller); });
+  }
   if (ord != "fro") fail<ValueError>("linalg_matrix_norm: ord '{}' is not a matrix norm (expected 'fro' or 'nuc')", ord);
   return linalg_vector_norm(a, 2, dim, keepdim, caller);
 }
@@ -114,7 +139,12 @@ Tensor linalg_matrix_norm(const Tensor& a, std::string_view ord, const DimList& 
 // ord ±inf: over rows of Σ_columns |A|. Composed: abs, sum and amax / amin have the rules.
 Tensor linalg_matrix_norm(const Tensor& a, double ord, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   check_matrix_dims(a, dim);
-  if (std::abs(ord) == 2) fail_needs_svd(fmt::format("{}", ord));
+  // ±2: the largest / smallest singular value (amax / amin split the gradient between ties).
+  if (std::abs(ord) == 2) {
+    return over_singular_values(a, dim, keepdim, [&](const Tensor& s) {
+      return ord > 0 ? amax(s, -1, false, caller) : amin(s, -1, false, caller);
+    });
+  }
   if (std::abs(ord) != 1 && !std::isinf(ord)) {
     fail<ValueError>("linalg_matrix_norm: ord {} is not a matrix norm (expected 'fro', 'nuc', 1, -1, 2, -2, inf or -inf)", ord);
   }
