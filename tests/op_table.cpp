@@ -26,6 +26,7 @@ static std::vector<OpRow> with_family_rows(std::vector<OpRow> rows) {
   append(reductions_rows());
   append(index_rows());
   append(shape_rows());
+  append(tensoralg_rows());
   return rows;
 }
 

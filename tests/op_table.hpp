@@ -36,6 +36,7 @@ std::vector<OpRow> elementwise_rows();  // op_table_elementwise.cpp
 std::vector<OpRow> reductions_rows();   // op_table_reductions.cpp
 std::vector<OpRow> index_rows();        // op_table_index.cpp: gather, scatter, max/min, masks
 std::vector<OpRow> shape_rows();        // op_table_shape.cpp: permute, flip, roll, triu, repeat, split
+std::vector<OpRow> tensoralg_rows();    // op_table_tensoralg.cpp: diagonal, pad, kron, matrix_exp, einsum, ...
 
 // Shapes for ops on one input; for two inputs that broadcast.
 inline const std::vector<std::vector<Shape>> unary_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}},
