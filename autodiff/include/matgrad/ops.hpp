@@ -396,7 +396,14 @@ Tensor cross(const Tensor& a, const Tensor& b, std::ptrdiff_t dim = -1, const So
 Tensor vecdot(const Tensor& a, const Tensor& b, std::ptrdiff_t dim = -1, const SourceLocation& caller = SourceLocation::current());
 // torch.tensordot: a's last `dims` dims contracted with b's first `dims`, or dims_a[i] with
 // dims_b[i]; C has a's free dims then b's.
-Tensor tensordot(const Tensor& a, const Tensor& b, std::size_t dims = 2, const SourceLocation& caller = SourceLocation::current());
+// (A template, so that tensordot(a, b, {1}, {0}) never reads {0} as a SourceLocation.)
+namespace detail {
+Tensor tensordot_count(const Tensor& a, const Tensor& b, std::int64_t dims, const SourceLocation& caller);
+}
+template <std::integral I = int>
+Tensor tensordot(const Tensor& a, const Tensor& b, I dims = 2, const SourceLocation& caller = SourceLocation::current()) {
+  return detail::tensordot_count(a, b, static_cast<std::int64_t>(dims), caller);
+}
 Tensor tensordot(const Tensor& a, const Tensor& b, const std::vector<std::ptrdiff_t>& dims_a,
                  const std::vector<std::ptrdiff_t>& dims_b, const SourceLocation& caller = SourceLocation::current());
 // torch.linalg.multi_dot: the product of ≥ 2 matrices in the cheapest order; the first may be a

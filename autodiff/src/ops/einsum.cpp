@@ -175,6 +175,7 @@ Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands, co
       }
       size[l] = seen[l] ? std::max(size[l], n) : n;
       seen[l] = true;
+      ++appearances[l];
     }
     // Repeated labels within one operand: their diagonal, put last.
     for (bool repeated = true; repeated;) {
@@ -195,7 +196,6 @@ Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands, co
         }
       }
     }
-    for (const int l : op.labels) ++appearances[static_cast<std::size_t>(l)];
     ops.push_back(std::move(op));
   }
   // The output's labels: as written, or (implicit) the ellipsis then the letters used once, sorted.

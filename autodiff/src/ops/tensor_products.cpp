@@ -13,6 +13,7 @@ namespace matgrad {
 
 using detail::check_defined;
 using detail::check_same_dtype;
+using detail::dims_product;
 using detail::normalize_dim;
 
 namespace {
@@ -135,8 +136,10 @@ Tensor tensordot(const Tensor& a, const Tensor& b, const std::vector<std::ptrdif
 }
 
 // tensordot(a, b, n): A's last n dims with B's first n.
-Tensor tensordot(const Tensor& a, const Tensor& b, std::size_t dims, const SourceLocation& caller) {
+Tensor detail::tensordot_count(const Tensor& a, const Tensor& b, std::int64_t count, const SourceLocation& caller) {
   check_same_dtype("tensordot", a, b);
+  if (count < 0) fail<ValueError>("tensordot: a negative number of dims to contract, {}", count);
+  const auto dims = static_cast<std::size_t>(count);
   if (dims > a.dim() || dims > b.dim()) {
     fail<ShapeError>("tensordot: {} dims to contract, but a is {} and b {}", dims, to_string(a.shape()), to_string(b.shape()));
   }
