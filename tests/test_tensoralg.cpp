@@ -175,7 +175,7 @@ TEST_CASE("matrix_exp: closed forms, each Padé degree and the squaring, and the
   CHECK(max_difference(matrix_exp(tensor({{4, 6}, {0, 4}}, f64)), std::exp(4.0) * tensor({{1, 6}, {0, 1}}, f64)) <
         1e-12 * std::exp(4.0));
   const Tensor d = matrix_exp(diag(tensor({10, -3, 0}, f64)));
-  CHECK(max_difference(diagonal(d), tensor({std::exp(10.0), std::exp(-3.0), 1.0}, f64)) < 1e-15 * std::exp(10.0));
+  CHECK(max_difference(diagonal(d), tensor({std::exp(10.0), std::exp(-3.0), 1.0}, f64)) < 1e-13 * std::exp(10.0));  // squarings: a few ulps each
   CHECK(max_difference(d, diag(diagonal(d))) == 0);
   // Batched: each matrix on its own; float32 as well.
   Generator gen(9);

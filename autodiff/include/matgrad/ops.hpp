@@ -396,13 +396,17 @@ Tensor cross(const Tensor& a, const Tensor& b, std::ptrdiff_t dim = -1, const So
 Tensor vecdot(const Tensor& a, const Tensor& b, std::ptrdiff_t dim = -1, const SourceLocation& caller = SourceLocation::current());
 // torch.tensordot: a's last `dims` dims contracted with b's first `dims`, or dims_a[i] with
 // dims_b[i]; C has a's free dims then b's.
-// (A template, so that tensordot(a, b, {1}, {0}) never reads {0} as a SourceLocation.)
+// (A template without a default, so that tensordot(a, b, {1}, {0}) never reads {1} as the
+// count and {0} as a SourceLocation.)
 namespace detail {
 Tensor tensordot_count(const Tensor& a, const Tensor& b, std::int64_t dims, const SourceLocation& caller);
 }
-template <std::integral I = int>
-Tensor tensordot(const Tensor& a, const Tensor& b, I dims = 2, const SourceLocation& caller = SourceLocation::current()) {
+template <std::integral I>
+Tensor tensordot(const Tensor& a, const Tensor& b, I dims, const SourceLocation& caller = SourceLocation::current()) {
   return detail::tensordot_count(a, b, static_cast<std::int64_t>(dims), caller);
+}
+inline Tensor tensordot(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current()) {
+  return detail::tensordot_count(a, b, 2, caller);
 }
 Tensor tensordot(const Tensor& a, const Tensor& b, const std::vector<std::ptrdiff_t>& dims_a,
                  const std::vector<std::ptrdiff_t>& dims_b, const SourceLocation& caller = SourceLocation::current());
