@@ -203,10 +203,9 @@ Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands, co
   if (arrow != std::string::npos) {
     const Term out = parse_term(equation, std::string_view(eq).substr(arrow + 2));
     output = out.letters_before;
+    // An output without the ellipsis sums its dims out (torch's sample "...ik, ...j -> ij").
     if (out.ellipsis) {
       for (std::size_t e = 0; e < ellipsis_dims; ++e) output.push_back(letters + static_cast<int>(e));
-    } else if (ellipsis_dims > 0) {
-      // torch sums the ellipsis dims out when the output omits them.
     }
     output.insert(output.end(), out.letters_after.begin(), out.letters_after.end());
     std::array<bool, 256> named{};
