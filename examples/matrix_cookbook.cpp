@@ -35,6 +35,7 @@ int main() {
   Tensor x_neg = invertible(4).detach();
   x_neg.mutable_data<double>()(0, 0) = -20.0;  // flips the sign of det X
   const Tensor sym = randm(4, 4);
+  const Tensor w3 = randn({3}, gen, f64);
 
   const std::vector<Identity> identities = {
       {"∂ tr(X)/∂X = I", randm(4, 4), [](const Tensor& x) { return trace(x); },
@@ -90,6 +91,12 @@ int main() {
       {"∂ tr(x vᵀ A)/∂x = Aᵀv", randn({4}, gen, f64),
        [&](const Tensor& x) { return trace(matmul(outer(x, v), a_mat)); },
        [&](const Tensor&) { return matmul(t(a_mat), v); }},
+      {"∂ tr(e^X)/∂X = (e^X)ᵀ", randm(4, 4), [](const Tensor& x) { return trace(matrix_exp(x)); },
+       [](const Tensor& x) { return t(matrix_exp(x)); }},
+      {"∂ tr(X³)/∂X = 3(X²)ᵀ", randm(4, 4), [](const Tensor& x) { return trace(matrix_power(x, 3)); },
+       [](const Tensor& x) { return 3.0 * t(matrix_power(x, 2)); }},
+      {"∂ vᵀ(x × w)/∂x = w × v", randn({3}, gen, f64), [&](const Tensor& x) { return vecdot(v, cross(x, w3)); },
+       [&](const Tensor&) { return cross(w3, v); }},
   };
 
   NamedTensors closed_forms, autodiff;

@@ -28,6 +28,7 @@ static std::vector<OpRow> with_family_rows(std::vector<OpRow> rows) {
   append(shape_rows());
   append(losses_rows());
   append(linalg_rows());
+  append(tensoralg_rows());
   return rows;
 }
 

@@ -38,6 +38,7 @@ std::vector<OpRow> index_rows();        // op_table_index.cpp: gather, scatter, 
 std::vector<OpRow> shape_rows();        // op_table_shape.cpp: permute, flip, roll, triu, repeat, split
 std::vector<OpRow> losses_rows();       // op_table_losses.cpp: the losses' options, l1, huber, kl_div, ...
 std::vector<OpRow> linalg_rows();       // op_table_linalg.cpp: cholesky, triangular solves, eigh, svd
+std::vector<OpRow> tensoralg_rows();    // op_table_tensoralg.cpp: diagonal, pad, kron, matrix_exp, einsum, ...
 
 // Shapes for ops on one input; for two inputs that broadcast.
 inline const std::vector<std::vector<Shape>> unary_shapes = {{{3, 4}}, {{1, 5}}, {{5, 1}},

@@ -106,6 +106,35 @@ DimList dims_of(const Arg& a) {
 
 bool flag(const Arg& a) { return !a.is_none() && a.boolean(); }
 
+// torch.nn.functional.pad(input, pad, mode, value) for one mode.
+Mapping padding(const char* mode) {
+  return [mode](const Sample& s) -> Outputs {
+    s.only_kwargs({"mode", "value"});
+    const auto p = s.arg(0).ints();
+    const Arg m = s.get(1, "mode"), value = s.get(2, "value");
+    if (!m.is_none() && m.string() != mode) unsupported("another mode");
+    return {pad(s.input().tensor(), std::vector<std::ptrdiff_t>(p.begin(), p.end()), mode,
+                value.is_none() ? 0.0 : value.number())};
+  };
+}
+
+// linalg.cross(input, other, dim) (dim -1 when absent), or torch.cross whose absent dim is the
+// first of size 3.
+Mapping crossing(std::optional<std::ptrdiff_t> default_dim) {
+  return [default_dim](const Sample& s) -> Outputs {
+    s.only_kwargs({"dim"});
+    const Tensor a = s.input().tensor(), b = s.arg(0).tensor();
+    const Arg dim = s.get(1, "dim");
+    std::ptrdiff_t d = default_dim.value_or(0);
+    if (!dim.is_none()) {
+      d = dim.integer();
+    } else if (!default_dim) {
+      while (static_cast<std::size_t>(d) < a.dim() && a.shape()[static_cast<std::size_t>(d)] != 3) ++d;
+    }
+    return {cross(a, b, d)};
+  };
+}
+
 // sum, mean, amax, amin, prod: reduce(input, dim, keepdim).
 template <class Reduce>
 Mapping reduction(Reduce reduce) {
@@ -726,8 +755,9 @@ const std::map<std::string, Mapping>& mappings() {
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
          const auto from = s.arg(0).ints(), to = s.arg(1).ints();
-         if (from.size() != 1 || to.size() != 1 || !s.arg(0).is_number()) unsupported("several dims moved at once");
-         return {movedim(s.input().tensor(), from[0], to[0])};
+         if (s.arg(0).is_number()) return {movedim(s.input().tensor(), from[0], to[0])};
+         return {movedim(s.input().tensor(), std::vector<std::ptrdiff_t>(from.begin(), from.end()),
+                         std::vector<std::ptrdiff_t>(to.begin(), to.end()))};
        }},
       {"cat",
        [](const Sample& s) -> Outputs {
@@ -740,6 +770,62 @@ const std::map<std::string, Mapping>& mappings() {
          s.only_kwargs({"dim"});
          const Arg dim = s.get(0, "dim");
          return {stack(s.input().tensors(), dim.is_none() ? 0 : dim.integer())};
+       }},
+
+      // ---- diagonals, padding, tensor algebra (the tensoralg family) ----
+      {"diagonal",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"offset", "dim1", "dim2"});
+         const Arg k = s.get(0, "offset"), d1 = s.get(1, "dim1"), d2 = s.get(2, "dim2");
+         return {diagonal(s.input().tensor(), k.is_none() ? 0 : k.integer(), d1.is_none() ? 0 : d1.integer(),
+                          d2.is_none() ? 1 : d2.integer())};
+       }},
+      {"diag_embed",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"offset", "dim1", "dim2"});
+         const Arg k = s.get(0, "offset"), d1 = s.get(1, "dim1"), d2 = s.get(2, "dim2");
+         return {diag_embed(s.input().tensor(), k.is_none() ? 0 : k.integer(), d1.is_none() ? -2 : d1.integer(),
+                            d2.is_none() ? -1 : d2.integer())};
+       }},
+      {"nn.functional.pad.constant", padding("constant")},
+      {"nn.functional.pad.reflect", padding("reflect")},
+      {"nn.functional.pad.replicate", padding("replicate")},
+      {"matrix_exp", unary([](const Tensor& a) { return matrix_exp(a); })},
+      {"linalg.matrix_power",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {matrix_power(s.input().tensor(), s.arg(0).integer())};
+       }},
+      {"linalg.multi_dot",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {multi_dot(s.input().tensors())};
+       }},
+      {"kron", binary([](const Tensor& a, const Tensor& b) { return kron(a, b); })},
+      {"linalg.cross", crossing(-1)},
+      // torch.cross without dim takes the first dim of size 3 (deprecated in torch).
+      {"cross", crossing(std::nullopt)},
+      {"linalg.vecdot",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim"});
+         const Arg dim = s.get(1, "dim");
+         return {vecdot(s.input().tensor(), s.arg(0).tensor(), dim.is_none() ? -1 : dim.integer())};
+       }},
+      {"tensordot",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dims"});
+         const Arg dims = s.get(1, "dims");
+         const Tensor a = s.input().tensor(), b = s.arg(0).tensor();
+         if (dims.is_none()) return {tensordot(a, b)};
+         if (!dims.is_list()) return {tensordot(a, b, static_cast<std::size_t>(dims.integer()))};
+         const auto pair = dims.list();
+         const auto da = pair.at(0).ints(), db = pair.at(1).ints();
+         return {tensordot(a, b, std::vector<std::ptrdiff_t>(da.begin(), da.end()), std::vector<std::ptrdiff_t>(db.begin(), db.end()))};
+       }},
+      {"einsum",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {einsum(s.arg(0).string(), s.input().tensors())};
        }},
 
       // ---- losses ----

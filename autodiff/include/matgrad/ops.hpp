@@ -10,6 +10,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -482,6 +483,73 @@ std::vector<Tensor> split(const Tensor& a, std::size_t split_size, std::ptrdiff_
 std::vector<Tensor> split(const Tensor& a, const std::vector<std::size_t>& sizes, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
 std::vector<Tensor> chunk(const Tensor& a, std::size_t chunks, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
 std::vector<Tensor> unbind(const Tensor& a, std::ptrdiff_t dim = 0, const SourceLocation& caller = SourceLocation::current());
+
+// ---- diagonals, padding, slices from the end, tensor algebra (issue 14, tensoralg) ----
+// torch.diagonal: the elements A[..., i, i + offset] of dims (dim1, dim2), which are removed, the
+// diagonal becoming the last dim. A copy (torch: a strided view; matgrad's views are contiguous).
+Tensor diagonal(const Tensor& a, std::ptrdiff_t offset = 0, std::ptrdiff_t dim1 = 0, std::ptrdiff_t dim2 = 1,
+                const SourceLocation& caller = SourceLocation::current());
+// torch.diag_embed: the last dim of a laid on diagonal `offset` of a new pair of dims (dim1, dim2,
+// of the output's rank a.dim() + 1), each of size n + |offset|; zeros elsewhere.
+Tensor diag_embed(const Tensor& a, std::ptrdiff_t offset = 0, std::ptrdiff_t dim1 = -2, std::ptrdiff_t dim2 = -1,
+                  const SourceLocation& caller = SourceLocation::current());
+// torch.nn.functional.pad: pad = {before, after} pairs, the last dim's first; a negative pad
+// crops. mode "constant" (with value), "reflect" (about the edge element,
+// each pad < the size) or "replicate" (the edge element repeated); the last two pad any trailing
+// dims of any rank (torch: 1–3 dims of a batched input).
+Tensor pad(const Tensor& a, const std::vector<std::ptrdiff_t>& pad, std::string_view mode = "constant", double value = 0,
+           const SourceLocation& caller = SourceLocation::current());
+// slice with torch's negative bounds, for signed arguments (literals): slice(a, 1, -3, -1) is
+// a[:, -3:-1]; a bound below −size counts as 0; size_t arguments take slice above.
+namespace detail {
+Tensor slice_signed(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::ptrdiff_t end, std::ptrdiff_t step,
+                    const SourceLocation& caller);
+}
+template <std::signed_integral S, std::signed_integral E>
+Tensor slice(const Tensor& a, std::ptrdiff_t dim, S start, E end, std::ptrdiff_t step = 1,
+             const SourceLocation& caller = SourceLocation::current()) {
+  return detail::slice_signed(a, dim, start, end, step, caller);
+}
+// torch.movedim of several dims: source[i] goes to destination[i], the other dims keep their order.
+Tensor movedim(const Tensor& a, const std::vector<std::ptrdiff_t>& source, const std::vector<std::ptrdiff_t>& destination,
+               const SourceLocation& caller = SourceLocation::current());
+
+// torch.kron: shapes padded with leading 1s to one rank; each dim of C has size a_d · b_d.
+Tensor kron(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
+// torch.linalg.cross: the cross product along dim (size 3), a and b of one rank broadcasting.
+Tensor cross(const Tensor& a, const Tensor& b, std::ptrdiff_t dim = -1, const SourceLocation& caller = SourceLocation::current());
+// torch.linalg.vecdot (real): Σ_dim a ⊙ b, broadcasting.
+Tensor vecdot(const Tensor& a, const Tensor& b, std::ptrdiff_t dim = -1, const SourceLocation& caller = SourceLocation::current());
+// torch.tensordot: a's last `dims` dims contracted with b's first `dims`, or dims_a[i] with
+// dims_b[i]; C has a's free dims then b's.
+// (A template without a default, so that tensordot(a, b, {1}, {0}) never reads {1} as the
+// count and {0} as a SourceLocation.)
+namespace detail {
+Tensor tensordot_count(const Tensor& a, const Tensor& b, std::int64_t dims, const SourceLocation& caller);
+}
+template <std::integral I>
+Tensor tensordot(const Tensor& a, const Tensor& b, I dims, const SourceLocation& caller = SourceLocation::current()) {
+  return detail::tensordot_count(a, b, static_cast<std::int64_t>(dims), caller);
+}
+inline Tensor tensordot(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current()) {
+  return detail::tensordot_count(a, b, 2, caller);
+}
+Tensor tensordot(const Tensor& a, const Tensor& b, const std::vector<std::ptrdiff_t>& dims_a,
+                 const std::vector<std::ptrdiff_t>& dims_b, const SourceLocation& caller = SourceLocation::current());
+// torch.linalg.multi_dot: the product of ≥ 2 matrices in the cheapest order; the first may be a
+// vector (as a row), the last a vector (as a column), and their dims are dropped, as torch.
+Tensor multi_dot(const std::vector<Tensor>& tensors, const SourceLocation& caller = SourceLocation::current());
+// torch.linalg.matrix_power of square matrices [..., n, n]: I for k = 0 (constant), repeated
+// squaring for k > 0, (A⁻¹)^|k| for k < 0 (refusing singular matrices, as inverse).
+Tensor matrix_power(const Tensor& a, std::int64_t k, const SourceLocation& caller = SourceLocation::current());
+// torch.linalg.matrix_exp of square matrices [..., n, n] (scaling and squaring, Padé 13).
+Tensor matrix_exp(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+// torch.einsum: "ij,jk->ik" (explicit output) or "ij,jk" (implicit: the ellipsis dims, then the
+// letters used once, in alphabetical order, capitals first); a letter repeated in one operand
+// takes its diagonal ("ii->i", "ii" is the trace); "..." stands for broadcast dims. Letters
+// a–z and A–Z; any number of operands, contracted left to right with one gemm per pair. An
+// output without "..." sums the ellipsis dims out.
+Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands, const SourceLocation& caller = SourceLocation::current());
 
 // ---- int64 tensors: integer arithmetic, truth tests ----
 // add, sub, mul, neg, the comparisons (0/1 in the inputs' dtype), where, to, clone and the shape

@@ -100,6 +100,31 @@ Tensor movedim(const Tensor& a, std::ptrdiff_t source, std::ptrdiff_t destinatio
   return permute(a, as_signed(order), caller);
 }
 
+Tensor movedim(const Tensor& a, const std::vector<std::ptrdiff_t>& source, const std::vector<std::ptrdiff_t>& destination,
+               const SourceLocation& caller) {
+  check_defined_any_dtype("movedim", a);
+  if (source.size() != destination.size()) {
+    fail<ShapeError>("movedim: {} source dims but {} destination dims", source.size(), destination.size());
+  }
+  const std::size_t rank = std::max<std::size_t>(a.dim(), 1);  // a 0-d tensor takes dim 0 or -1
+  const std::vector<std::size_t> from = distinct_dims("movedim", source, rank);
+  const std::vector<std::size_t> to = distinct_dims("movedim", destination, rank);
+  if (a.dim() == 0) return a;
+  std::vector<std::ptrdiff_t> order(rank, -1);
+  std::vector<bool> moved(rank, false);
+  for (std::size_t k = 0; k < from.size(); ++k) {
+    order[to[k]] = static_cast<std::ptrdiff_t>(from[k]);
+    moved[from[k]] = true;
+  }
+  std::size_t next = 0;
+  for (auto& o : order) {
+    if (o != -1) continue;
+    while (moved[next]) ++next;
+    o = static_cast<std::ptrdiff_t>(next++);
+  }
+  return permute(a, order, caller);
+}
+
 static const OpInfo flip_info{"flip", "dC = flip(dA, dims)", "tC = flip(tA, dims)", "gA = flip(gC, dims)",
                               Saves::nothing,
     "C = flip(A, dims)"};
