@@ -505,8 +505,10 @@ namespace detail {
 Tensor slice_signed(const Tensor& a, std::ptrdiff_t dim, std::ptrdiff_t start, std::ptrdiff_t end, std::ptrdiff_t step,
                     const SourceLocation& caller);
 }
-template <std::signed_integral S, std::signed_integral E>
-Tensor slice(const Tensor& a, std::ptrdiff_t dim, S start, E end, std::ptrdiff_t step = 1,
+// (The step's type is a parameter too, so that a size_t step takes slice above, not an
+// ambiguity.)
+template <std::signed_integral S, std::signed_integral E, std::signed_integral St = std::ptrdiff_t>
+Tensor slice(const Tensor& a, std::ptrdiff_t dim, S start, E end, St step = 1,
              const SourceLocation& caller = SourceLocation::current()) {
   return detail::slice_signed(a, dim, start, end, step, caller);
 }

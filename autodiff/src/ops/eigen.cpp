@@ -13,8 +13,8 @@
 namespace matgrad {
 
 using detail::bmm;
-using detail::diag_embed_last;
-using detail::diagonal_last;
+using detail::diag_embed_of_vectors;
+using detail::diagonal_of_matrices;
 using detail::identity_like;
 using detail::lapack_int;
 using detail::MatrixBatch;
@@ -102,15 +102,15 @@ static EighResult eigen(std::string_view op, const Tensor& a, std::string_view u
       },
       [a, upper](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor& vv = ctx.output;
-        const Tensor lam = diagonal_last(bmm(mT(vv), bmm(symmetric_from(a, upper), vv)));
+        const Tensor lam = diagonal_of_matrices(bmm(mT(vv), bmm(symmetric_from(a, upper), vv)));
         const Tensor vg = bmm(mT(vv), g);
         return {bmm(vv, bmm(0.5 * (vg - mT(vg)) / gaps(lam), mT(vv)))};
       },
       caller);
   const Tensor l = record(
       eigvalsh_info, std::move(values), {a},
-      [&](const Tangent& ta) { return ta.map([&](const Tensor& d) { return diagonal_last(bmm(mT(v), bmm(d, v))); }); },
-      [v](const Tensor& g) -> Grads { return {bmm(v, bmm(diag_embed_last(g), mT(v)))}; }, caller);
+      [&](const Tangent& ta) { return ta.map([&](const Tensor& d) { return diagonal_of_matrices(bmm(mT(v), bmm(d, v))); }); },
+      [v](const Tensor& g) -> Grads { return {bmm(v, bmm(diag_embed_of_vectors(g), mT(v)))}; }, caller);
   return {l, v};
 }
 

@@ -103,10 +103,8 @@ inline Tensor bmm(const Tensor& a, const Tensor& b) {
 // The identity of size n in x's dtype (broadcasts against [*, n, n]).
 inline Tensor identity_like(const Tensor& x, std::size_t n) { return eye(n, {.dtype = x.dtype()}); }
 
-// [*, k] → [*, k, k] with the vector on the diagonal (torch.diag_embed), and its adjoint.
-inline Tensor diag_embed_last(const Tensor& v) {
-  return unsqueeze(v, -1) * identity_like(v, v.dim() ? v.size(-1) : 1);
-}
-inline Tensor diagonal_last(const Tensor& a) { return sum(a * identity_like(a, a.size(-1)), -1); }
+// [*, k] → [*, k, k] with the vector on the diagonal, and its adjoint [*, n, n] → [*, n].
+inline Tensor diag_embed_of_vectors(const Tensor& v) { return diag_embed(v, 0, -2, -1); }
+inline Tensor diagonal_of_matrices(const Tensor& a) { return diagonal(a, 0, -2, -1); }
 
 }  // namespace matgrad::detail

@@ -14,8 +14,8 @@
 namespace matgrad {
 
 using detail::bmm;
-using detail::diag_embed_last;
-using detail::diagonal_last;
+using detail::diag_embed_of_vectors;
+using detail::diagonal_of_matrices;
 using detail::identity_like;
 using detail::lapack_int;
 using detail::MatrixBatch;
@@ -132,8 +132,8 @@ SvdResult svd(const Tensor& a, bool full_matrices, const SourceLocation& caller)
         const Tensor v = mT(r.Vh), e = gaps(r.S), s_row = unsqueeze(r.S, -2), s_col = unsqueeze(r.S, -1);
         return ta.map([&](const Tensor& da) {
           const Tensor dp = bmm(mT(r.U), bmm(da, v));
-          const Tensor ds = diagonal_last(dp);
-          const Tensor x = dp - diag_embed_last(ds);
+          const Tensor ds = diagonal_of_matrices(dp);
+          const Tensor x = dp - diag_embed_of_vectors(ds);
           Tensor du = bmm(r.U, (x * s_row + s_col * mT(x)) / e);
           Tensor dv = bmm(v, (s_col * x + mT(x) * s_row) / e);
           if (m > k) {
@@ -155,7 +155,7 @@ SvdResult svd(const Tensor& a, bool full_matrices, const SourceLocation& caller)
         const SvdResult gr = reduced(unpack(g, l), k);
         const Tensor s_row = unsqueeze(r.S, -2), s_col = unsqueeze(r.S, -1);
         const Tensor ug = bmm(mT(r.U), gr.U), vg = bmm(r.Vh, mT(gr.Vh));
-        const Tensor rr = ((ug - mT(ug)) * s_row + s_col * (vg - mT(vg))) / gaps(r.S) + diag_embed_last(gr.S);
+        const Tensor rr = ((ug - mT(ug)) * s_row + s_col * (vg - mT(vg))) / gaps(r.S) + diag_embed_of_vectors(gr.S);
         if (m > k) {
           const Tensor w = gr.U / s_row;
           return {bmm(bmm(r.U, rr) + w - bmm(r.U, bmm(mT(r.U), w)), r.Vh)};
@@ -181,7 +181,7 @@ Tensor svdvals(const Tensor& a, const SourceLocation& caller) {
   return record(
       svdvals_info, std::move(values), {a},
       [&](const Tangent& ta) {
-        return ta.map([&](const Tensor& d) { return diagonal_last(bmm(mT(r.U), bmm(d, mT(r.Vh)))); });
+        return ta.map([&](const Tensor& d) { return diagonal_of_matrices(bmm(mT(r.U), bmm(d, mT(r.Vh)))); });
       },
       [u = r.U, vh = r.Vh](const Tensor& g) -> Grads { return {bmm(u * unsqueeze(g, -2), vh)}; }, caller);
 }
