@@ -136,8 +136,6 @@ void check_positive_det(std::string_view op, const Shape& shape, const Lu<T>& f,
   }
 }
 
-Tensor zero_d(DType dtype, double value) { return full({}, value, {.dtype = dtype}); }
-
 }  // namespace
 
 // c = Σᵢ Aᵢᵢ;  dc = tr(dA) = tr(Iᵀ dA)  =>  gA = gc I
