@@ -119,6 +119,50 @@ std::vector<OpRow> linalg_rows() {
          }
          return side_by_side(parts);
        }},
+      // Q and R of full-rank matrices (unique: LAPACK's signs are smooth in A), reduced and, where
+      // m ≤ n, complete.
+      {"qr", {{{4, 3}}, {{3, 3}}, {{3, 5}}, {{1, 4}}, {{5, 1}}, {{2, 4, 3}}, {{2, 1, 3, 5}}},
+       [](In x) {
+         const QrResult r = qr(x[0]);
+         std::vector<Tensor> parts{r.Q, r.R};
+         if (x[0].size(-2) <= x[0].size(-1)) {
+           const QrResult c = qr(x[0], "complete");
+           parts.push_back(c.Q);
+           parts.push_back(c.R);
+         }
+         return side_by_side(parts);
+       }},
+      // Without row swaps (x + n I) and with them (its rows reversed).
+      {"lu_factor", {{{3, 3}}, {{1, 1}}, {{4, 4}}, {{2, 3, 3}}, {{2, 1, 4, 4}}},
+       [](In x) {
+         return side_by_side({lu_factor(shifted(x[0])).LU, lu_factor(flip(shifted(x[0]), {-2})).LU});
+       }},
+      // LU is an input of its own (with the pivots of a factorisation that swaps rows); left,
+      // right and adjoint; B's and LU's leading dims broadcast.
+      {"lu_solve",
+       {{{3, 3}, {3, 2}}, {{1, 1}, {1, 4}}, {{4, 4}, {4, 1}}, {{2, 3, 3}, {2, 3, 2}}, {{3, 3}, {2, 3, 2}},
+        {{2, 3, 3}, {3, 2}}},
+       [](In x) {
+         const Tensor lu = shifted(x[0]), b = x[1];
+         const Tensor pivots = lu_factor(flip(lu.detach(), {-2})).pivots;
+         return side_by_side({lu_solve(lu, pivots, b), lu_solve(lu, pivots, b, true, true),
+                              lu_solve(lu, pivots, mT(b), false), lu_solve(lu, pivots, mT(b), false, true)});
+       }},
+      {"pinv", {{{3, 4}}, {{4, 3}}, {{3, 3}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{2, 1, 4, 2}}},
+       [](In x) {
+         std::vector<Tensor> parts{pinv(x[0])};
+         if (x[0].size(-1) == x[0].size(-2)) parts.push_back(pinv(x[0] + mT(x[0]), std::nullopt, std::nullopt, true));
+         return side_by_side(parts);
+       }},
+      // Tall (with residuals), square and wide (the least-norm solution); B a matrix or a vector.
+      {"lstsq",
+       {{{4, 3}, {4, 2}}, {{3, 3}, {3, 2}}, {{2, 4}, {2, 3}}, {{4, 3}, {4}}, {{5, 1}, {5, 2}}, {{2, 4, 3}, {2, 4, 2}},
+        {{2, 4, 3}, {1, 4, 2}}, {{2, 1, 4, 3}, {2, 3, 4}}},
+       [](In x) {
+         const LstsqResult gels = lstsq(x[0], x[1], std::nullopt, "gels"), gelsd = lstsq(x[0], x[1], std::nullopt, "gelsd");
+         return side_by_side({gels.solution, gels.residuals, gelsd.solution, gelsd.residuals,
+                              lstsq(x[0], x[1]).solution});
+       }},
   };
 }
 

@@ -524,6 +524,44 @@ const std::map<std::string, Mapping>& mappings() {
          return {r.U, r.S, r.Vh};
        }},
       {"linalg.svdvals", unary([](const Tensor& a) { return svdvals(a); })},
+      {"linalg.qr",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"mode"});
+         const Arg mode = s.get(0, "mode");
+         const QrResult r = qr(s.input().tensor(), mode.is_none() ? "reduced" : mode.string());
+         return {r.Q, r.R};
+       }},
+      {"linalg.lu_factor",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"pivot"});
+         const Arg pivot = s.get(99, "pivot");
+         if (!pivot.is_none() && !pivot.boolean()) unsupported("pivot=False");
+         const LuFactorResult r = lu_factor(s.input().tensor());
+         return {r.LU, r.pivots};
+       }},
+      {"linalg.lu_solve",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"left", "adjoint"});
+         const Arg left = s.get(99, "left");
+         return {lu_solve(s.input().tensor(), s.arg(0).index_tensor(), s.arg(1).tensor(), left.is_none() || left.boolean(),
+                          flag(s.get(99, "adjoint")))};
+       }},
+      {"linalg.pinv",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"atol", "rtol", "hermitian"});
+         const Arg atol = s.get(99, "atol"), rtol = s.get(99, "rtol");
+         return {pinv(s.input().tensor(), atol.is_none() ? std::nullopt : std::optional(atol.number()),
+                      rtol.is_none() ? std::nullopt : std::optional(rtol.number()), flag(s.get(99, "hermitian")))};
+       }},
+      {"linalg.lstsq",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"rcond", "driver"});
+         const Arg rcond = s.get(1, "rcond"), driver = s.get(99, "driver");
+         const LstsqResult r = lstsq(s.input().tensor(), s.arg(0).tensor(),
+                                     rcond.is_none() ? std::nullopt : std::optional(rcond.number()),
+                                     driver.is_none() ? "gelsy" : driver.string());
+         return {r.solution, r.residuals, r.rank, r.singular_values};
+       }},
       // ---- reductions ----
       {"sum", reduction([](const Tensor& a, const DimList& d, bool k) { return sum(a, d, k); })},
       {"mean", reduction([](const Tensor& a, const DimList& d, bool k) { return mean(a, d, k); })},

@@ -134,6 +134,45 @@ struct SvdResult {
 };
 SvdResult svd(const Tensor& a, bool full_matrices = true, const SourceLocation& caller = SourceLocation::current());
 Tensor svdvals(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+// A = Q R, k = min(m, n): torch.linalg.qr. mode "reduced" (Q [*, m, k], R [*, k, n]),
+// "complete" (Q [*, m, m], R [*, m, n]) or "r" (R only, Q an empty tensor). Gradients for
+// full-rank A; differentiating mode "r", or "complete" with m > n, raises torch's error.
+struct QrResult {
+  Tensor Q, R;
+};
+QrResult qr(const Tensor& a, std::string_view mode = "reduced", const SourceLocation& caller = SourceLocation::current());
+// P A = L U with partial pivoting (getrf): torch.linalg.lu_factor. LU [*, m, n] holds L below
+// the diagonal (its unit diagonal implied) and U on and above it; pivots [*, min(m, n)] int64,
+// 1-based as LAPACK's (row i was swapped with row pivots[i]). A zero pivot is kept, as torch
+// (lu_solve then refuses it). Gradient as torch's for square A (rectangular: an AutogradError).
+struct LuFactorResult {
+  Tensor LU, pivots;
+};
+LuFactorResult lu_factor(const Tensor& a, const SourceLocation& caller = SourceLocation::current());
+// X with A X = B (left), X A = B (not left), Aᴴ in place of A with adjoint, A = P L U from
+// lu_factor: torch.linalg.lu_solve(LU, pivots, B, left, adjoint). Composed from
+// solve_triangular and a permutation, so its gradients in LU (L's strict lower and U's upper
+// triangle) and B are torch's. A zero on U's diagonal raises a ValueError (torch: inf / NaN).
+Tensor lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool left = true, bool adjoint = false,
+                const SourceLocation& caller = SourceLocation::current());
+// The Moore–Penrose pseudoinverse, torch.linalg.pinv: from the SVD (hermitian: from eigh),
+// dropping singular values ≤ max(atol, rtol · σ_max). rtol defaults to ε · max(m, n) when atol
+// is not given (or is 0), else to 0. Gradient as torch's pinv_backward (defined where the rank
+// does not change).
+Tensor pinv(const Tensor& a, std::optional<double> atol = std::nullopt, std::optional<double> rtol = std::nullopt,
+            bool hermitian = false, const SourceLocation& caller = SourceLocation::current());
+// min ‖A X − B‖ (min-norm X when A is wide): torch.linalg.lstsq(A, B, rcond, driver). B is
+// [*, m, k] or [*, m] (a batch of vectors when A has one more dim). driver "gels" assumes full
+// rank (through qr); "gelsy", "gelsd" and "gelss" drop singular values ≤ rcond · σ_max (rcond
+// defaults to ε · max(m, n)), through pinv. residuals (‖A X − B‖² per column) only when m > n
+// and every matrix is of full rank, and not for "gelsy"; rank not for "gels"; singular_values
+// only for "gelsd" and "gelss" (else empty tensors, as torch). The gradient flows through
+// solution (and residuals).
+struct LstsqResult {
+  Tensor solution, residuals, rank, singular_values;
+};
+LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond = std::nullopt,
+                  std::string_view driver = "gelsy", const SourceLocation& caller = SourceLocation::current());
 
 // ---- reductions ----
 // The dims a reduction runs over: one dim, a braced list {0, -1} or a vector; negative dims
