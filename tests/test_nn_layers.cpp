@@ -569,6 +569,21 @@ TEST_CASE("orthogonal_ and trunc_normal_") {
       for (std::size_t j = 0; j < n; ++j) CHECK(g[i * n + j] == doctest::Approx(i == j ? 4.0 : 0.0).epsilon(1e-12));
     }
   }
+  // As torch: Q of the QR of the Gaussian draw, signed by diag(R), so Qᵀ (draw) = R is upper
+  // triangular with a positive diagonal (the transposes for a wide tensor).
+  for (const Shape& shape : {Shape{5, 3}, Shape{3, 5}}) {
+    Generator g1(3), g2(3);
+    Tensor draw = zeros(shape, {.dtype = DType::float64}), w = zeros(shape, {.dtype = DType::float64});
+    nn::init::normal_(draw, g1, 0.0, 1.0);
+    nn::init::orthogonal_(w, g2, 2.0);
+    const bool wide = shape[0] < shape[1];
+    const Tensor r = wide ? matmul(w, t(draw)) / 2.0 : matmul(t(w), draw) / 2.0;  // [3, 3]
+    const auto rv = values(r);
+    for (std::size_t i = 0; i < 3; ++i) {
+      CHECK(rv[i * 3 + i] > 0.1);
+      for (std::size_t j = 0; j < i; ++j) CHECK(std::abs(rv[i * 3 + j]) < 1e-12);
+    }
+  }
   Tensor v = zeros({1}, {.dtype = DType::float64});
   CHECK_THROWS_AS(nn::init::orthogonal_(v, gen), ShapeError);
   Tensor big = zeros({20000}, {.dtype = DType::float64});

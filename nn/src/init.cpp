@@ -125,36 +125,17 @@ Tensor& orthogonal_(Tensor& tensor, Generator& generator, double gain) {
   const std::size_t rows = tensor.shape()[0];
   const std::size_t cols = rows == 0 ? 0 : tensor.numel() / rows;
   if (tensor.numel() == 0) return tensor;
-  // Columns of a tall m×n Gaussian draw (its transpose when rows < cols), as torch orders them.
+  // As torch: the Q of a tall Gaussian draw (the transpose of a wide one), its columns' signs
+  // fixed by diag(R), so that Q is uniform over the orthogonal matrices.
+  NoGradGuard no_grad;
+  Tensor draw = zeros({rows, cols}, {.dtype = DType::float64});
+  normal_(draw, generator, 0.0, 1.0);
   const bool wide = rows < cols;
-  const std::size_t m = wide ? cols : rows, n = wide ? rows : cols;
-  std::normal_distribution<double> dist(0.0, 1.0);
-  std::vector<double> a(rows * cols);
-  for (double& v : a) v = dist(generator.engine());
-  // q[j] holds column j, of length m: element i of column j is a[i][j] (tall) or a[j][i] (wide).
-  std::vector<std::vector<double>> q(n, std::vector<double>(m));
-  for (std::size_t j = 0; j < n; ++j) {
-    for (std::size_t i = 0; i < m; ++i) q[j][i] = wide ? a[j * cols + i] : a[i * cols + j];
-  }
-  for (std::size_t j = 0; j < n; ++j) {
-    for (int pass = 0; pass < 2; ++pass) {  // reorthogonalised: Q stays orthogonal to rounding
-      for (std::size_t k = 0; k < j; ++k) {
-        double dot = 0;
-        for (std::size_t i = 0; i < m; ++i) dot += q[k][i] * q[j][i];
-        for (std::size_t i = 0; i < m; ++i) q[j][i] -= dot * q[k][i];
-      }
-    }
-    double norm = 0;
-    for (double v : q[j]) norm += v * v;
-    norm = std::sqrt(norm);
-    for (double& v : q[j]) v /= norm;
-  }
-  std::size_t e = 0;
-  return fill(tensor, [&] {
-    const std::size_t r = e / cols, c = e % cols;
-    ++e;
-    return gain * (wide ? q[r][c] : q[c][r]);
-  });
+  const QrResult f = qr(wide ? t(draw) : draw);
+  Tensor q = f.Q * sign(diagonal(f.R));
+  if (wide) q = t(q);
+  tensor.copy_(reshape(gain * q, tensor.shape()).to(tensor.dtype()));
+  return tensor;
 }
 
 Tensor& trunc_normal_(Tensor& tensor, Generator& generator, double mean, double std, double a, double b) {
