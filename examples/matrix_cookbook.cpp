@@ -35,7 +35,11 @@ int main() {
   Tensor x_neg = invertible(4).detach();
   x_neg.mutable_data<double>()(0, 0) = -20.0;  // flips the sign of det X
   const Tensor sym = randm(4, 4);
-  const Tensor w3 = randn({3}, gen, f64);
+  const Tensor w3 = randn({3}, gen, f64), w3_4 = randn({4}, gen, f64);
+  // Symmetric positive definite with eigenvalues 1, 2, 3, 4 (a rotated diagonal).
+  const Tensor rotation = qr(randm(4, 4)).Q;
+  const Tensor spd_rotated = matmul(rotation * arange(1.0, 5.0, 1.0, f64), t(rotation));
+  const Tensor spd_distinct = 0.5 * (spd_rotated + t(spd_rotated));
 
   const std::vector<Identity> identities = {
       {"∂ tr(X)/∂X = I", randm(4, 4), [](const Tensor& x) { return trace(x); },
@@ -97,6 +101,25 @@ int main() {
        [](const Tensor& x) { return 3.0 * t(matrix_power(x, 2)); }},
       {"∂ vᵀ(x × w)/∂x = w × v", randn({3}, gen, f64), [&](const Tensor& x) { return vecdot(v, cross(x, w3)); },
        [&](const Tensor&) { return cross(w3, v); }},
+      // The decompositions: eigenvalues of a symmetric X (distinct), the Cholesky factor, the
+      // pseudoinverse and least squares.
+      {"∂ λ₂/∂X = v₂v₂ᵀ (X symmetric, eigh)", spd_distinct,
+       [](const Tensor& x) { return sum(slice(eigvalsh(x), 0, 2, 3)); },
+       [](const Tensor& x) {
+         const Tensor v2 = slice(eigh(x).eigenvectors, 1, 2, 3);
+         return matmul(v2, t(v2));
+       }},
+      {"∂ 2 Σ log Lᵢᵢ/∂X = X⁻ᵀ (X = LLᵀ, cholesky)", spd_distinct,
+       [](const Tensor& x) { return 2.0 * sum(log(diagonal(cholesky(x)))); },
+       [](const Tensor& x) { return t(inverse(x)); }},
+      {"∂ tr(X⁺)/∂X = −(X⁻²)ᵀ (X invertible, pinv)", x_pos, [](const Tensor& x) { return trace(pinv(x)); },
+       [](const Tensor& x) { return -t(matrix_power(inverse(x), 2)); }},
+      {"∂ cᵀ lstsq(A, b)/∂b = A(AᵀA)⁻¹c (the normal equations)", rhs,
+       [&](const Tensor& y) { return vecdot(w3_4, lstsq(tall, y).solution); },
+       [&](const Tensor&) { return matmul(tall, solve(matmul(t(tall), tall), w3_4)); }},
+      {"∂ min‖Ax − b‖²/∂b = 2(b − Ax*) (lstsq's residual)", rhs,
+       [&](const Tensor& y) { return sum(lstsq(tall, y, std::nullopt, "gelsd").residuals); },
+       [&](const Tensor& y) { return 2.0 * (y - matmul(tall, lstsq(tall, y).solution)); }},
   };
 
   NamedTensors closed_forms, autodiff;
