@@ -41,8 +41,8 @@ Tensor& kaiming_normal_(Tensor& tensor, Generator& generator, double a = 0,
                         Nonlinearity nonlinearity = Nonlinearity::leaky_relu);
 
 // Saxe et al. (2013), as torch: the tensor viewed as [size(0), numel / size(0)] gets a (semi-)
-// orthogonal matrix times gain, the Q of a Gaussian draw's QR with R's diagonal made positive
-// (a modified Gram–Schmidt, twice, in double). Needs at least 2 dims.
+// orthogonal matrix times gain, the Q of linalg.qr of a Gaussian draw (of its transpose when
+// wide) with its columns' signs those of diag(R). Needs at least 2 dims.
 Tensor& orthogonal_(Tensor& tensor, Generator& generator, double gain = 1);
 // N(mean, std²) truncated to [a, b], by torch's inverse-CDF method: u uniform between Φ of the
 // bounds, mean + std √2 erfinv(2u − 1), clamped to [a, b].
