@@ -137,6 +137,12 @@ std::vector<OpRow> linalg_rows() {
        [](In x) {
          return side_by_side({lu_factor(shifted(x[0])).LU, lu_factor(flip(shifted(x[0]), {-2})).LU});
        }},
+      // Tall and wide: x + 3 I (m × n), and its rows reversed.
+      {"lu_factor rectangular", {{{5, 3}}, {{3, 5}}, {{1, 4}}, {{4, 1}}, {{2, 4, 3}}, {{2, 1, 3, 4}}},
+       [](In x) {
+         const Tensor a = x[0] + 3.0 * eye(x[0].size(-2), x[0].size(-1), {.dtype = x[0].dtype()});
+         return side_by_side({lu_factor(a).LU, lu_factor(flip(a, {-2})).LU});
+       }},
       // LU is an input of its own (with the pivots of a factorisation that swaps rows); left,
       // right and adjoint; B's and LU's leading dims broadcast.
       {"lu_solve",

@@ -144,7 +144,7 @@ QrResult qr(const Tensor& a, std::string_view mode = "reduced", const SourceLoca
 // P A = L U with partial pivoting (getrf): torch.linalg.lu_factor. LU [*, m, n] holds L below
 // the diagonal (its unit diagonal implied) and U on and above it; pivots [*, min(m, n)] int64,
 // 1-based as LAPACK's (row i was swapped with row pivots[i]). A zero pivot is kept, as torch
-// (lu_solve then refuses it). Gradient as torch's for square A (rectangular: an AutogradError).
+// (lu_solve then refuses it). Gradients as torch's, for square and rectangular A.
 struct LuFactorResult {
   Tensor LU, pivots;
 };

@@ -52,6 +52,20 @@ Tensor permutation_of(std::string_view op, const Tensor& pivots, const MatrixBat
   });
 }
 
+// The square case of the rules below, for f = LU [*, n, n]: dLU from Pᵀ dA, and gA before the
+// permutation from gL and gU Uᵀ (the rectangular cases add to these).
+Tensor square_tangent(const Tensor& f, const Tensor& pda) {
+  const std::size_t n = f.size(-1);
+  const Tensor x = solve_triangular(f, solve_triangular(f, pda, false, true, true), true, false);  // L⁻¹ Pᵀ dA U⁻¹
+  return bmm(tril(f, -1) + detail::identity_like(f, n), tril(x, -1)) + bmm(triu(x), triu(f));
+}
+Tensor square_gradient(const Tensor& f, const Tensor& gl, const Tensor& gu_ut) {
+  const std::size_t n = f.size(-1);
+  const Tensor phi = tril(bmm(mT(tril(f, -1) + detail::identity_like(f, n)), gl), -1) + triu(gu_ut);
+  // L⁻ᵀ Φ U⁻ᵀ: Lᵀ is unit upper triangular, Uᵀ lower
+  return solve_triangular(mT(f), solve_triangular(mT(f), phi, true, true, true), false, false);
+}
+
 }  // namespace
 
 // Square A = P L U:  dA = P (dL U + L dU)  =>  X = L⁻¹ Pᵀ dA U⁻¹ = L⁻¹ dL + dU U⁻¹, strictly lower
@@ -59,6 +73,10 @@ Tensor permutation_of(std::string_view op, const Tensor& pivots, const MatrixBat
 //   dL = L tril(X, −1),  dU = triu(X) U,  dLU = dL + dU
 //   tr(gLUᵀ dLU) = tr((tril(Lᵀ gL, −1) + triu(gU Uᵀ))ᵀ X), gL = tril(gLU, −1), gU = triu(gLU)
 //   =>  gA = P L⁻ᵀ (tril(Lᵀ gL, −1) + triu(gU Uᵀ)) U⁻ᵀ   (torch's lu_factor_ex_backward, m = n)
+// Tall (m > n), L = [L₁; L₂], Pᵀ A = [A₁; A₂]: A₁ = L₁ U is the square case, A₂ = L₂ U gives
+//   dL₂ = (dA₂ − L₂ dU) U⁻¹  =>  gA₂ = gL₂ U⁻ᵀ, and gU Uᵀ − L₂ᵀ gL₂ in place of gU Uᵀ
+// Wide (m < n), U = [U₁ U₂]: A₁ = L U₁ is the square case, A₂ = L U₂ gives
+//   dU₂ = L⁻¹ (dA₂ − dL U₂)  =>  gA₂ = L⁻ᵀ gU₂, and Lᵀ gL − gU₂ U₂ᵀ in place of Lᵀ gL
 static const OpInfo lu_factor_info{
     "lu_factor", "dLU = L tril(X, −1) + triu(X) U, X = L⁻¹ Pᵀ dA U⁻¹",
     "tLU = L tril(X, −1) + triu(X) U, X = L⁻¹ Pᵀ tA U⁻¹",
@@ -93,31 +111,44 @@ LuFactorResult lu_factor(const Tensor& a, const SourceLocation& caller) {
     return result;
   });
   const Tensor p = permutation_of(op, pivots, ab, factors);
-  auto not_square = [m, n] {
-    if (m != n) {
-      fail<AutogradError>("lu_factor: the derivative is implemented for square matrices only, got [{}, {}]",
-                                m, n);
-    }
-  };
   Tensor lu = record(
       lu_factor_info, std::move(factors), {a},
       [&](const Tangent& ta, const JvpContext& ctx) {
-        not_square();
         const Tensor& f = ctx.output;
-        return ta.map([&](const Tensor& da) {
-          // X = L⁻¹ Pᵀ dA U⁻¹: two triangular solves
-          const Tensor x = solve_triangular(f, solve_triangular(f, bmm(mT(p), da), false, true, true), true, false);
-          return bmm(tril(f, -1) + detail::identity_like(f, n), tril(x, -1)) + bmm(triu(x), triu(f));
+        return ta.map([&](const Tensor& d) {
+          const Tensor da = bmm(mT(p), d);  // Pᵀ dA
+          if (m == n) return square_tangent(f, da);
+          if (m > n) {  // [L₁; L₂] U: the top n rows are the square case, dL₂ = (dA₂ − L₂ dU) U⁻¹
+            const Tensor top = slice(f, -2, 0, n), l2 = slice(f, -2, n, m);
+            const Tensor dtop = square_tangent(top, slice(da, -2, 0, n));
+            const Tensor dl2 = solve_triangular(top, slice(da, -2, n, m) - bmm(l2, triu(dtop)), true,
+                                                false);
+            return concat({dtop, dl2}, -2);
+          }
+          // L [U₁ U₂]: the left m columns are the square case, dU₂ = L⁻¹ (dA₂ − dL U₂)
+          const Tensor left = slice(f, -1, 0, m), u2 = slice(f, -1, m, n);
+          const Tensor dleft = square_tangent(left, slice(da, -1, 0, m));
+          const Tensor du2 = solve_triangular(left, slice(da, -1, m, n) - bmm(tril(dleft, -1), u2), false, true, true);
+          return concat({dleft, du2}, -1);
         });
       },
-      [p, not_square, n](const Tensor& g, const VjpContext& ctx) -> Grads {
-        not_square();
+      [p, m, n](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor& f = ctx.output;
-        const Tensor l = tril(f, -1) + detail::identity_like(f, n), u = triu(f);
-        const Tensor phi = tril(bmm(mT(l), tril(g, -1)), -1) + triu(bmm(triu(g), mT(u)));
-        // L⁻ᵀ Φ U⁻ᵀ: Lᵀ is unit upper triangular, Uᵀ lower
-        const Tensor y = solve_triangular(mT(f), phi, true, true, true);
-        return {bmm(p, solve_triangular(mT(f), y, false, false))};
+        if (m == n) return {bmm(p, square_gradient(f, tril(g, -1), bmm(triu(g), mT(triu(f)))))};
+        if (m > n) {  // gA₂ = gL₂ U⁻ᵀ; the square case with triu(gU Uᵀ − L₂ᵀ gL₂)
+          const Tensor top = slice(f, -2, 0, n), l2 = slice(f, -2, n, m), gtop = slice(g, -2, 0, n),
+                       gl2 = slice(g, -2, n, m);
+          const Tensor ga1 = square_gradient(top, tril(gtop, -1), bmm(triu(gtop), mT(triu(top))) - bmm(mT(l2), gl2));
+          const Tensor ga2 = solve_triangular(mT(top), gl2, false, false);
+          return {bmm(p, concat({ga1, ga2}, -2))};
+        }
+        // gA₂ = L⁻ᵀ gU₂; the square case with Lᵀ gL − gU₂ U₂ᵀ in place of Lᵀ gL
+        const Tensor left = slice(f, -1, 0, m), u2 = slice(f, -1, m, n), gleft = slice(g, -1, 0, m),
+                     gu2 = slice(g, -1, m, n);
+        const Tensor ga2 = solve_triangular(mT(left), gu2, true, true, true);
+        const Tensor lt_gl = tril(gleft, -1) - bmm(ga2, mT(u2));  // L⁻ᵀ (Lᵀ gL − gU₂ U₂ᵀ) = gL − L⁻ᵀ gU₂ U₂ᵀ
+        const Tensor ga1 = square_gradient(left, lt_gl, bmm(triu(gleft), mT(triu(left))));
+        return {bmm(p, concat({ga1, ga2}, -1))};
       },
       caller);
   return {lu, pivots};
