@@ -64,12 +64,8 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
   constexpr std::string_view op = "solve_triangular";
   const MatrixBatch ab = detail::square_batch(op, a);
   detail::check_same_dtype(op, a, b);
-  const MatrixBatch bb = detail::matrix_batch(op, b);
   const std::size_t n = ab.rows;
-  if ((left ? bb.rows : bb.cols) != n) {
-    fail<ShapeError>("{}: A of shape {} needs B of shape [*, {}, k] (left) or [*, k, {}] (right), got {} with left={}",
-                     op, to_string(a.shape()), n, n, to_string(b.shape()), left);
-  }
+  const MatrixBatch bb = detail::solve_operand(op, "A", a.shape(), n, b, left);
   if (ab.batch != bb.batch) {
     const auto [a2, b2] = broadcast_batches(op, a, b);
     return solve_triangular(a2, b2, upper, left, unitriangular, caller);

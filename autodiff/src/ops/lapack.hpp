@@ -19,6 +19,12 @@ struct MatrixBatch {
   Shape batch;  // the leading dims
   std::size_t count = 1, rows = 0, cols = 0;
   std::size_t matrix_size() const { return rows * cols; }
+  // The batch dims followed by `last`: the shape of a per-matrix result.
+  Shape with(std::initializer_list<std::size_t> last) const {
+    Shape s = batch;
+    s.insert(s.end(), last);
+    return s;
+  }
 };
 
 inline MatrixBatch matrix_batch(std::string_view op, const Tensor& a) {
@@ -41,6 +47,17 @@ inline MatrixBatch square_batch(std::string_view op, const Tensor& a) {
     fail<ShapeError>("{}: expects a square matrix or a batch of them [*, n, n], got shape {}", op, to_string(a.shape()));
   }
   return b;
+}
+
+// B of a solve with the n × n matrix `a_name` of shape a_shape: [*, n, k] (left) or [*, k, n].
+inline MatrixBatch solve_operand(std::string_view op, std::string_view a_name, const Shape& a_shape, std::size_t n,
+                                 const Tensor& b, bool left) {
+  const MatrixBatch bb = matrix_batch(op, b);
+  if ((left ? bb.rows : bb.cols) != n) {
+    fail<ShapeError>("{}: {} of shape {} needs B of shape [*, {}, k] (left) or [*, k, {}] (right), got {} with left={}",
+                     op, a_name, to_string(a_shape), n, n, to_string(b.shape()), left);
+  }
+  return bb;
 }
 
 // Batch index i of the leading dims as torch prints it in its errors ("batch element 3").

@@ -19,8 +19,7 @@ namespace {
 Tensor permutation_of(std::string_view op, const Tensor& pivots, const MatrixBatch& lb, const Tensor& like) {
   detail::check_defined_any_dtype(op, pivots);
   const std::size_t m = lb.rows, k = std::min(lb.rows, lb.cols);
-  Shape expected = lb.batch;
-  expected.push_back(k);
+  const Shape expected = lb.with({k});
   if (pivots.dtype() != DType::int64) {
     fail<DTypeError>("{}: pivots must be int64 (as lu_factor returns them), got {}", op, dtype_name(pivots.dtype()));
   }
@@ -28,8 +27,7 @@ Tensor permutation_of(std::string_view op, const Tensor& pivots, const MatrixBat
     fail<ShapeError>("{}: LU of shape {} needs pivots of shape {}, got {}", op, to_string(like.shape()),
                      to_string(expected), to_string(pivots.shape()));
   }
-  Shape p_shape = lb.batch;
-  p_shape.insert(p_shape.end(), {m, m});
+  const Shape p_shape = lb.with({m, m});
   const std::int64_t* piv = detail::elements_of<std::int64_t>(pivots);
   return like.visit([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -86,9 +84,7 @@ LuFactorResult lu_factor(const Tensor& a, const SourceLocation& caller) {
   constexpr std::string_view op = "lu_factor";
   const MatrixBatch ab = detail::matrix_batch(op, a);
   const std::size_t m = ab.rows, n = ab.cols, k = std::min(m, n);
-  Shape pivots_shape = ab.batch;
-  pivots_shape.push_back(k);
-  Tensor pivots = detail::empty_tensor<std::int64_t>(pivots_shape, op);
+  Tensor pivots = detail::empty_tensor<std::int64_t>(ab.with({k}), op);
   std::int64_t* piv = detail::elements_of<std::int64_t>(pivots);
   Tensor factors = detail::map_data(a, [&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
@@ -162,12 +158,7 @@ Tensor lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool le
   constexpr std::string_view op = "lu_solve";
   const MatrixBatch lb = detail::square_batch(op, lu);
   detail::check_same_dtype(op, lu, b);
-  const MatrixBatch bb = detail::matrix_batch(op, b);
-  const std::size_t n = lb.rows;
-  if ((left ? bb.rows : bb.cols) != n) {
-    fail<ShapeError>("{}: LU of shape {} needs B of shape [*, {}, k] (left) or [*, k, {}] (right), got {} with left={}",
-                     op, to_string(lu.shape()), n, n, to_string(b.shape()), left);
-  }
+  const MatrixBatch bb = detail::solve_operand(op, "LU", lu.shape(), lb.rows, b, left);
   Tensor p = permutation_of(op, pivots, lb, lu.detach());
   Tensor f = lu, rhs = b;
   if (lb.batch != bb.batch) {  // the leading dims broadcast, as torch's

@@ -63,8 +63,7 @@ Tensor pinv(const Tensor& a, std::optional<double> atol, std::optional<double> r
   }
   const double abs_tol = atol.value_or(0.0);
   const double rel_tol = rtol ? *rtol : abs_tol > 0 ? 0.0 : default_rtol(a, ab);
-  Shape out_shape = ab.batch;
-  out_shape.insert(out_shape.end(), {ab.cols, ab.rows});
+  const Shape out_shape = ab.with({ab.cols, ab.rows});
   Tensor value;
   {
     const Tensor x = a.detach();
@@ -153,8 +152,7 @@ LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond,
     }
   } else {
     const Tensor s = svdvals(lhs.detach());
-    Shape rank_shape = lb.batch;
-    Tensor rank = detail::empty_tensor<std::int64_t>(rank_shape, op);
+    Tensor rank = detail::empty_tensor<std::int64_t>(lb.batch, op);
     std::int64_t* r = detail::elements_of<std::int64_t>(rank);
     const std::size_t k = std::min(m, n);
     s.visit([&](const auto& x) {

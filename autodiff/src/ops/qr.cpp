@@ -41,16 +41,10 @@ QrLayout layout_of(const Tensor& a, std::string_view mode) {
   return l;
 }
 
-Shape with_batch(const QrLayout& l, std::initializer_list<std::size_t> last) {
-  Shape s = l.batch.batch;
-  s.insert(s.end(), last);
-  return s;
-}
-
 QrResult unpack(const Tensor& p, const QrLayout& l) {
   const std::size_t m = l.batch.rows, n = l.batch.cols, q_end = m * l.q_cols;
-  return {reshape(slice(p, -1, 0, q_end), with_batch(l, {m, l.q_cols})),
-          reshape(slice(p, -1, q_end, q_end + l.r_rows * n), with_batch(l, {l.r_rows, n}))};
+  return {reshape(slice(p, -1, 0, q_end), l.batch.with({m, l.q_cols})),
+          reshape(slice(p, -1, q_end, q_end + l.r_rows * n), l.batch.with({l.r_rows, n}))};
 }
 
 Tensor pack(const Tensor& q, const Tensor& r) { return concat({flatten(q, -2), flatten(r, -2)}, -1); }

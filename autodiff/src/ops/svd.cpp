@@ -38,17 +38,11 @@ SvdLayout layout_of(std::string_view op, const Tensor& a, bool full_matrices) {
   return l;
 }
 
-Shape with_batch(const SvdLayout& l, std::initializer_list<std::size_t> last) {
-  Shape s = l.batch.batch;
-  s.insert(s.end(), last);
-  return s;
-}
-
 // U, S and Vh cut out of the packed tensor (differentiable: slice and reshape).
 SvdResult unpack(const Tensor& p, const SvdLayout& l) {
   const std::size_t m = l.batch.rows, n = l.batch.cols, u_end = m * l.mu, s_end = u_end + l.k;
-  return {reshape(slice(p, -1, 0, u_end), with_batch(l, {m, l.mu})), slice(p, -1, u_end, s_end),
-          reshape(slice(p, -1, s_end, s_end + l.vr * n), with_batch(l, {l.vr, n}))};
+  return {reshape(slice(p, -1, 0, u_end), l.batch.with({m, l.mu})), slice(p, -1, u_end, s_end),
+          reshape(slice(p, -1, s_end, s_end + l.vr * n), l.batch.with({l.vr, n}))};
 }
 
 Tensor pack(const Tensor& u, const Tensor& s, const Tensor& vh) {
@@ -144,9 +138,9 @@ SvdResult svd(const Tensor& a, bool full_matrices, const SourceLocation& caller)
             const Tensor w = bmm(mT(da), r.U / s_row);
             dv = dv + w - bmm(v, bmm(r.Vh, w));
           }
-          if (l.mu > k) du = concat({du, zeros(with_batch(l, {m, l.mu - k}), {.dtype = da.dtype()})}, -1);
+          if (l.mu > k) du = concat({du, zeros(l.batch.with({m, l.mu - k}), {.dtype = da.dtype()})}, -1);
           Tensor dvh = mT(dv);
-          if (l.vr > k) dvh = concat({dvh, zeros(with_batch(l, {l.vr - k, n}), {.dtype = da.dtype()})}, -2);
+          if (l.vr > k) dvh = concat({dvh, zeros(l.batch.with({l.vr - k, n}), {.dtype = da.dtype()})}, -2);
           return pack(du, ds, dvh);
         });
       },
