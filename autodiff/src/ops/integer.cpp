@@ -1,6 +1,6 @@
 // Ops of int64 tensors and of truth values: floor_divide and remainder, all / any /
 // count_nonzero, one_hot, the int64 overload of index_select, and the masks
-// (masked_fill, masked_select). None is differentiable in an int64 argument.
+// (nonzero, masked_fill, masked_select). None is differentiable in an int64 argument.
 #include "matgrad/composed_op.hpp"
 #include "common.hpp"
 #include "reduce.hpp"
