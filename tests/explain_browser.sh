@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # explain()'s HTML page in a real browser: runs examples/explain_notes into OUT_DIR, opens the page
 # in headless Chromium, fails on a KaTeX error or math left unrendered, and writes a screenshot
-# to OUT_DIR/explain_notes.png. Exits 77 (CTest: skipped) when chromium is not installed.
+# to OUT_DIR/explain_notes.png. Exits 77 (CTest: skipped) when chromium is not installed, 1 if
+# MATGRAD_REQUIRE_BROWSER is set (CI sets it: there the test must run).
 #   explain_browser.sh EXPLAIN_NOTES_BINARY OUT_DIR
 set -euo pipefail
 example=$1
 out=$2
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then
+  if [ -n "${MATGRAD_REQUIRE_BROWSER:-}" ]; then
+    echo "FAILED: chromium is not installed, and MATGRAD_REQUIRE_BROWSER asks for the browser test"
+    exit 1
+  fi
   echo "SKIPPED: chromium is not installed (scripts/setup installs it; CI runs this test)"
   exit 77
 fi

@@ -21,6 +21,9 @@ static Tensor f64(const Shape& shape, bool requires_grad = false) {
 TEST_CASE("shape mismatch in matmul names both shapes") {
   check_error<ShapeError>([] { matmul(f64({3, 4}), f64({5, 2})); },
                           {"matmul: inner dimensions differ: [3, 4] @ [5, 2]"});
+  check_error<ShapeError>([] { matmul(f64({2, 3, 4}), f64({3, 4, 5})); },
+                          {"matmul: batch dims do not broadcast: [2, 3, 4] @ [3, 4, 5]"});
+  check_error<ShapeError>([] { matmul(f64({2, 2, 3, 4}), f64({3, 1, 4, 5})); }, {"matmul", "[2, 2, 3, 4] @ [3, 1, 4, 5]"});
   check_error<ShapeError>([] { gemm(f64({3, 4}), f64({3, 4})); },
                           {"gemm: inner dimensions differ: [3, 4] @ [3, 4]"});
   check_error<ShapeError>([] { gemm(f64({3, 4}), f64({5, 4}), true, false); },

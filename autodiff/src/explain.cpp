@@ -17,6 +17,7 @@
 #include <map>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace matgrad {
 
@@ -166,7 +167,10 @@ class Explainer {
         is_root = records_of_step_[step].size() >= kMaxRecordsPerStep;
       }
       if (is_root) {
-        if (v.name.empty()) v.name = fmt::format("#{}", index_.at(n));
+        if (v.name.empty()) {
+          v.name = fmt::format("#{}", index_.at(n));
+          unnamed_.insert(n);
+        }
         step = roots_.size();
         roots_.push_back(n);
         records_of_step_.emplace_back();
@@ -468,11 +472,23 @@ class Explainer {
       const std::vector<Tensor> g = grad({output_}, rest, {seed_}, /*retain_graph=*/true, false, /*allow_unused=*/true);
       std::copy(g.begin(), g.end(), grads.begin() + 1);
     }
+    std::unordered_map<const TensorImpl*, std::string_view> read_symmetric;
+    for (const Node* n : nodes_) {
+      if (detail::reads_symmetric(*n->op) && n->inputs[0].input) read_symmetric.emplace(n->inputs[0].input.get(), n->op->name);
+    }
+    auto symmetric_for = [&](const Tensor& t) {
+      const auto it = read_symmetric.find(t.impl().get());
+      return it == read_symmetric.end() ? std::string_view{} : it->second;
+    };
     detail::GradientChecker checker(options_, output_, seed_);
     for (std::size_t i = 0; i < targets.size(); ++i) {
       const bool parameter = i >= roots_.size();
-      const std::string& name = parameter ? e.parameters[i - roots_.size()].name : e.steps[i].result;
-      ExplainCheck c = checker.check(targets[i], grads[i], parameter, name);
+      const Node* root = parameter ? nullptr : roots_[i];
+      ExplainCheck c = checker.check(targets[i], grads[i],
+                                     {.leaf = parameter,
+                                      .name = parameter ? e.parameters[i - roots_.size()].name : e.steps[i].result,
+                                      .record = unnamed_.contains(root) ? root : nullptr,
+                                      .symmetric_for = symmetric_for(targets[i])});
       if (c.checked) {
         ++e.checks;
         e.passed = e.passed && c.passed;
@@ -506,6 +522,7 @@ class Explainer {
   const ExplainOptions& options_;
   Tensor seed_;
   std::vector<const Node*> nodes_;
+  std::unordered_set<const Node*> unnamed_;  // roots named #k: no set_name to find them by
   std::unordered_map<const Node*, std::size_t> index_;
   std::unordered_map<const TensorImpl*, Value> values_;
   std::unordered_map<const Node*, std::size_t> consumers_;

@@ -6,6 +6,8 @@
 #include "names.hpp"
 #include "tape.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 namespace matgrad::detail {
@@ -20,6 +22,10 @@ double inner(const Tensor& a, const Tensor& b) {
   });
 }
 
+bool reads_symmetric(const OpInfo& op) {
+  return op.name == "cholesky" || op.name == "eigh" || op.name == "eigvalsh";
+}
+
 namespace {
 
 // Adds step · direction to the elements of t, outside the graph.
@@ -32,24 +38,51 @@ void add_in_place(Tensor& t, const Tensor& direction, double step) {
   });
 }
 
-// The result the re-run program names: replaced by its perturbed value as set_name names it.
-struct Target {
+// The result a re-run perturbs: the one set_name gives `name`, or the `position`-th record.
+struct Perturbation {
   const std::string* name = nullptr;
+  std::size_t position = 0;
+  std::size_t records = 0;  // records made so far in this run
   const Tensor* direction = nullptr;
   double step = 0;
   bool found = false;
 };
-thread_local Target target;
+thread_local Perturbation target;
+
+// A new tensor in place of `result`, not an in-place change: the result may be a view of a leaf.
+void perturb(Tensor& result) {
+  if (result.shape() != target.direction->shape() || result.dtype() != target.direction->dtype()) return;
+  target.found = true;
+  NoGradGuard no_grad;
+  Tensor moved = result.detach() + *target.direction * target.step;
+  if (!result.name().empty()) moved.impl()->name = std::make_unique<std::string>(result.name());
+  result = moved;
+}
 
 void perturb_named(Tensor& named) {
-  if (!target.name || target.found || named.name() != *target.name) return;
-  if (named.shape() != target.direction->shape() || named.dtype() != target.direction->dtype()) return;
-  target.found = true;
-  // A new tensor in its place, not an in-place change: the result may be a view of a leaf.
-  Tensor moved = named + *target.direction * target.step;
-  moved.impl()->name = std::make_unique<std::string>(*target.name);
-  named = moved;
+  if (!target.found && named.name() == *target.name) perturb(named);
 }
+
+void perturb_record(Tensor& output) {
+  if (!target.found && target.records++ == target.position) perturb(output);
+}
+
+// Each record the mapping run makes, with its position.
+thread_local std::unordered_map<const Node*, std::size_t>* rerun_positions = nullptr;
+
+// A freed record's address may be taken by a later one: the latest position is the live record's.
+void note_position(Tensor& output) {
+  rerun_positions->insert_or_assign(output.impl()->node, target.records++);
+}
+
+struct ResetHooks {
+  ~ResetHooks() {
+    on_set_name = nullptr;
+    on_record = nullptr;
+    rerun_positions = nullptr;
+    target = {};
+  }
+};
 
 }  // namespace
 
@@ -61,24 +94,67 @@ GradientChecker::GradientChecker(const ExplainOptions& options, const Tensor& ou
   atol_ = options.atol > 0 ? options.atol : f64 ? 1e-9 : 1e-4;
 }
 
-double GradientChecker::loss_with(const Tensor& t, const Tensor& direction, double step, bool leaf,
-                                  const std::string& name, bool& found) {
-  NoGradGuard no_grad;
+// An unnamed result has no handle in the re-run, so it is found by where its record stands: one
+// run with grad on, whose output's graph is matched node by node against the explained one from
+// the outputs back, gives each explained record the position of its counterpart among the
+// records of a run. The program must record the same ops in the same order on every run.
+std::optional<std::size_t> GradientChecker::position_in_rerun(const Node* record) {
+  if (!positions_) {
+    positions_.emplace();
+    std::unordered_map<const Node*, std::size_t> made;
+    Tensor rerun;
+    {
+      AutoGradMode grad_on(true);
+      rerun_positions = &made;
+      on_record = &note_position;
+      ResetHooks reset;
+      rerun = options_.program();
+    }
+    std::vector<std::pair<const Node*, const Node*>> pending;
+    if (rerun.defined() && rerun.impl()->node) pending.emplace_back(output_.impl()->node, rerun.impl()->node);
+    while (!pending.empty()) {
+      const auto [explained, counterpart] = pending.back();
+      pending.pop_back();
+      const auto made_at = made.find(counterpart);
+      if (explained->op != counterpart->op || explained->inputs.size() != counterpart->inputs.size() ||
+          made_at == made.end() || !positions_->emplace(explained, made_at->second).second) {
+        continue;
+      }
+      for (std::size_t i = 0; i < explained->inputs.size(); ++i) {
+        const Node* a = explained->inputs[i].producer;
+        const Node* b = counterpart->inputs[i].producer;
+        if (a && b && !positions_->contains(a)) pending.emplace_back(a, b);
+      }
+    }
+  }
+  const auto it = positions_->find(record);
+  if (it == positions_->end()) return std::nullopt;
+  return it->second;
+}
+
+double GradientChecker::loss_with(const Tensor& t, const Tensor& direction, double step, const Target& how,
+                                  bool& found) {
   Tensor out;
-  if (leaf) {
+  if (how.leaf) {
+    NoGradGuard no_grad;
     Tensor x = t;
     add_in_place(x, direction, step);
     found = true;
     out = options_.program();
   } else {
-    target = {&name, &direction, step, false};
-    on_set_name = &perturb_named;
-    struct Reset {
-      ~Reset() {
-        on_set_name = nullptr;
-        target = {};
-      }
-    } reset;
+    const std::optional<std::size_t> position = how.record ? position_in_rerun(how.record) : std::nullopt;
+    if (how.record && !position) return 0;
+    ResetHooks reset;
+    target = {.direction = &direction, .step = step};
+    if (position) {
+      target.position = *position;
+      on_record = &perturb_record;
+    } else {
+      target.name = &how.name;
+      on_set_name = &perturb_named;
+    }
+    // Records are made, so that the re-run's records can be counted.
+    AutoGradMode grad(how.record != nullptr);
     out = options_.program();
     found = target.found;
   }
@@ -87,10 +163,12 @@ double GradientChecker::loss_with(const Tensor& t, const Tensor& direction, doub
                      out.defined() ? to_string(out.shape()) : std::string("an undefined tensor"),
                      to_string(output_.shape()));
   }
+  NoGradGuard no_grad;
   return inner(seed_, out);
 }
 
-ExplainCheck GradientChecker::check(const Tensor& t, const Tensor& gradient, bool leaf, const std::string& name) {
+ExplainCheck GradientChecker::check(const Tensor& t, const Tensor& gradient, const Target& how) {
+  const bool leaf = how.leaf;
   ExplainCheck c;
   if (!gradient.defined()) {
     c.note = "no gradient reaches it";
@@ -106,6 +184,11 @@ ExplainCheck GradientChecker::check(const Tensor& t, const Tensor& gradient, boo
     return c;
   }
   Tensor direction = randn(t.shape(), generator_, {.dtype = t.dtype()});
+  if (!how.symmetric_for.empty()) {
+    NoGradGuard no_grad;
+    direction = (direction + transpose(direction, -2, -1)) * 0.5;
+    c.note = fmt::format("D symmetric: {} reads it as symmetric", how.symmetric_for);
+  }
   c.predicted = inner(gradient, direction);
   const TensorImpl& impl = *t.impl();
   const std::uint64_t version = impl.storage->version;
@@ -126,16 +209,17 @@ ExplainCheck GradientChecker::check(const Tensor& t, const Tensor& gradient, boo
   bool found_plus = false, found_minus = false;
   double plus = 0, minus = 0, base = 0;
   try {
-    plus = loss_with(t, direction, eps_, leaf, name, found_plus);
+    plus = loss_with(t, direction, eps_, how, found_plus);
     restore();
-    minus = loss_with(t, direction, -eps_, leaf, name, found_minus);
+    minus = loss_with(t, direction, -eps_, how, found_minus);
   } catch (...) {
     restore();
     throw;
   }
   restore();
   if (!found_plus || !found_minus) {
-    c.note = "the program does not name it (set_name)";
+    c.note = how.record ? "the program's re-run does not record it as the graph does"
+                        : "the program does not name it (set_name)";
     return c;
   }
   base = std::abs(inner(seed_, output_));

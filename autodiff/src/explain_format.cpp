@@ -21,8 +21,8 @@ namespace {
 
 std::string check_text(const ExplainCheck& c) {
   if (!c.checked) return fmt::format("‖G‖ = {:.4e}   (not checked: {})", c.grad_norm, c.note);
-  return fmt::format("‖G‖ = {:.4e}   ⟨G, D⟩ = {:.10e}   finite difference = {:.10e}   {}", c.grad_norm,
-                     c.predicted, c.numeric, c.passed ? "pass" : "FAIL");
+  return fmt::format("‖G‖ = {:.4e}   ⟨G, D⟩ = {:.10e}   finite difference = {:.10e}   {}{}", c.grad_norm,
+                     c.predicted, c.numeric, c.passed ? "pass" : "FAIL", c.note.empty() ? "" : "   (" + c.note + ")");
 }
 
 std::string symbols_text(const ExplainStep& s) {

@@ -1,5 +1,6 @@
 // The tape: grad mode, making a record, and freeing records without recursion.
 #include "checks.hpp"
+#include "names.hpp"
 #include "ops/common.hpp"
 
 #include <algorithm>
@@ -77,7 +78,9 @@ Tensor push_record(const OpInfo& op, Tensor output, std::span<const InputRef> in
   node->output_version = impl.version();
   node->output = output.impl();
   // The handle returned shares the record's count: holding it holds the record.
-  return Tensor(std::shared_ptr<TensorImpl>(std::move(node), &impl));
+  Tensor recorded(std::shared_ptr<TensorImpl>(std::move(node), &impl));
+  if (on_record) [[unlikely]] on_record(recorded);
+  return recorded;
 }
 
 Node::~Node() {

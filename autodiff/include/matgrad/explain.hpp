@@ -19,9 +19,13 @@
 //
 // The numbers beside each step: ‖G‖, and, when `program` is given, a directional
 // finite-difference check of the adjoint, ⟨G, D⟩ against (ℓ(X + εD) − ℓ(X − εD)) / 2ε for a
-// random direction D. A leaf is perturbed in place (and restored bit for bit); a result is
-// perturbed as the re-run program names it (Tensor::set_name), so name the results you want
-// checked where you make them. Then, per parameter, its gradient in closed form by substitution
+// random direction D. A leaf is perturbed in place (and restored bit for bit); a named result
+// as the re-run program names it (Tensor::set_name); an unnamed one (#k) as the record standing
+// where its own stands among the re-run's records, found by one more run matched against the
+// graph from the output back (so the program must record the same ops in the same order each
+// time it runs). An input that cholesky, eigh or eigvalsh reads is perturbed along a symmetric
+// D: their gradients, as torch's, are those of the input's symmetric part. Then, per parameter,
+// its gradient in closed form by substitution
 // through the steps, lightly simplified; a step's gradient whose closed form has grown past
 // 200 symbols stays its name (G_#k) in the closed forms before it, so deep graphs stay readable.
 //
@@ -68,7 +72,7 @@ struct ExplainCheck {
   double grad_norm = 0;  // ‖G‖ (Frobenius)
   double predicted = 0;  // ⟨G, D⟩
   double numeric = 0;    // (ℓ(X + εD) − ℓ(X − εD)) / 2ε
-  std::string note;      // why it was not checked
+  std::string note;      // why it was not checked, or how D was drawn
 };
 
 struct ExplainSymbol {

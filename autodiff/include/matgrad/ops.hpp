@@ -73,7 +73,8 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool tra
 // y = x Wᵀ + b for x [*, in] (any rank ≥ 1), weight [out, in] and bias [out] (undefined:
 // none), as torch.nn.functional.linear: the bias goes in by the gemm itself, one op on the tape.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const SourceLocation& caller = SourceLocation::current());
-// PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, batched 3-D.
+// PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, and batches
+// [*, m, k] @ [*, k, n] of any rank whose batch dims broadcast (a vector gains a dim and loses it).
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());
 
 // ---- matrix functions (the Matrix Cookbook) ----

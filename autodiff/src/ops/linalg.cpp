@@ -133,9 +133,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   detail::check_same_dtype("matmul", a, b);
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
-  if (sa.empty() || sb.empty() || sa.size() > 3 || sb.size() > 3) {
-    fail<ShapeError>("matmul: expects tensors of rank 1 to 3, got {} @ {}", to_string(sa),
-                     to_string(sb));
+  if (sa.empty() || sb.empty()) {
+    fail<ShapeError>("matmul: both arguments need at least 1 dimension, got {} @ {}", to_string(sa), to_string(sb));
   }
   const std::size_t ka = sa.back();
   const std::size_t kb = sb.size() == 1 ? sb[0] : sb[sb.size() - 2];
@@ -148,19 +147,35 @@ Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   if (sa.size() == 1) return squeeze(matmul(unsqueeze(a, 0, caller), b, caller), -2, caller);  // vector · (batched) matrix
   if (sb.size() == 1) return squeeze(matmul(a, unsqueeze(b, 1, caller), caller), -1, caller);  // (batched) matrix · vector
   if (sa.size() == 2 && sb.size() == 2) return gemm(a, b, false, false, caller);
-  if (sb.size() == 2) {  // [B, m, k] @ [k, n]: one gemm over the stacked rows
-    return reshape(gemm(reshape(a, Shape{sa[0] * sa[1], ka}, caller), b, false, false, caller),
-                   {static_cast<std::ptrdiff_t>(sa[0]), static_cast<std::ptrdiff_t>(sa[1]),
-                    static_cast<std::ptrdiff_t>(sb[1])},
-                   caller);
+  const std::size_t m = sa[sa.size() - 2], n = sb.back();
+  if (sb.size() == 2) {  // [*, m, k] @ [k, n]: one gemm over the stacked rows
+    Shape out = sa;
+    out.back() = n;
+    return reshape(gemm(reshape(a, Shape{detail::dims_product(sa, 0, sa.size() - 1), ka}, caller), b, false, false, caller),
+                   out, caller);
   }
-  if (sa.size() == 2) return gemm(broadcast_to(a, {sb[0], sa[0], sa[1]}, caller), b, false, false, caller);
-  if (sa[0] != sb[0] && sa[0] != 1 && sb[0] != 1) {
-    fail<ShapeError>("matmul: batch sizes differ: {} @ {}", to_string(sa), to_string(sb));
+  // Batch dims broadcast as elementwise ops do, then one batched gemm over them flattened.
+  for (std::size_t i = 3; i <= std::min(sa.size(), sb.size()); ++i) {
+    const std::size_t da = sa[sa.size() - i], db = sb[sb.size() - i];
+    if (da != db && da != 1 && db != 1) {
+      fail<ShapeError>("matmul: batch dims do not broadcast: {} @ {}", to_string(sa), to_string(sb));
+    }
   }
-  const std::size_t batch = std::max(sa[0], sb[0]);
-  return gemm(broadcast_to(a, {batch, sa[1], sa[2]}, caller), broadcast_to(b, {batch, sb[1], sb[2]}, caller),
-              false, false, caller);
+  const Shape batch = detail::broadcast_shapes("matmul", Shape(sa.begin(), sa.end() - 2), Shape(sb.begin(), sb.end() - 2));
+  auto batched = [&](const Tensor& x, std::size_t rows, std::size_t cols) {
+    Shape full = batch;
+    full.push_back(rows);
+    full.push_back(cols);
+    const Tensor expanded = x.shape() == full ? x : broadcast_to(x, full, caller);
+    if (full.size() == 3) return expanded;
+    return reshape(expanded, Shape{detail::dims_product(batch, 0, batch.size()), rows, cols}, caller);
+  };
+  const Tensor c = gemm(batched(a, m, ka), batched(b, ka, n), false, false, caller);
+  if (batch.size() == 1) return c;
+  Shape out = batch;
+  out.push_back(m);
+  out.push_back(n);
+  return reshape(c, out, caller);
 }
 
 }  // namespace matgrad
