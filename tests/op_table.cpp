@@ -144,6 +144,7 @@ const std::vector<OpRow>& op_table() {
       {"gt le", binary_shapes, [](In x) { return x[0] * gt(x[0], x[1]) + x[1] * le(x[0], x[1]); }},
       {"ge lt", binary_shapes, [](In x) { return x[0] * ge(x[0], x[1]) + x[1] * lt(x[0], x[1]); }},
       {"eq", binary_shapes, [](In x) { return x[0] * eq(x[0], x[0]) + x[1] * eq(x[1], x[0]); }},
+      {"ne", binary_shapes, [](In x) { return x[0] * ne(x[0], x[0]) + x[1] * ne(x[1], x[0]); }},
       // Condition: a fixed 0/1 pattern of the broadcast shape of a and b.
       {"where", binary_shapes,
        [](In x) {

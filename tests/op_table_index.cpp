@@ -129,6 +129,17 @@ std::vector<OpRow> index_rows() {
          }
          return out;
        }},
+      // A mask (torch's bool index) over the first dim, and one over the first two.
+      {"index_put mask", {{{5, 4}, {4}}, {{5, 4}, {}}, {{6}, {}}, {{5, 3, 4}, {3, 4}}, {{1, 5}, {5}}, {{0, 3}, {3}}},
+       [](In x) {
+         const Tensor rows = index_along({x[0].size(0)}, 0, 2);  // 0, 1, 0, 1, ...
+         Tensor out = index_put(x[0], {Mask{rows}}, x[1]) + index_put(x[0], {Mask{rows}}, x[1], true);
+         if (x[0].dim() >= 2) {
+           const Tensor cells = index_along({x[0].size(0), x[0].size(1)}, 0, 3, 1, 1);
+           out = out + index_put(x[0], {Mask{cells}}, sum(x[1]) * 1.0, true);
+         }
+         return out;
+       }},
       {"index_select int64", reduce_shapes,
        [](In x) {
          const std::size_t n = size_at(x[0], 0);
@@ -142,6 +153,13 @@ std::vector<OpRow> index_rows() {
          return masked_fill(x[0], mask, 2.0) * x[0] + masked_fill(x[0], x[0].dim() ? row_mask : mask, -1.0);
        },
        Domain::away_from_zero},
+      // The value a 0-d tensor that requires grad: x[1] (or the sum of x[1], broadcast rows).
+      {"masked_fill tensor value", {{{3, 4}, {}}, {{1, 5}, {}}, {{5, 1}, {}}, {{2, 3, 4}, {}}, {{}, {}}, {{0, 3}, {}}},
+       [](In x) {
+         const Tensor mask = index_along(x[0].shape(), 0, 2, 1);
+         const Tensor row_mask = index_along({x[0].dim() ? x[0].shape().back() : 1u}, 0, 2);
+         return masked_fill(x[0], mask, x[1]) * x[0] + masked_fill(x[0], x[0].dim() ? row_mask : mask, x[1] * 3.0);
+       }},
       {"masked_select", {{{3, 4}}, {{1, 5}}, {{5, 1}}, {{2, 3, 4}}, {{}}, {{3, 1}}},
        [](In x) {
          // A mask of x's shape, and one that broadcasts with x ([1, 4] against [3, 1]).

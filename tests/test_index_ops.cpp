@@ -170,6 +170,40 @@ TEST_CASE("take_along_dim, index_put, masked_fill and masked_select") {
   CHECK(doubles(x.grad()) == std::vector<double>{5, 0, 7});
 }
 
+TEST_CASE("index_put with a mask (torch's bool index), nonzero, and masked_fill with a tensor value") {
+  CHECK(values_of(nonzero(f64({{0, 3}, {2, 0}}))) == std::vector<std::int64_t>{0, 1, 1, 0});
+  CHECK(nonzero(f64({{0, 3}, {2, 0}})).shape() == Shape{2, 2});
+  CHECK(nonzero(zeros({3})).shape() == Shape{0, 1});
+  CHECK(nonzero(f64(5)).shape() == Shape{1, 0});  // as torch
+  const Tensor z = zeros({3, 2}, {.dtype = DType::float64});
+  // a[m] = v: the rows where m is non-zero (any dtype), values broadcasting to [2, 2].
+  CHECK(doubles(index_put(z, {Mask{longs({1, 0, 1})}}, f64({5, 6}))) == std::vector<double>{5, 6, 0, 0, 5, 6});
+  CHECK(doubles(index_put(z, {Mask{f64({0, 1, 1})}}, f64({{1, 2}, {3, 4}}), true)) ==
+        std::vector<double>{0, 0, 1, 2, 3, 4});
+  // A mask over both dims addresses elements; mixed with an int64 index it is one index tensor.
+  CHECK(doubles(index_put(z, {Mask{longs({{1, 0}, {0, 0}, {0, 1}})}}, f64(7))) == std::vector<double>{7, 0, 0, 0, 0, 7});
+  CHECK(doubles(index_put(z, {longs({2}), Mask{longs({0, 1})}}, f64(9))) == std::vector<double>{0, 0, 0, 0, 0, 9});
+  CHECK(doubles(index_put(z, {Mask{zeros({3})}}, f64(1))) == std::vector<double>(6, 0.0));  // nothing selected
+  check_error<IndexError>([&] { index_put(z, {Mask{longs({1, 0})}}, f64(1)); },
+                          {"index_put: the mask of shape [2] at dim 0 does not match the indexed tensor of shape [3, 2]"});
+  check_error<IndexError>([&] { index_put(z, {Mask{longs(1)}}, f64(1)); }, {"index_put: a 0-d mask"});
+  check_error<IndexError>([&] { index_put(z, {longs({0}), Mask{longs({{1, 1}})}}, f64(1)); }, {"index_put: the mask"});
+  // The gradient of values is the sum of the output's over the positions each value fills.
+  Tensor v = f64({1, 2}, true);
+  sum(index_put(z, {Mask{longs({1, 0, 1})}}, v) * f64({{1, 10}, {100, 1000}, {3, 30}})).backward();
+  CHECK(doubles(v.grad()) == std::vector<double>{4, 40});
+
+  Tensor a = f64({1, 2, 3}, true);
+  Tensor value = f64(5, true);
+  const Tensor filled = masked_fill(a, longs({1, 0, 1}), value);
+  CHECK(doubles(filled) == std::vector<double>{5, 2, 5});
+  sum(filled * f64({2, 3, 4})).backward();
+  CHECK(value.grad().item() == 6);  // 2 + 4: the gradient over the mask
+  CHECK(doubles(a.grad()) == std::vector<double>{0, 3, 0});
+  check_error<ShapeError>([&] { masked_fill(a, longs({1, 0, 1}), f64({5})); }, {"masked_fill", "0-d", "[1]"});
+  check_error<DTypeError>([&] { masked_fill(a, longs({1, 0, 1}), longs(5)); }, {"masked_fill"});
+}
+
 TEST_CASE("all, any and count_nonzero give int64 (matgrad has no bool dtype)") {
   const Tensor a = f64({{1, 0, 2}, {3, 4, 5}});
   CHECK(all(a).dtype() == DType::int64);
@@ -183,6 +217,19 @@ TEST_CASE("all, any and count_nonzero give int64 (matgrad has no bool dtype)") {
   CHECK(values_of(count_nonzero(a, 0)) == std::vector<std::int64_t>{2, 1, 2});
   CHECK(count_nonzero(f64({NAN, 0})).item<std::int64_t>() == 1);  // NaN is not zero
   CHECK(values_of(count_nonzero(longs({{0, 7}, {0, 0}}), -1)) == std::vector<std::int64_t>{1, 0});
+  // Several dims, as torch.count_nonzero(a, dim=(0, 2)); {} is every dim, a 0-d input takes 0 or -1.
+  Tensor b = zeros({2, 3, 2}, {.dtype = DType::float64});
+  auto& bv = b.mutable_data<double>();
+  for (std::size_t i = 0; i < bv.size(); ++i) bv.data()[i] = i % 3 == 0 ? 0.0 : 1.0;  // 0 at 0, 3, 6, 9
+  CHECK(values_of(count_nonzero(b, {0, 2})) == std::vector<std::int64_t>{2, 2, 4});
+  CHECK(values_of(count_nonzero(b, {-1, 0})) == std::vector<std::int64_t>{2, 2, 4});
+  CHECK(values_of(count_nonzero(b, {1, 2})) == std::vector<std::int64_t>{4, 4});
+  CHECK(count_nonzero(b, {0, 1, 2}).shape() == Shape{});
+  CHECK(count_nonzero(b, {}).item<std::int64_t>() == 8);
+  CHECK(count_nonzero(f64(3), {0}).item<std::int64_t>() == 1);
+  CHECK(values_of(count_nonzero(zeros({0, 2}), {0})) == std::vector<std::int64_t>{0, 0});
+  check_error<IndexError>([&] { count_nonzero(b, {0, -3}); }, {"count_nonzero"});
+  check_error<IndexError>([&] { count_nonzero(b, {3}); }, {"count_nonzero"});
 }
 
 TEST_CASE("one_hot of int64 labels or a span, and its errors") {

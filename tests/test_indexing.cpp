@@ -281,8 +281,19 @@ TEST_CASE("an index out of range names the op, the index, the dim and its size")
   CHECK(has(m, "index_select"));
   CHECK(has(m, "dim 2"));
   CHECK(has(m, "rank 2"));
-  m = error_of<IndexError>([&] { slice(a, 0, 6, 8); });
-  CHECK(m == "slice: start 6 is out of range for dim 0 of size 5");
+}
+
+// A start beyond the size was an IndexError; torch's slice clamps it, as Python's x[6:] does.
+TEST_CASE("slice and slice_scatter clamp a start beyond the size to an empty slice, as torch") {
+  const Tensor a = iota(5, 2);
+  check_tensor(slice(a, 0, 6, 8), {0, 2}, {});
+  check_tensor(slice(a, 0, 6, 2), {0, 2}, {});
+  check_tensor(slice(a, -1, 7, 9), {5, 0}, {});
+  check_tensor(slice(a, 0, SIZE_MAX, SIZE_MAX, 3), {0, 2}, {});
+  check_tensor(slice_scatter(a, zeros({0, 2}, f64), 0, 9, 12), {5, 2}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  Tensor x = arange(4.0, {.dtype = DType::float64, .requires_grad = true});
+  sum(slice(x, 0, 5, 10)).backward();  // empty: a zero gradient
+  check_tensor(x.grad(), {4}, {0, 0, 0, 0});
 }
 
 TEST_CASE("slice and slice_scatter refuse step 0 and a source of the wrong shape") {

@@ -185,8 +185,11 @@ TEST_CASE("int64 arithmetic and comparisons, broadcasting, as torch") {
   CHECK(values_of(gt(a, b)) == std::vector<std::int64_t>{1, 0, 1, 1});
   CHECK(values_of(eq(a, longs({7, 0}))) == std::vector<std::int64_t>{1, 0, 0, 1});
   CHECK(values_of(le(a, b)) == std::vector<std::int64_t>{0, 1, 0, 0});
+  CHECK(values_of(ne(a, longs({7, 0}))) == std::vector<std::int64_t>{0, 1, 1, 0});
+  CHECK(ne(a, b).dtype() == DType::int64);
   CHECK(gt(a, b).dtype() == DType::int64);
   check_error<DTypeError>([&] { lt(a, tensor({1.0})); }, {"lt: dtypes differ: int64 and float32"});
+  check_error<DTypeError>([&] { ne(a, tensor({1.0})); }, {"ne: dtypes differ: int64 and float32"});
   // where takes an int64 condition for float branches, and int64 branches.
   const Tensor w = where(longs({1, 0}), tensor({1.0, 2.0}), tensor({3.0, 4.0}));
   CHECK(w.data<float>() == xt::xarray<float>{1, 4});

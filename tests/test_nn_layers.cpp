@@ -323,6 +323,19 @@ TEST_CASE("loss modules wrap the loss ops with their reduction") {
   const double ce1 = std::log(std::exp(3.0) + std::exp(5.0)) - 3.0;
   CHECK(CrossEntropyLoss()(input, classes).item() == doctest::Approx((ce0 + ce1) / 2));
   CHECK(CrossEntropyLoss{Reduction::sum}(input, classes).item() == doctest::Approx(ce0 + ce1));
+  // An int64 tensor target, as the functional cross_entropy (and torch's module) takes.
+  const Tensor class_tensor = tensor({1, 0}, {.dtype = DType::int64});
+  CHECK(CrossEntropyLoss()(input, class_tensor).item() == doctest::Approx((ce0 + ce1) / 2));
+  CHECK(CrossEntropyLoss{Reduction::sum}(input, class_tensor).item() == doctest::Approx(ce0 + ce1));
+  // torch's options: ignore_index drops the second target, weight and label_smoothing as cross_entropy's.
+  CHECK(CrossEntropyLoss{.ignore_index = 0}(input, class_tensor).item() == doctest::Approx(ce0));
+  CHECK(CrossEntropyLoss{.ignore_index = 0}(input, classes).item() == doctest::Approx(ce0));
+  const Tensor w = tensor({2.0, 1.0}, {.dtype = DType::float64});
+  const CrossEntropyOptions options{.weight = w, .label_smoothing = 0.2};
+  CHECK(CrossEntropyLoss{.weight = w, .label_smoothing = 0.2}(input, class_tensor).item() ==
+        doctest::Approx(cross_entropy(input, class_tensor, options).item()));
+  CHECK(CrossEntropyLoss{.weight = w, .label_smoothing = 0.2}(input, classes).item() ==
+        doctest::Approx(cross_entropy(input, class_tensor, options).item()));
 
   Tensor logits = tensor({0.0, 2.0}, {.dtype = DType::float64});
   Tensor labels = tensor({1.0, 0.0}, {.dtype = DType::float64});

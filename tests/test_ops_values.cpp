@@ -282,6 +282,9 @@ TEST_CASE("sign and the comparisons are constants of the input dtype") {
   check_values(le(a, b), {1, 1, 1, 0, 0, 1});
   check_values(eq(a, b), {0, 1, 0, 0, 0, 0});
   check_values(eq(vec({std::nan("")}), vec({std::nan("")})), {0});
+  check_values(ne(a, b), {1, 0, 1, 1, 1, 1});
+  check_values(ne(vec({std::nan("")}), vec({std::nan("")})), {1});
+  CHECK_FALSE(ne(a, b).requires_grad());
   check_values(gt(tensor(2.5, {.dtype = DType::float64}), vec({1, 3})), {1, 0});
 }
 

@@ -55,6 +55,13 @@ TEST_CASE("diagonal and diag_embed on small cases") {
   CHECK(doubles(diag_embed(tensor({1, 2}, f64))) == std::vector<double>{1, 0, 0, 2});
   CHECK(doubles(diag_embed(tensor({1, 2}, f64), 1)) == std::vector<double>{0, 1, 0, 0, 0, 2, 0, 0, 0});
   CHECK(doubles(diag_embed(tensor({1, 2}, f64), -1)) == std::vector<double>{0, 0, 0, 1, 0, 0, 0, 2, 0});
+  // Any dtype, as torch (int64 was refused by the index_add inside).
+  const Tensor longs = tensor({3, -4}, {.dtype = DType::int64});
+  CHECK(diag_embed(longs).dtype() == DType::int64);
+  CHECK(diag_embed(longs, 1).data<std::int64_t>() == xt::xarray<std::int64_t>{{0, 3, 0}, {0, 0, -4}, {0, 0, 0}});
+  CHECK(diagonal(diag_embed(longs)).data<std::int64_t>() == xt::xarray<std::int64_t>{3, -4});
+  CHECK(index_add(longs, 0, std::vector<std::size_t>{1, 1}, tensor({5, 6}, {.dtype = DType::int64}))
+            .data<std::int64_t>() == xt::xarray<std::int64_t>{3, 7});
   // diagonal undoes diag_embed, for any offset and pair of dims.
   const Tensor c = arange_of({2, 3});
   for (const std::ptrdiff_t k : {-2, 0, 1}) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <type_traits>
 
 using namespace matgrad;
 using namespace matgrad::testing;
@@ -189,7 +190,8 @@ Mapping arg_extremum(bool is_max) {
   };
 }
 
-// all, any and count_nonzero: every element, or one dim (count_nonzero has no keepdim).
+// all, any and count_nonzero: every element, or one dim, or several for count_nonzero (which
+// has no keepdim).
 template <class All, class Dim>
 Mapping truth_reduction(All all_of, Dim along, bool has_keepdim) {
   return [=](const Sample& s) -> Outputs {
@@ -205,7 +207,14 @@ Mapping truth_reduction(All all_of, Dim along, bool has_keepdim) {
     if (dim.is_list()) {
       const auto dims = dim.ints();
       if (dims.empty()) return {all_of(a)};
-      if (dims.size() != 1) unsupported(fmt::format("a reduction over {} dims", dims.size()));
+      if (dims.size() != 1) {
+        // count_nonzero takes several dims; all and any take one (torch 1.13's too).
+        if constexpr (std::is_invocable_v<Dim, const Tensor&, const DimList&, bool>) {
+          return {along(a, dims_of(dim), keepdim)};
+        } else {
+          unsupported(fmt::format("a reduction over {} dims", dims.size()));
+        }
+      }
       return {along(a, dims[0], keepdim)};
     }
     return {along(a, dim.integer(), keepdim)};
@@ -630,7 +639,7 @@ const std::map<std::string, Mapping>& mappings() {
       {"any", truth_reduction([](const Tensor& a) { return any(a); },
                               [](const Tensor& a, std::ptrdiff_t d, bool k) { return any(a, d, k); }, true)},
       {"count_nonzero", truth_reduction([](const Tensor& a) { return count_nonzero(a); },
-                                        [](const Tensor& a, std::ptrdiff_t d, bool) { return count_nonzero(a, d); },
+                                        [](const Tensor& a, const DimList& d, bool) { return count_nonzero(a, d); },
                                         false)},
 
       // ---- softmax family ----
@@ -690,9 +699,15 @@ const std::map<std::string, Mapping>& mappings() {
       {"index_put",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"accumulate"});
-         std::vector<Tensor> indices;
-         // A bool mask as index is refused by index_tensor (matgrad has no bool dtype).
-         for (const Arg& i : s.arg(0).list()) indices.push_back(i.index_tensor());
+         std::vector<TensorIndex> indices;
+         // A bool index is a Mask (matgrad has no bool dtype; tensor() gives it as 0/1).
+         for (const Arg& i : s.arg(0).list()) {
+           if (i.is_tensor() && i.dtype() == "bool") {
+             indices.emplace_back(Mask{i.tensor()});
+           } else {
+             indices.emplace_back(i.index_tensor());
+           }
+         }
          const Arg acc = s.get(2, "accumulate");
          return {index_put(s.input().tensor(), indices, s.arg(1).tensor(), !acc.is_none() && acc.boolean())};
        }},
@@ -700,7 +715,7 @@ const std::map<std::string, Mapping>& mappings() {
        [](const Sample& s) -> Outputs {
          s.only_kwargs({});
          const Arg value = s.arg(1);
-         if (value.is_tensor() && value.tensor().requires_grad()) unsupported("a tensor value that requires grad");
+         if (value.is_tensor()) return {masked_fill(s.input().tensor(), s.arg(0).tensor(), value.tensor())};
          return {masked_fill(s.input().tensor(), s.arg(0).tensor(), value.number())};
        }},
       {"masked_select",
@@ -714,6 +729,45 @@ const std::map<std::string, Mapping>& mappings() {
          const Arg n = s.get(0, "num_classes");
          return {one_hot(s.input().index_tensor(), n.is_none() ? -1 : n.integer())};
        }},
+      // ---- issue 14's remaining surface: ne, narrow, slice_scatter, view ----
+      {"ne", binary([](const Tensor& a, const Tensor& b) { return ne(a, b); })},
+      // narrow(input, dim, start, length); start may be a 0-d int64 tensor.
+      {"narrow",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         const Tensor a = s.input().tensor();
+         const auto dim = static_cast<std::ptrdiff_t>(s.arg(0).integer());
+         const Arg start = s.arg(1);
+         const auto first = static_cast<std::ptrdiff_t>(start.is_tensor() ? start.number() : start.integer());
+         const auto length = static_cast<std::size_t>(s.arg(2).integer());
+         const std::size_t d = static_cast<std::size_t>(dim < 0 ? dim + static_cast<std::ptrdiff_t>(a.dim()) : dim);
+         std::size_t before = 1;
+         for (std::size_t k = 0; k < d; ++k) before *= a.shape()[k];
+         if (before > 1 && length != a.shape()[d]) unsupported("a narrow that is not contiguous (no strided views)");
+         return {narrow(a, dim, first, length)};
+       }},
+      // slice_scatter(input, src, dim=0, start=None, end=None, step=1).
+      {"slice_scatter",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({"dim", "start", "end", "step"});
+         const Tensor a = s.input().tensor();
+         const Arg dim = s.get(1, "dim"), start = s.get(2, "start"), end = s.get(3, "end"), step = s.get(4, "step");
+         const std::ptrdiff_t d = dim.is_none() ? 0 : dim.integer();
+         const std::ptrdiff_t size = a.dim() == 0 ? 1 : static_cast<std::ptrdiff_t>(a.shape()[static_cast<std::size_t>(d < 0 ? d + static_cast<std::ptrdiff_t>(a.dim()) : d)]);
+         auto bound = [size](const Arg& b, std::ptrdiff_t otherwise) {
+           if (b.is_none()) return static_cast<std::size_t>(otherwise);
+           const std::ptrdiff_t v = b.integer();
+           return static_cast<std::size_t>(v < 0 ? std::max<std::ptrdiff_t>(0, v + size) : v);
+         };
+         return {slice_scatter(a, s.arg(0).tensor(), d, bound(start, 0), bound(end, size),
+                               step.is_none() ? 1 : static_cast<std::size_t>(step.integer()))};
+       }},
+      {"view",
+       [](const Sample& s) -> Outputs {
+         s.only_kwargs({});
+         return {view(s.input().tensor(), shape_of(s, 0))};
+       }},
+
       // ---- rearranging (the shape family) ----
       {"permute",
        [](const Sample& s) -> Outputs {

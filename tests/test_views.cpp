@@ -318,6 +318,7 @@ TEST_CASE("narrow is a view of a contiguous range, and refuses a strided one") {
   check_error<ShapeError>([&] { narrow(a, 1, 0, 2); }, {"narrow", "[4, 3]", "not contiguous", "slice"});
   check_error<IndexError>([&] { narrow(a, 0, 3, 2); }, {"narrow", "start 3 + length 2", "size 4"});
   check_error<IndexError>([&] { narrow(a, 0, -5, 1); }, {"narrow", "start -5"});
+  check_error<IndexError>([&] { narrow(a, 0, 5, 0); }, {"narrow", "start 5"});  // torch raises too (slice clamps)
   check_error<IndexError>([&] { narrow(a, 2, 0, 1); }, {"narrow", "dim 2"});
 }
 

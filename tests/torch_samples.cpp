@@ -140,6 +140,11 @@ bool Arg::is_number() const {
 
 std::string Arg::kind() const { return describe(*value_); }
 
+std::string Arg::dtype() const {
+  if (!is_tensor()) unsupported("expected a tensor, got " + kind());
+  return value_->at("tensor").get<std::string>();
+}
+
 Tensor Arg::tensor() const {
   if (!is_tensor()) unsupported("expected a tensor, got " + kind());
   return sample_->decoded(value_);

@@ -32,6 +32,7 @@ class Arg {
   bool is_number() const;
   bool is_list() const { return value_->is_array(); }
   std::string kind() const;  // for messages
+  std::string dtype() const;  // a tensor's torch dtype: "float64", "int64", "bool", ...
 
   // A float tensor (float64), the one created for this sample (so gradients refer to it);
   // a bool tensor as 0/1 float64 (matgrad has no bool dtype); an int64 tensor as float64 values.

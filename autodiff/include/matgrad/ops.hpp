@@ -280,6 +280,7 @@ Tensor ge(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);  // torch.ne, a != b
 // Picks a where condition is non-zero, else b; differentiable in a and b. The gradient sent to
 // the branch not taken is exactly zero, but that branch's own VJP still runs on it, so a NaN
 // or ±inf there comes back: where(x > 0, sqrt(x), 0) has gradient NaN at x < 0, as in PyTorch
@@ -609,7 +610,7 @@ Tensor all(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
 Tensor any(const Tensor& a);
 Tensor any(const Tensor& a, std::ptrdiff_t dim, bool keepdim = false);
 Tensor count_nonzero(const Tensor& a);
-Tensor count_nonzero(const Tensor& a, std::ptrdiff_t dim);
+Tensor count_nonzero(const Tensor& a, const DimList& dim);  // one dim or several, {} every dim (no keepdim, as torch)
 // torch.nn.functional.one_hot: int64 labels of any shape → int64 [..., num_classes]; a
 // num_classes of -1 takes max(labels) + 1. Negative or too large labels raise an IndexError.
 Tensor one_hot(const Tensor& labels, std::ptrdiff_t num_classes = -1);
@@ -657,13 +658,35 @@ Tensor scatter_reduce(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, 
 // but `dim`; without dim, a and index are flattened.
 Tensor take_along_dim(const Tensor& a, const Tensor& index, std::optional<std::ptrdiff_t> dim = std::nullopt,
                       const SourceLocation& caller = SourceLocation::current());
-// a[indices₀, indices₁, ...] = values (+= with accumulate), torch's index_put: k int64 index
-// tensors (broadcasting together) address a's first k dims; values broadcast to the indexed
-// shape. Without accumulate, a repeated position takes the last value written.
-Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
+// torch.nonzero: the int64 coordinates [n, a.dim()] of a's n non-zero elements, in row-major
+// order (any dtype; NaN is non-zero). Not differentiable.
+Tensor nonzero(const Tensor& a);
+// A mask as an index of index_put, torch's bool index (matgrad has no bool dtype, so a mask is
+// marked as one): Mask{m}, of any dtype, non-zero = true, stands for the m.dim() index tensors
+// of m's non-zero elements (the columns of nonzero(m)) and addresses m.dim() dims of a, whose
+// sizes it must have. index_put(a, {Mask{m}}, v) is torch's a[m] = v.
+struct Mask {
+  Tensor mask;
+};
+// One index of index_put: an int64 index tensor or a Mask.
+struct TensorIndex {
+  TensorIndex(Tensor index) : tensor(std::move(index)) {}          // NOLINT: implicit, as torch's
+  TensorIndex(Mask m) : tensor(std::move(m.mask)), is_mask(true) {}  // NOLINT
+  Tensor tensor;
+  bool is_mask = false;
+};
+// a[indices₀, indices₁, ...] = values (+= with accumulate), torch's index_put: int64 index
+// tensors (broadcasting together, masks replaced by their nonzero() columns first) address a's
+// leading dims; values broadcast to the indexed shape. Without accumulate, a repeated position
+// takes the last value written. Departure: a 0-d mask (torch's a[True]) is refused.
+Tensor index_put(const Tensor& a, const std::vector<TensorIndex>& indices, const Tensor& values,
                  bool accumulate = false, const SourceLocation& caller = SourceLocation::current());
 // value where mask is non-zero, else a (mask of any dtype; a and mask broadcast, as torch).
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value, const SourceLocation& caller = SourceLocation::current());
+// With a 0-d tensor value of a's dtype (as torch), differentiable in it too: its gradient is
+// the sum of the output's gradient over the masked positions.
+Tensor masked_fill(const Tensor& a, const Tensor& mask, const Tensor& value,
+                   const SourceLocation& caller = SourceLocation::current());
 // The elements of a where mask (broadcast with a) is non-zero, in row-major order, as a 1-D tensor.
 Tensor masked_select(const Tensor& a, const Tensor& mask, const SourceLocation& caller = SourceLocation::current());
 

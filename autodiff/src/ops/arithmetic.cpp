@@ -1,5 +1,6 @@
 // Broadcasting arithmetic. The engine sums each gradient over broadcast dimensions back to its
 // input's shape, so the VJPs below are written as if no broadcasting happened.
+#include "matgrad/composed_op.hpp"
 #include "pointwise.hpp"
 
 #include <cmath>
@@ -146,6 +147,7 @@ Tensor neg(const Tensor& a, const SourceLocation& caller) {
       [](const Tensor& g) -> Grads { return {-g}; }, caller);
 }
 
+static const ComposedOpInfo scalar_operators_composed{"scalar operators", "x + s, x − s, x · s, x / s, s − x, s / x = add, sub, mul, div with s as a 0-d constant tensor of x's dtype"};
 Tensor operator+(const Tensor& a, Operand b) { return add(a, b.tensor, b.where); }
 Tensor operator-(const Tensor& a, Operand b) { return sub(a, b.tensor, b.where); }
 Tensor operator*(const Tensor& a, Operand b) { return mul(a, b.tensor, b.where); }

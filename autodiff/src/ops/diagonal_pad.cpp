@@ -2,6 +2,7 @@
 // is composed from differentiable primitives (permute, reshape, index_select, index_add, slice,
 // concat), so the VJP and the JVP fall out of the graph: one gather or scatter pass each, as fast
 // as a rule of their own would be, and exact.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
 #include <numeric>
@@ -37,6 +38,7 @@ std::pair<std::size_t, std::size_t> two_dims(std::string_view op, std::ptrdiff_t
 
 }  // namespace
 
+static const ComposedOpInfo diagonal_composed{"diagonal", "C = index_select(reshape(permute(A) with dim1, dim2 last, [..., n₁n₂]), −1, positions of diagonal offset)"};
 // C[..., k] = A[..., i, j] on diagonal `offset` of dims (dim1, dim2), which go, the diagonal
 // taking their place as the last dim: dims permuted to the end, flattened, then index_select of
 // the diagonal's offsets (gA is index_add of gC there). A copy, where torch returns a strided
@@ -65,6 +67,7 @@ Tensor diagonal(const Tensor& a, std::ptrdiff_t offset, std::ptrdiff_t dim1, std
   return index_select(rows, -1, offsets, caller);
 }
 
+static const ComposedOpInfo diag_embed_composed{"diag_embed", "C = permute(reshape(index_add(0 of [..., n²], −1, positions of diagonal offset, A), [..., n, n])) with the new dims at dim1, dim2"};
 // The inverse placement: A's last dim laid on diagonal `offset` of a new square pair of dims
 // (dim1, dim2) of size n + |offset|, zeros elsewhere: index_add into zeros, then the two new dims
 // moved into place.
@@ -113,6 +116,7 @@ std::vector<std::size_t> padded_indices(std::string_view mode, std::size_t n, st
 
 }  // namespace
 
+static const ComposedOpInfo pad_composed{"pad", "C = concat of full(value) blocks (constant), index_select of the reflected / edge positions (reflect, replicate) and A, dim by dim; slice for a negative pad"};
 // torch.nn.functional.pad: pad = (before, after) pairs, the last dim's first. "constant" crops a
 // negative pad (slice) and concatenates blocks of `value`; "reflect" mirrors about the edge
 // element (each pad < the dim's size) and "replicate" repeats it (non-empty dim), both an

@@ -3,6 +3,7 @@
 // contracted left to right, each pair as one batched gemm after a permute and a reshape. The
 // gradient falls out of the graph (diagonal, sum, permute, reshape and gemm are differentiable,
 // twice), and the work is that of the gemms a hand-written contraction would call.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
 #include <array>
@@ -126,6 +127,7 @@ Labelled contract(Labelled a, Labelled b, const std::array<bool, 256>& keep, con
 
 }  // namespace
 
+static const ComposedOpInfo einsum_composed{"einsum", "C = Σ over the letters not in the output of Π operands: diagonal for a repeated letter, sum for a letter no one else names, then left to right one batched gemm (after permute, reshape) per pair"};
 Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands, const SourceLocation& caller) {
   if (operands.empty()) fail<ValueError>("einsum: '{}' is given no operands", equation);
   for (const Tensor& x : operands) detail::check_same_dtype("einsum", operands[0], x);

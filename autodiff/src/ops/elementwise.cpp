@@ -4,6 +4,7 @@
 // clamp, ...) come from the comparisons: they are constants of the backward graph, which is
 // right, as their derivative is zero almost everywhere. Values at non-differentiable points
 // follow PyTorch and are noted next to each op.
+#include "matgrad/composed_op.hpp"
 #include "pointwise.hpp"
 
 #include <cmath>
@@ -281,6 +282,7 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
 
 // ---- not differentiable: the results are constants, never recorded ----
 
+static const ComposedOpInfo sign_composed{"sign", "C = −1, 0 or 1 by the sign of A (a constant: never requires grad)"};
 // -1, 0 or 1 (0 for ±0). NaN gives NaN, as in NumPy (PyTorch gives 0).
 Tensor sign(const Tensor& a) {
   return unary("sign", a, [](auto v) {
@@ -298,11 +300,18 @@ static Tensor compare(std::string_view op, const Tensor& a, const Tensor& b, F f
   });
 }
 
+static const ComposedOpInfo gt_composed{"gt", "C = [A > B] as 0/1 in A's dtype (a constant)"};
 Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, std::greater<>()); }
+static const ComposedOpInfo ge_composed{"ge", "C = [A ≥ B] (a constant)"};
 Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, std::greater_equal<>()); }
+static const ComposedOpInfo lt_composed{"lt", "C = [A < B] (a constant)"};
 Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, std::less<>()); }
+static const ComposedOpInfo le_composed{"le", "C = [A ≤ B] (a constant)"};
 Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, std::less_equal<>()); }
+static const ComposedOpInfo eq_composed{"eq", "C = [A = B] (a constant)"};
 Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, std::equal_to<>()); }
+static const ComposedOpInfo ne_composed{"ne", "C = [A ≠ B] (a constant; NaN ≠ NaN)"};
+Tensor ne(const Tensor& a, const Tensor& b) { return compare("ne", a, b, std::not_equal_to<>()); }  // NaN != NaN: 1
 
 // C = where(M, A, B);  dC = where(M, dA, 0) + where(M, 0, dB). The condition is only read
 // (non-zero = take A; it may have either dtype) and never differentiated; A and B share a

@@ -3,6 +3,7 @@
 // that it is differentiable again: gather's adjoint is scatter_add, and scatter_add's is gather.
 // The index is a constant: the ops keep a copy of it, so a later in-place change of the caller's
 // index tensor cannot change a backward pass.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
 #include <vector>
@@ -232,6 +233,7 @@ Tensor scatter_add(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, con
       caller);
 }
 
+static const ComposedOpInfo take_along_dim_composed{"take_along_dim", "C = gather(broadcast(A), dim, broadcast(I)) (A and I broadcast in every dim but dim; flattened without one)"};
 Tensor take_along_dim(const Tensor& a, const Tensor& index, std::optional<std::ptrdiff_t> dim,
                       const SourceLocation& caller) {
   detail::check_defined_any_dtype("take_along_dim", a);

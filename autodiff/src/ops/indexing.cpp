@@ -2,6 +2,7 @@
 // adjoint), narrow (a view), concat and stack. Every kernel views a tensor as [outer, n, inner]
 // around the dim and moves rows of `inner` contiguous elements. All but index_add move elements
 // without arithmetic, so they take int64 tensors too.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
 #include <algorithm>
@@ -34,9 +35,8 @@ SliceRange slice_range(std::string_view op, const Shape& shape, std::size_t dim,
                        std::size_t start, std::size_t end, std::size_t step) {
   const std::size_t size = shape[dim];
   if (step == 0) fail<ValueError>("{}: step must be positive, got 0 (dim {})", op, dim);
-  if (start > size) {
-    fail<IndexError>("{}: start {} is out of range for dim {} of size {}", op, start, dim, size);
-  }
+  // Bounds beyond the size are clamped to it, as Python's slices: a[7:] of 5 rows is empty.
+  start = std::min(start, size);
   end = std::min(end, size);
   // ⌈(end − start) / step⌉, written so that a huge step cannot wrap it around.
   const std::size_t count = start >= end ? 0 : (end - start - 1) / step + 1;
@@ -99,7 +99,7 @@ static const OpInfo index_add_info{"index_add", "dC = index_add(dA, dim, index, 
     "C = index_add(A, dim, index, S)"};
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller) {
-  detail::check_same_dtype("index_add", a, source);
+  detail::check_same_dtype_any("index_add", a, source);  // int64 too, as torch (diag_embed needs it)
   const std::size_t d = wrap_dim("index_add", dim, a.dim());
   // A 0-d a takes one index and a source of shape [] or [1] (PyTorch allows both).
   const bool scalar = a.dim() == 0;
@@ -115,8 +115,9 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
   const std::size_t outer = split.outer, n = split.n, inner = split.inner;
   check_indices("index_add", index, d, n);
   const std::size_t m = index.size();
-  Tensor out = detail::map_data2("index_add", a, source, [&](const auto& x, const auto& s) {
+  Tensor out = a.visit_any_dtype([&](const auto& x) {
     using T = typename std::decay_t<decltype(x)>::value_type;
+    const auto& s = source.data<T>();
     auto y = detail::empty_array<T>(x.shape(), "index_add");
     std::copy(x.data(), x.data() + x.size(), y.data());
     for (std::size_t o = 0; o < outer; ++o) {
@@ -126,7 +127,7 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
         for (std::size_t i = 0; i < inner; ++i) dst[i] += src[i];
       }
     }
-    return y;
+    return Tensor(std::move(y));
   });
   return record(
       index_add_info, std::move(out), {a, source},
@@ -333,6 +334,7 @@ Tensor concat(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const Sour
       caller);
 }
 
+static const ComposedOpInfo stack_composed{"stack", "C = concat(unsqueeze(Aᵢ, dim) for each i, dim)"};
 // Not a primitive: unsqueeze each input at dim, then concat along it.
 Tensor stack(const std::vector<Tensor>& tensors, std::ptrdiff_t dim, const SourceLocation& caller) {
   if (tensors.empty()) fail<ValueError>("stack: expects at least one tensor, got none");

@@ -1,7 +1,9 @@
 // Ops of int64 tensors and of truth values: floor_divide and remainder, all / any /
 // count_nonzero, one_hot, the int64 overload of index_select, and the masks
-// (masked_fill, masked_select). None is differentiable in an int64 argument.
+// (nonzero, masked_fill, masked_select). None is differentiable in an int64 argument.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
+#include "reduce.hpp"
 
 #include <limits>
 #include <vector>
@@ -114,8 +116,16 @@ Tensor all(const Tensor& a, std::ptrdiff_t dim, bool keepdim) { return count_dim
 Tensor any(const Tensor& a) { return count_all("any", a, any_of); }
 Tensor any(const Tensor& a, std::ptrdiff_t dim, bool keepdim) { return count_dim("any", a, dim, keepdim, any_of); }
 Tensor count_nonzero(const Tensor& a) { return count_all("count_nonzero", a, count_of); }
-Tensor count_nonzero(const Tensor& a, std::ptrdiff_t dim) {
-  return count_dim("count_nonzero", a, dim, false, count_of);
+Tensor count_nonzero(const Tensor& a, const DimList& dim) {
+  detail::check_defined_any_dtype("count_nonzero", a);
+  const detail::ReducePlan plan = detail::plan_reduction("count_nonzero", a.shape(), dim, false);
+  Tensor out = detail::empty_tensor<std::int64_t>(plan.out_shape, "count_nonzero");
+  std::int64_t* dst = detail::elements_of<std::int64_t>(out);
+  std::fill(dst, dst + out.numel(), 0);
+  a.visit_any_dtype([&](const auto& x) {
+    detail::for_each_reduced(x.data(), plan, [&](std::size_t o, auto v) { dst[o] += truth(v) ? 1 : 0; });
+  });
+  return out;
 }
 
 Tensor one_hot(const Tensor& labels, std::ptrdiff_t num_classes) {
@@ -169,6 +179,7 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, co
   return index_select(a, dim, positions("index_select", index, size, "index"), caller);
 }
 
+static const ComposedOpInfo masked_fill_composed{"masked_fill", "C = where(M, v, A) (v a number or a 0-d tensor, which gets Σ_M gC)"};
 // value where mask, else a: where(mask, value, a), a and mask broadcasting (torch's out-of-place
 // masked_fill does too).
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value, const SourceLocation& caller) {
@@ -178,6 +189,40 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value, const Sour
   return where(mask, scalar_like(a, value), a, caller);
 }
 
+Tensor masked_fill(const Tensor& a, const Tensor& mask, const Tensor& value, const SourceLocation& caller) {
+  detail::check_defined_any_dtype("masked_fill", a);
+  detail::check_defined_any_dtype("masked_fill", mask);
+  detail::check_defined_any_dtype("masked_fill", value);
+  if (value.dim() != 0) {
+    fail<ShapeError>("masked_fill: the value must be a 0-d tensor (as torch's), got shape {}", to_string(value.shape()));
+  }
+  detail::check_same_dtype_any("masked_fill", a, value);
+  return where(mask, value, a, caller);
+}
+
+Tensor nonzero(const Tensor& a) {
+  detail::check_defined_any_dtype("nonzero", a);
+  const Shape& shape = a.shape();
+  std::vector<std::size_t> picked;
+  a.visit_any_dtype([&](const auto& x) {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (truth(x.data()[i])) picked.push_back(i);
+    }
+  });
+  const std::size_t k = shape.size();
+  Tensor out = detail::empty_tensor<std::int64_t>({picked.size(), k}, "nonzero");
+  std::int64_t* dst = detail::elements_of<std::int64_t>(out);
+  for (std::size_t p = 0; p < picked.size(); ++p) {
+    std::size_t rest = picked[p];
+    for (std::size_t d = k; d-- > 0;) {
+      dst[p * k + d] = static_cast<std::int64_t>(rest % shape[d]);
+      rest /= shape[d];
+    }
+  }
+  return out;
+}
+
+static const ComposedOpInfo masked_select_composed{"masked_select", "C = index_select(flatten(broadcast(A)), 0, positions where M ≠ 0)"};
 // index_select of the flattened broadcast input at the positions where the mask is non-zero.
 Tensor masked_select(const Tensor& a, const Tensor& mask, const SourceLocation& caller) {
   detail::check_defined_any_dtype("masked_select", a);

@@ -1,6 +1,7 @@
 // Matrix products. gemm is the one primitive: every matmul case and every matmul VJP is a gemm
 // with transpose flags, so no transpose is ever materialised. detail::gemm (backend.cpp) picks
 // the library, and runs a product with a vector side as a matrix-vector product.
+#include "matgrad/composed_op.hpp"
 #include "../blas.hpp"
 #include "common.hpp"
 
@@ -127,6 +128,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
       caller);
 }
 
+static const ComposedOpInfo matmul_composed{"matmul", "C = A B: gemm for matrices; vectors unsqueezed to a row / column and the result squeezed; batches broadcast (torch.matmul)"};
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   detail::check_same_dtype("matmul", a, b);
   const Shape& sa = a.shape();

@@ -4,6 +4,7 @@
 // options are in loss_classification.cpp and loss_regression.cpp. Input and target shapes must
 // match exactly: PyTorch broadcasts the pointwise losses with only a warning, which hides the
 // [N] vs [N, 1] mistake, so matgrad refuses it.
+#include "matgrad/composed_op.hpp"
 #include "loss.hpp"
 
 #include <cmath>
@@ -40,6 +41,7 @@ Tensor detail::reduce_loss(std::string_view op, const Tensor& losses, Reduction 
   fail<ValueError>("{}: unknown reduction {}", op, static_cast<int>(reduction));
 }
 
+static const ComposedOpInfo mse_loss_composed{"mse_loss", "ℓ = reduce((A − T)²)"};
 // Composed: square(input − target), then the reduction.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, const SourceLocation& caller) {
   detail::check_loss_shapes("mse_loss", input, target);

@@ -2,6 +2,7 @@
 // reductions: as accurate as a fused kernel (log_softmax is the stable part) and differentiable
 // to any order, so they record no op of their own. The plain case, class indices of [N, C] or
 // [C] logits without options, goes to the fused kernel of loss.cpp.
+#include "matgrad/composed_op.hpp"
 #include "loss.hpp"
 
 #include <cmath>
@@ -194,6 +195,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction redu
   return cross_entropy(logits, targets, CrossEntropyOptions{.reduction = reduction}, caller);
 }
 
+static const ComposedOpInfo nll_loss_composed{"nll_loss", "ℓᵢ = −w[tᵢ] A[i, tᵢ] (gather), reduced by the weighted mean Σ ℓᵢ / Σ w[tᵢ] over the targets ≠ ignore_index, or sum / none"};
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions& options, const SourceLocation& caller) {
   constexpr std::string_view op = "nll_loss";
   check_input(op, input, options.weight);

@@ -3,6 +3,7 @@
 // differentiable ops, each as accurate as a kernel would be: BCE with logits and weights (via
 // logsigmoid, stable for large |x|), l1, smooth_l1, huber, kl_div, cosine_similarity,
 // cosine_embedding_loss and margin_ranking_loss. Composition differentiates again for free.
+#include "matgrad/composed_op.hpp"
 #include "loss.hpp"
 
 #include <cmath>
@@ -89,11 +90,13 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   return detail::reduce_loss(op, losses, options.reduction, caller);
 }
 
+static const ComposedOpInfo l1_loss_composed{"l1_loss", "ℓ = reduce(|A − T|)"};
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, const SourceLocation& caller) {
   detail::check_loss_shapes("l1_loss", input, target);
   return detail::reduce_loss("l1_loss", abs(sub(input, target, caller), caller), reduction, caller);
 }
 
+static const ComposedOpInfo smooth_l1_loss_composed{"smooth_l1_loss", "ℓ = reduce(where(|A − T| < β, (A − T)² / (2β), |A − T| − β/2))"};
 // where(|d| < β, ½ d² / β, |d| − ½ β): at |d| = β both branches have slope ±1, as torch's.
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta,
                       const SourceLocation& caller) {
@@ -107,6 +110,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
   return detail::reduce_loss(op, losses, reduction, caller);
 }
 
+static const ComposedOpInfo huber_loss_composed{"huber_loss", "ℓ = reduce(where(|A − T| < δ, (A − T)² / 2, δ (|A − T| − δ/2)))"};
 // where(|d| < δ, ½ d², δ (|d| − ½ δ)).
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta,
                   const SourceLocation& caller) {
@@ -119,6 +123,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
   return detail::reduce_loss(op, losses, reduction, caller);
 }
 
+static const ComposedOpInfo kl_div_composed{"kl_div", "ℓ = reduce(xlogy(T, T) − T ⊙ A), or reduce(exp(T) ⊙ (T − A)) with log_target; batchmean: sum / N"};
 // xlogy(y, y) − y x (0 where y = 0, as torch), or eʸ (y − x) with log_target.
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target,
               const SourceLocation& caller) {
@@ -131,6 +136,7 @@ Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bo
   return input.dim() == 0 ? total : total / static_cast<double>(input.size(0));
 }
 
+static const ComposedOpInfo cosine_similarity_composed{"cosine_similarity", "C = Σ_dim A ⊙ B / √(max(Σ_dim A², ε²) max(Σ_dim B², ε²))"};
 // Σ x₁x₂ ⊘ √(max(Σx₁², ε²) max(Σx₂², ε²)) along dim. torch clamps the squared norms in place with
 // gradients off, so the gradient passes the clamp as if it were not there: n + (max(n, ε²) − n)
 // with the correction detached does the same.
@@ -150,6 +156,7 @@ Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, std::ptrdiff_t dim,
   return sum(a * b * denominator, dim, false, caller);
 }
 
+static const ComposedOpInfo cosine_embedding_loss_composed{"cosine_embedding_loss", "ℓ = reduce(where(t = 1, 1 − cos, 0) + where(t = −1, max(cos − margin, 0), 0)), cos = Σ A ⊙ B / √((Σ A² + 10⁻¹²)(Σ B² + 10⁻¹²)) over the last dim"};
 // torch's: cos = Σ x₁x₂ / √((Σx₁² + 1e-12)(Σx₂² + 1e-12)) over the last dim.
 Tensor cosine_embedding_loss(const Tensor& x1, const Tensor& x2, const Tensor& target, double margin,
                              Reduction reduction, const SourceLocation& caller) {
@@ -176,6 +183,7 @@ Tensor cosine_embedding_loss(const Tensor& x1, const Tensor& x2, const Tensor& t
   return detail::reduce_loss(op, positive + negative, reduction, caller);
 }
 
+static const ComposedOpInfo margin_ranking_loss_composed{"margin_ranking_loss", "ℓ = reduce(max(−t ⊙ (A − B) + margin, 0))"};
 Tensor margin_ranking_loss(const Tensor& x1, const Tensor& x2, const Tensor& target, double margin,
                            Reduction reduction, const SourceLocation& caller) {
   constexpr std::string_view op = "margin_ranking_loss";

@@ -2,6 +2,7 @@
 // numeric p) and linalg_matrix_norm (torch.linalg.matrix_norm), named as ATen names them. The
 // vector norm is one reduction with elementwise weights W = ∂c/∂A (reduce.hpp), accumulated in
 // double; the matrix norms compose it, abs, sum, amax, amin and svdvals (nuc, ±2).
+#include "matgrad/composed_op.hpp"
 #include "reduce.hpp"
 
 #include <cmath>
@@ -76,6 +77,7 @@ Tensor linalg_vector_norm(const Tensor& a, double ord, const DimList& dim, bool 
       [plan, ord](const Tensor& x, const Tensor& c) { return vector_norm_weights(x, c, plan, ord); }, caller);
 }
 
+static const ComposedOpInfo norm_composed{"norm", "C = linalg_vector_norm(A, p, dims)"};
 Tensor norm(const Tensor& a, double p, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   return linalg_vector_norm(a, p, dim, keepdim, caller);
 }
@@ -125,6 +127,7 @@ Tensor over_singular_values(const Tensor& a, const DimList& dim, bool keepdim, R
 
 }  // namespace
 
+static const ComposedOpInfo linalg_matrix_norm_composed{"linalg_matrix_norm", "fro: linalg_vector_norm(A, 2, dims); nuc: Σ svdvals(A); ±2: amax / amin of svdvals(A); ±1, ±inf: amax / amin of Σ |A| over the rows / columns"};
 Tensor linalg_matrix_norm(const Tensor& a, std::string_view ord, const DimList& dim, bool keepdim, const SourceLocation& caller) {
   check_matrix_dims(a, dim);
   // nuc: Σ σᵢ, composed (svdvals has the rule: its gradient is U Vh at full rank).

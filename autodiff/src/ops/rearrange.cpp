@@ -2,6 +2,7 @@
 // repeat, each a copy (matgrad has no strided views), and what composes from them and the
 // views: movedim, tile, expand, split, chunk, unbind. Any dtype; each primitive's adjoint is its
 // inverse rearrangement (repeat's is a sum over the copies).
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
 #include <numeric>
@@ -84,6 +85,7 @@ Tensor permute(const Tensor& a, const std::vector<std::ptrdiff_t>& dims, const S
       [inverse](const Tensor& g) -> Grads { return {permute(g, inverse)}; }, caller);
 }
 
+static const ComposedOpInfo movedim_composed{"movedim", "C = permute(A) with the source dims at the destinations, the others in order"};
 Tensor movedim(const Tensor& a, std::ptrdiff_t source, std::ptrdiff_t destination, const SourceLocation& caller) {
   check_defined_any_dtype("movedim", a);
   if (a.dim() == 0) {
@@ -262,6 +264,7 @@ Tensor repeat(const Tensor& a, const std::vector<std::size_t>& repeats, const So
       caller);
 }
 
+static const ComposedOpInfo tile_composed{"tile", "C = repeat(A, reps), reps padded with leading 1s to A's rank"};
 Tensor tile(const Tensor& a, const std::vector<std::size_t>& reps, const SourceLocation& caller) {
   check_defined_any_dtype("tile", a);
   std::vector<std::size_t> r(reps.size() < a.dim() ? a.dim() - reps.size() : 0, 1);
@@ -269,6 +272,7 @@ Tensor tile(const Tensor& a, const std::vector<std::size_t>& reps, const SourceL
   return repeat(a, r, caller);
 }
 
+static const ComposedOpInfo expand_composed{"expand", "C = broadcast_to(A, sizes) (−1 keeps a dim's size)"};
 Tensor expand(const Tensor& a, const std::vector<std::ptrdiff_t>& sizes, const SourceLocation& caller) {
   check_defined_any_dtype("expand", a);
   if (sizes.size() < a.dim()) {
@@ -288,6 +292,7 @@ Tensor expand(const Tensor& a, const std::vector<std::ptrdiff_t>& sizes, const S
   return broadcast_to(a, shape, caller);
 }
 
+static const ComposedOpInfo split_composed{"split", "Cₖ = slice(A, dim, start of piece k, its end) for each piece"};
 std::vector<Tensor> split(const Tensor& a, const std::vector<std::size_t>& sizes, std::ptrdiff_t dim,
                           const SourceLocation& caller) {
   check_defined_any_dtype("split", a);
@@ -316,6 +321,7 @@ std::vector<Tensor> split(const Tensor& a, std::size_t split_size, std::ptrdiff_
   return split(a, sizes, dim, caller);
 }
 
+static const ComposedOpInfo chunk_composed{"chunk", "split(A, ⌈size / chunks⌉, dim)"};
 std::vector<Tensor> chunk(const Tensor& a, std::size_t chunks, std::ptrdiff_t dim, const SourceLocation& caller) {
   check_defined_any_dtype("chunk", a);
   if (chunks == 0) fail<ValueError>("chunk: chunks must be positive, got 0");
@@ -324,6 +330,7 @@ std::vector<Tensor> chunk(const Tensor& a, std::size_t chunks, std::ptrdiff_t di
   return split(a, n == 0 ? 1 : (n + chunks - 1) / chunks, dim, caller);
 }
 
+static const ComposedOpInfo unbind_composed{"unbind", "Cₖ = squeeze(slice(A, dim, k, k + 1), dim) for each k"};
 std::vector<Tensor> unbind(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   check_defined_any_dtype("unbind", a);
   const std::size_t d = normalize_dim("unbind", dim, a.dim());

@@ -2,8 +2,10 @@
 // the scatters. The rules of scatter_reduce are written in one form for every reduction: the
 // positions of A that some index names are "touched"; w = 1, or the untouched mask without
 // include_self, weighs A's own element; N counts the elements reduced at each position.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
+#include <algorithm>
 #include <limits>
 
 namespace matgrad {
@@ -166,12 +168,38 @@ Tensor scatter_reduce(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, 
       caller);
 }
 
+static const ComposedOpInfo index_put_composed{"index_put", "C = reshape(scatter(A as [M, R], 0, flat row of each index, V)), scatter_add with accumulate; a Mask index = its nonzero() columns"};
 // a[i₀, i₁, ...] = values: the k indexed dims flattened into one of size M, a viewed as [M, R],
 // then a scatter (or scatter_add) along dim 0 of rows at the flattened indices.
-Tensor index_put(const Tensor& a, const std::vector<Tensor>& indices, const Tensor& values,
+// A mask is first replaced by the columns of its nonzero(), as torch does with a bool index.
+Tensor index_put(const Tensor& a, const std::vector<TensorIndex>& given, const Tensor& values,
                  bool accumulate, const SourceLocation& caller) {
   detail::check_same_dtype_any("index_put", a, values);
-  if (indices.empty()) fail<ValueError>("index_put: expects at least one index tensor, got none");
+  if (given.empty()) fail<ValueError>("index_put: expects at least one index tensor, got none");
+  std::vector<Tensor> indices;
+  for (const TensorIndex& index : given) {
+    if (!index.is_mask) {
+      indices.push_back(index.tensor);
+      continue;
+    }
+    const Tensor& m = index.tensor;
+    detail::check_defined_any_dtype("index_put", m);
+    const std::size_t first = indices.size(), k = m.dim();
+    if (k == 0) fail<IndexError>("index_put: a 0-d mask (torch's a[True]) is not supported");
+    if (first + k > a.dim() || !std::equal(m.shape().begin(), m.shape().end(), a.shape().begin() + static_cast<std::ptrdiff_t>(first))) {
+      fail<IndexError>("index_put: the mask of shape {} at dim {} does not match the indexed tensor of shape {}",
+                       to_string(m.shape()), first, to_string(a.shape()));
+    }
+    const Tensor at = nonzero(m);  // [n, k]
+    const std::size_t n = at.size(0);
+    const std::int64_t* c = at.data<std::int64_t>().data();
+    for (std::size_t j = 0; j < k; ++j) {
+      Tensor column = detail::empty_tensor<std::int64_t>({n}, "index_put");
+      std::int64_t* dst = detail::elements_of<std::int64_t>(column);
+      for (std::size_t p = 0; p < n; ++p) dst[p] = c[p * k + j];
+      indices.push_back(std::move(column));
+    }
+  }
   if (indices.size() > a.dim()) {
     fail<IndexError>("index_put: {} index tensors for a tensor of rank {} (shape {})", indices.size(),
                      a.dim(), to_string(a.shape()));

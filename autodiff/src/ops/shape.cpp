@@ -1,4 +1,5 @@
 // Ops that move or repeat elements without arithmetic: reshape, transpose, broadcast.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
 #include <xtensor/xbroadcast.hpp>
@@ -58,11 +59,13 @@ Tensor view(const Tensor& a, const ShapeArg& shape_arg, const SourceLocation& ca
       [input_shape](const Tensor& g) -> Grads { return {view(g, input_shape)}; }, caller);
 }
 
+static const ComposedOpInfo view_as_composed{"view_as", "C = view(A, other.shape())"};
 Tensor view_as(const Tensor& a, const Tensor& other, const SourceLocation& caller) {
   check_defined_any_dtype("view_as", other);
   return view(a, other.shape(), caller);
 }
 
+static const ComposedOpInfo flatten_composed{"flatten", "C = reshape(A) with dims start_dim..end_dim merged into one"};
 Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim, const SourceLocation& caller) {
   check_defined_any_dtype("flatten", a);
   const std::size_t start = wrap_dim("flatten", start_dim, a.dim());
@@ -80,6 +83,7 @@ Tensor flatten(const Tensor& a, std::ptrdiff_t start_dim, std::ptrdiff_t end_dim
   return reshape(a, shape, caller);
 }
 
+static const ComposedOpInfo unsqueeze_composed{"unsqueeze", "C = reshape(A) with a new dim of size 1 at dim"};
 Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   check_defined_any_dtype("unsqueeze", a);
   const std::size_t d = normalize_dim("unsqueeze", dim, a.dim() + 1);
@@ -88,6 +92,7 @@ Tensor unsqueeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& call
   return reshape(a, shape, caller);
 }
 
+static const ComposedOpInfo squeeze_composed{"squeeze", "C = reshape(A) without the size-1 dim (or, with no dim, without every one)"};
 // As in PyTorch, a dim whose size is not 1 (or a 0-d tensor) leaves the tensor as it is.
 Tensor squeeze(const Tensor& a, std::ptrdiff_t dim, const SourceLocation& caller) {
   check_defined_any_dtype("squeeze", a);
@@ -126,6 +131,7 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
       [d0, d1](const Tensor& g) -> Grads { return {transpose(g, d0, d1)}; }, caller);
 }
 
+static const ComposedOpInfo t_composed{"t", "C = transpose(A, 0, 1) (A itself for rank < 2)"};
 Tensor t(const Tensor& a, const SourceLocation& caller) {
   check_defined_any_dtype("t", a);
   if (a.dim() > 2) {

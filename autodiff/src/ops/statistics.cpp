@@ -1,6 +1,7 @@
 // Statistics over a list of dims: var, std (and var_mean, std_mean), amax and amin. Each is a
 // reduction with elementwise weights W = ∂C/∂A (reduce.hpp's record_weighted), accumulated in
 // double.
+#include "matgrad/composed_op.hpp"
 #include "reduce.hpp"
 
 #include <algorithm>
@@ -88,6 +89,7 @@ Tensor std(const Tensor& a, const DimList& dim, double correction, bool keepdim,
   return var_or_std(std_info, true, a, dim, correction, keepdim, caller);
 }
 
+static const ComposedOpInfo var_mean_composed{"var_mean", "(var(A, dims, correction), mean(A, dims)); std_mean likewise with std"};
 VarMeanResult var_mean(const Tensor& a, const DimList& dim, double correction, bool keepdim, const SourceLocation& caller) {
   return {var(a, dim, correction, keepdim, caller), mean(a, dim, keepdim, caller)};
 }

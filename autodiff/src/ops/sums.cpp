@@ -1,5 +1,6 @@
 // Sums and products over a list of dims: sum, mean, prod and logsumexp (reduce.hpp plans the
 // dims; float32 accumulates in double).
+#include "matgrad/composed_op.hpp"
 #include "reduce.hpp"
 
 #include <cmath>
@@ -25,6 +26,7 @@ Tensor sum(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocati
       caller);
 }
 
+static const ComposedOpInfo mean_composed{"mean", "C = sum(A, dims) / N (N: the elements reduced into each; NaN over none)"};
 // mean = sum / N. The mean of nothing is NaN, as in PyTorch, but made as sum + NaN rather than
 // sum / 0: a 1/0 factor in the backward would multiply the zeros of a second-order pass into
 // NaN (PyTorch divides after broadcasting, where an empty input leaves nothing to divide).

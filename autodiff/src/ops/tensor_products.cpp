@@ -3,6 +3,7 @@
 // (reshape, permute, mul, sum, index_select, gemm, inverse), so its VJP and JVP fall out of the
 // graph exactly: every one is a product whose rule is the primitives' (d(AB) = dA B + A dB), at
 // the cost of the same gemm or elementwise pass a rule of its own would make.
+#include "matgrad/composed_op.hpp"
 #include "common.hpp"
 
 #include <limits>
@@ -40,6 +41,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, const SourceLocation& ca
 }
 }  // namespace detail
 
+static const ComposedOpInfo kron_composed{"kron", "C = reshape(reshape(A, [a₀, 1, a₁, 1, ...]) ⊙ reshape(B, [1, b₀, 1, b₁, ...]), [a₀b₀, a₁b₁, ...])"};
 // torch.kron: shapes padded with leading 1s to one rank r; C[i·q + k] = A[i] B[k] in each dim.
 // A as [a₀, 1, a₁, 1, ...] times B as [1, b₀, 1, b₁, ...] (a broadcast mul), then merged.
 Tensor kron(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
@@ -59,6 +61,7 @@ Tensor kron(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   return reshape(mul(reshape(a, ia, caller), reshape(b, ib, caller), caller), out, caller);
 }
 
+static const ComposedOpInfo cross_composed{"cross", "C = A[i+1] ⊙ B[i+2] − A[i+2] ⊙ B[i+1] along dim (index_select, mul, sub)"};
 // torch.linalg.cross along dim (of size 3, after broadcasting a against b):
 // C = A₍₁₂₀₎ ⊙ B₍₂₀₁₎ − A₍₂₀₁₎ ⊙ B₍₁₂₀₎, the index lists being index_selects along dim.
 Tensor cross(const Tensor& a, const Tensor& b, std::ptrdiff_t dim, const SourceLocation& caller) {
@@ -81,6 +84,7 @@ Tensor cross(const Tensor& a, const Tensor& b, std::ptrdiff_t dim, const SourceL
              mul(index_select(x, sd, after, caller), index_select(y, sd, next, caller), caller), caller);
 }
 
+static const ComposedOpInfo vecdot_composed{"vecdot", "C = Σ_dim A ⊙ B (broadcasting)"};
 // torch.linalg.vecdot for real tensors: Σ_dim A ⊙ B, broadcasting (dim of the broadcast shape).
 Tensor vecdot(const Tensor& a, const Tensor& b, std::ptrdiff_t dim, const SourceLocation& caller) {
   check_same_dtype("vecdot", a, b);
@@ -90,6 +94,7 @@ Tensor vecdot(const Tensor& a, const Tensor& b, std::ptrdiff_t dim, const Source
   return sum(mul(a, b, caller), static_cast<std::ptrdiff_t>(d), false, caller);
 }
 
+static const ComposedOpInfo tensordot_composed{"tensordot", "C = reshape(gemm(reshape(permute(A), [free, contracted]), reshape(permute(B), [contracted, free]))), the free dims unflattened"};
 // torch.tensordot: A's dims_a contracted with B's dims_b (pairwise, equal sizes): A permuted to
 // [free, contracted] and B to [contracted, free], each flattened to a matrix, one gemm, and the
 // free dims unflattened.
@@ -151,6 +156,7 @@ Tensor detail::tensordot_count(const Tensor& a, const Tensor& b, std::int64_t co
   return tensordot(a, b, da, db, caller);
 }
 
+static const ComposedOpInfo multi_dot_composed{"multi_dot", "C = A₁ A₂ ⋯ Aₙ by matmul in the cheapest order (the matrix-chain programme)"};
 // torch.linalg.multi_dot: A₁ A₂ ⋯ Aₙ in the cheapest order (the matrix-chain dynamic programme on
 // m·k·n multiply-adds); the first may be a vector (a row), the last a vector (a column), and
 // their dims are dropped from the result as torch's.
@@ -219,6 +225,7 @@ Tensor multi_dot(const std::vector<Tensor>& tensors, const SourceLocation& calle
   return out;
 }
 
+static const ComposedOpInfo matrix_power_composed{"matrix_power", "C = Aᵏ by repeated squaring (matmul); I for k = 0; (inverse(A))^|k| for k < 0"};
 // torch.linalg.matrix_power for square matrices [..., n, n]: the identity for k = 0 (constant,
 // gradient 0, as torch), repeated squaring for k > 0, and (A⁻¹)^|k| for k < 0, the inverse
 // matrix by matrix.

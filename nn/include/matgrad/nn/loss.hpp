@@ -4,6 +4,7 @@
 #include "matgrad/ops.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 namespace matgrad::nn {
@@ -15,11 +16,26 @@ struct MSELoss {
   }
 };
 
-// Softmax cross-entropy from logits [N, C] (or [C]) against class indices.
+// Softmax cross-entropy from logits [N, C, d...] (or [C]) against class indices (a span, or an
+// int64 tensor [N, d...]) or class probabilities shaped as the logits, with torch's options
+// (torch.nn.CrossEntropyLoss; their meaning is cross_entropy's, CrossEntropyOptions).
 struct CrossEntropyLoss {
   Reduction reduction = Reduction::mean;
+  Tensor weight{};
+  std::int64_t ignore_index = -100;
+  double label_smoothing = 0.0;
+
+  Tensor operator()(const Tensor& logits, const Tensor& target) const {
+    return cross_entropy(logits, target, {.weight = weight, .ignore_index = ignore_index, .reduction = reduction,
+                                          .label_smoothing = label_smoothing});
+  }
   Tensor operator()(const Tensor& logits, std::span<const std::size_t> targets) const {
-    return cross_entropy(logits, targets, reduction);
+    if (!weight.defined() && ignore_index == -100 && label_smoothing == 0.0) {
+      return cross_entropy(logits, targets, reduction);
+    }
+    xt::xarray<std::int64_t> classes = xt::zeros<std::int64_t>({targets.size()});
+    for (std::size_t i = 0; i < targets.size(); ++i) classes(i) = static_cast<std::int64_t>(targets[i]);
+    return (*this)(logits, logits.dim() == 1 && targets.size() == 1 ? reshape(Tensor(classes), {}) : Tensor(classes));
   }
 };
 
