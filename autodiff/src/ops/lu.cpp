@@ -1,6 +1,6 @@
 // The LU factorisation and its solves (torch.linalg.lu_factor, lu_solve), batched over leading
-// dims, in LAPACK (getrf): P A = L U... as LAPACK writes it, A = P L U, L unit lower triangular
-// (trapezoidal when m > n), U upper; LU packs L's strict lower part and U into one matrix, as
+// dims, in LAPACK (getrf): A = P L U with partial pivoting, L unit lower triangular
+// (trapezoidal when m > n), U upper (trapezoidal when m < n); LU packs L's strict lower part and U into one matrix, as
 // torch's. lu_solve is composed from solve_triangular and the permutation, so its rules are
 // solve_triangular's.
 #include "lapack.hpp"
