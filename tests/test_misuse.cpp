@@ -18,6 +18,13 @@
 using namespace matgrad;
 using namespace matgrad::testing;
 
+// A braced integer meant for an op's dims or count never becomes the op's call site (the
+// caller argument after it): tensordot(a, b, {1}, {0}) once contracted the wrong dims that way.
+template <class T>
+concept takes_braced_zero = requires(void (*f)(const T&)) { f({0}); };
+static_assert(!takes_braced_zero<SourceLocation>);
+static_assert(takes_braced_zero<std::vector<std::ptrdiff_t>>);  // the test itself can pass
+
 #if defined(__SANITIZE_ADDRESS__)
 #define MATGRAD_TEST_UNDER_ASAN 1
 #elif defined(__has_feature)

@@ -6,15 +6,21 @@ namespace matgrad {
 // Where a call was made: file, line and function, filled in at the caller by default
 // arguments like std::source_location (built on the same compiler builtins, which clang 14
 // also has, so the library builds with clang for fuzzing).
+// Not an aggregate: `caller` follows integer arguments, and a braced {0} meant for one of them
+// (tensordot(a, b, {1}, {0})) must not silently become a location and pick another overload.
 struct SourceLocation {
   const char* file = "";
   unsigned line = 0;
   const char* function = "";
 
+  constexpr SourceLocation() noexcept = default;
+  constexpr explicit SourceLocation(const char* file, unsigned line, const char* function) noexcept
+      : file(file), line(line), function(function) {}
+
   static constexpr SourceLocation current(const char* file = __builtin_FILE(),
                                           unsigned line = __builtin_LINE(),
                                           const char* function = __builtin_FUNCTION()) noexcept {
-    return {file, line, function};
+    return SourceLocation(file, line, function);
   }
 };
 
