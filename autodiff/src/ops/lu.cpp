@@ -3,6 +3,7 @@
 // (trapezoidal when m > n), U upper (trapezoidal when m < n); LU packs L's strict lower part and U into one matrix, as
 // torch's. lu_solve is composed from solve_triangular and the permutation, so its rules are
 // solve_triangular's.
+#include "matgrad/composed_op.hpp"
 #include "lapack.hpp"
 
 namespace matgrad {
@@ -150,6 +151,7 @@ LuFactorResult lu_factor(const Tensor& a, const SourceLocation& caller) {
   return {lu, pivots};
 }
 
+static const ComposedOpInfo lu_solve_composed{"lu_solve", "X = U⁻¹ L⁻¹ Pᵀ B (left), B U⁻¹ L⁻¹ Pᵀ (right), P L⁻ᵀ U⁻ᵀ B or B P L⁻ᵀ U⁻ᵀ (adjoint): solve_triangular twice and a permutation matrix"};
 // A = P L U:  left A X = B    =>  X = U⁻¹ L⁻¹ Pᵀ B;   adjoint Aᵀ X = B  =>  X = P L⁻ᵀ U⁻ᵀ B
 //             right X A = B   =>  X = B U⁻¹ L⁻¹ Pᵀ;   adjoint X Aᵀ = B  =>  X = B P L⁻ᵀ U⁻ᵀ
 // (solve_triangular reads only the triangle it needs of LU, or of LUᵀ for the transposes.)

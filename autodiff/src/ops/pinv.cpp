@@ -3,6 +3,7 @@
 // own differential (torch's pinv_backward), which holds wherever the rank does not change (no
 // division by singular-value gaps, unlike composing through svd). lstsq is composed: through qr
 // for the full-rank driver "gels", through pinv for the rank-revealing ones.
+#include "matgrad/composed_op.hpp"
 #include "lapack.hpp"
 
 #include <limits>
@@ -103,6 +104,7 @@ Tensor pinv(const Tensor& a, std::optional<double> atol, std::optional<double> r
       caller);
 }
 
+static const ComposedOpInfo lstsq_composed{"lstsq", "X = argmin ‖A X − B‖ of least norm: gels R⁻¹ Qᵀ B (A = Q R) or Q R⁻ᵀ B (Aᵀ = Q R, wide A); the others pinv(A) B, σ cut at rcond σ_max"};
 LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond, std::string_view driver,
                   const SourceLocation& caller) {
   constexpr std::string_view op = "lstsq";
