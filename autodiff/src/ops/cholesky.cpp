@@ -6,7 +6,6 @@
 
 namespace matgrad {
 
-using detail::bmm;
 using detail::lapack_int;
 using detail::MatrixBatch;
 using detail::mT;
@@ -102,7 +101,7 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
         const Tensor& x = ctx.output;
         const Tangent rhs = tb - ta.map([&](const Tensor& d) {
           const Tensor da = triangle_of(d, upper, unitriangular);
-          return left ? bmm(da, x) : bmm(x, da);
+          return left ? matmul(da, x) : matmul(x, da);
         });
         return rhs.map([&](const Tensor& r) { return solve_triangular(a, r, upper, left, unitriangular); });
       },
@@ -110,7 +109,7 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
         const Tensor gb = solve_triangular(mT(a), g, !upper, left, unitriangular);
         if (!ctx.needs[0]) return {Tensor(), gb};
         const Tensor& x = ctx.output;
-        return {triangle_of(-(left ? bmm(gb, mT(x)) : bmm(mT(x), gb)), upper, unitriangular), gb};
+        return {triangle_of(-(left ? matmul(gb, mT(x)) : matmul(mT(x), gb)), upper, unitriangular), gb};
       },
       caller);
 }
@@ -162,14 +161,14 @@ Tensor cholesky(const Tensor& a, bool upper, const SourceLocation& caller) {
         return ta.map([&](const Tensor& d) {
           // L⁻¹ tA L⁻ᵀ: two triangular solves
           const Tensor m = solve_triangular(mT(l), solve_triangular(l, d, false), true, false);
-          const Tensor dl = bmm(l, tril(m) - 0.5 * (m * detail::identity_like(m, m.size(-1))));
+          const Tensor dl = matmul(l, tril(m) - 0.5 * (m * detail::identity_like(m, m.size(-1))));
           return upper ? mT(dl) : dl;
         });
       },
       [upper](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor l = upper ? mT(ctx.output) : ctx.output;
         const Tensor gl = upper ? mT(g) : g;
-        const Tensor p = tril(bmm(mT(l), gl));
+        const Tensor p = tril(matmul(mT(l), gl));
         const Tensor sym = 0.5 * (p + mT(tril(p, -1)));
         return {solve_triangular(l, solve_triangular(mT(l), sym, true), false, false)};
       },
@@ -222,8 +221,8 @@ Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper, const Source
       [&](const Tangent& tb, const Tangent& tl, const JvpContext& ctx) {
         const Tensor& x = ctx.output;
         const Tangent rhs = tb - tl.map([&](const Tensor& d) {
-          const Tensor da = upper ? bmm(mT(d), l) + bmm(mT(l), d) : bmm(d, mT(l)) + bmm(l, mT(d));
-          return bmm(da, x);
+          const Tensor da = upper ? matmul(mT(d), l) + matmul(mT(l), d) : matmul(d, mT(l)) + matmul(l, mT(d));
+          return matmul(da, x);
         });
         return rhs.map([&](const Tensor& r) { return cholesky_solve(r, l, upper); });
       },
@@ -231,8 +230,8 @@ Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper, const Source
         const Tensor gb = cholesky_solve(g, l, upper);
         if (!ctx.needs[1]) return {gb, Tensor()};
         const Tensor& x = ctx.output;
-        const Tensor s = bmm(gb, mT(x)) + bmm(x, mT(gb));
-        return {gb, upper ? -bmm(l, s) : -bmm(s, l)};
+        const Tensor s = matmul(gb, mT(x)) + matmul(x, mT(gb));
+        return {gb, upper ? -matmul(l, s) : -matmul(s, l)};
       },
       caller);
 }

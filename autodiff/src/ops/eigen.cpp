@@ -12,7 +12,6 @@
 
 namespace matgrad {
 
-using detail::bmm;
 using detail::diag_embed_of_vectors;
 using detail::diagonal_of_matrices;
 using detail::identity_like;
@@ -98,19 +97,19 @@ static EighResult eigen(std::string_view op, const Tensor& a, std::string_view u
       [&](const Tangent& ta, const JvpContext& ctx) {
         const Tensor& vv = ctx.output;
         const Tensor f = (1.0 - identity_like(lambda, lambda.size(-1))) / gaps(lambda);
-        return ta.map([&](const Tensor& d) { return bmm(vv, f * bmm(mT(vv), bmm(d, vv))); });
+        return ta.map([&](const Tensor& d) { return matmul(vv, f * matmul(mT(vv), matmul(d, vv))); });
       },
       [a, upper](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor& vv = ctx.output;
-        const Tensor lam = diagonal_of_matrices(bmm(mT(vv), bmm(symmetric_from(a, upper), vv)));
-        const Tensor vg = bmm(mT(vv), g);
-        return {bmm(vv, bmm(0.5 * (vg - mT(vg)) / gaps(lam), mT(vv)))};
+        const Tensor lam = diagonal_of_matrices(matmul(mT(vv), matmul(symmetric_from(a, upper), vv)));
+        const Tensor vg = matmul(mT(vv), g);
+        return {matmul(vv, matmul(0.5 * (vg - mT(vg)) / gaps(lam), mT(vv)))};
       },
       caller);
   const Tensor l = record(
       eigvalsh_info, std::move(values), {a},
-      [&](const Tangent& ta) { return ta.map([&](const Tensor& d) { return diagonal_of_matrices(bmm(mT(v), bmm(d, v))); }); },
-      [v](const Tensor& g) -> Grads { return {bmm(v, bmm(diag_embed_of_vectors(g), mT(v)))}; }, caller);
+      [&](const Tangent& ta) { return ta.map([&](const Tensor& d) { return diagonal_of_matrices(matmul(mT(v), matmul(d, v))); }); },
+      [v](const Tensor& g) -> Grads { return {matmul(v, matmul(diag_embed_of_vectors(g), mT(v)))}; }, caller);
   return {l, v};
 }
 

@@ -98,25 +98,6 @@ inline xt::blas_index_t lapack_int(std::size_t n) { return static_cast<xt::blas_
 // Xᵀ of the last two dims.
 inline Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
 
-// A B for [*, m, k] and [*, k, n] with the same leading dims (or 2-D): one gemm over the batch
-// flattened into one dim.
-inline Tensor bmm(const Tensor& a, const Tensor& b) {
-  if (a.dim() <= 3 && b.dim() <= 3) return matmul(a, b);
-  const Shape& sa = a.shape();
-  const Shape& sb = b.shape();
-  if (sa.size() != sb.size() || !std::equal(sa.begin(), sa.end() - 2, sb.begin())) {
-    fail<ShapeError>("linalg: internal error: batched product of {} and {}", to_string(sa), to_string(sb));
-  }
-  const auto batch = static_cast<std::ptrdiff_t>(dims_product(sa, 0, sa.size() - 2));
-  const auto m = static_cast<std::ptrdiff_t>(a.size(-2)), k = static_cast<std::ptrdiff_t>(a.size(-1)),
-             n = static_cast<std::ptrdiff_t>(b.size(-1));
-  const Tensor c = gemm(reshape(a, {batch, m, k}), reshape(b, {batch, k, n}));
-  Shape out(sa.begin(), sa.end() - 2);
-  out.push_back(static_cast<std::size_t>(m));
-  out.push_back(static_cast<std::size_t>(n));
-  return reshape(c, out);
-}
-
 // The identity of size n in x's dtype (broadcasts against [*, n, n]).
 inline Tensor identity_like(const Tensor& x, std::size_t n) { return eye(n, {.dtype = x.dtype()}); }
 

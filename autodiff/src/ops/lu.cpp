@@ -8,7 +8,6 @@
 
 namespace matgrad {
 
-using detail::bmm;
 using detail::lapack_int;
 using detail::MatrixBatch;
 using detail::mT;
@@ -56,11 +55,11 @@ Tensor permutation_of(std::string_view op, const Tensor& pivots, const MatrixBat
 Tensor square_tangent(const Tensor& f, const Tensor& pda) {
   const std::size_t n = f.size(-1);
   const Tensor x = solve_triangular(f, solve_triangular(f, pda, false, true, true), true, false);  // L⁻¹ Pᵀ dA U⁻¹
-  return bmm(tril(f, -1) + detail::identity_like(f, n), tril(x, -1)) + bmm(triu(x), triu(f));
+  return matmul(tril(f, -1) + detail::identity_like(f, n), tril(x, -1)) + matmul(triu(x), triu(f));
 }
 Tensor square_gradient(const Tensor& f, const Tensor& gl, const Tensor& gu_ut) {
   const std::size_t n = f.size(-1);
-  const Tensor phi = tril(bmm(mT(tril(f, -1) + detail::identity_like(f, n)), gl), -1) + triu(gu_ut);
+  const Tensor phi = tril(matmul(mT(tril(f, -1) + detail::identity_like(f, n)), gl), -1) + triu(gu_ut);
   // L⁻ᵀ Φ U⁻ᵀ: Lᵀ is unit upper triangular, Uᵀ lower
   return solve_triangular(mT(f), solve_triangular(mT(f), phi, true, true, true), false, false);
 }
@@ -113,39 +112,39 @@ LuFactorResult lu_factor(const Tensor& a, const SourceLocation& caller) {
       [&](const Tangent& ta, const JvpContext& ctx) {
         const Tensor& f = ctx.output;
         return ta.map([&](const Tensor& d) {
-          const Tensor da = bmm(mT(p), d);  // Pᵀ dA
+          const Tensor da = matmul(mT(p), d);  // Pᵀ dA
           if (m == n) return square_tangent(f, da);
           if (m > n) {  // [L₁; L₂] U: the top n rows are the square case, dL₂ = (dA₂ − L₂ dU) U⁻¹
             const Tensor top = slice(f, -2, 0, n), l2 = slice(f, -2, n, m);
             const Tensor dtop = square_tangent(top, slice(da, -2, 0, n));
-            const Tensor dl2 = solve_triangular(top, slice(da, -2, n, m) - bmm(l2, triu(dtop)), true,
+            const Tensor dl2 = solve_triangular(top, slice(da, -2, n, m) - matmul(l2, triu(dtop)), true,
                                                 false);
             return concat({dtop, dl2}, -2);
           }
           // L [U₁ U₂]: the left m columns are the square case, dU₂ = L⁻¹ (dA₂ − dL U₂)
           const Tensor left = slice(f, -1, 0, m), u2 = slice(f, -1, m, n);
           const Tensor dleft = square_tangent(left, slice(da, -1, 0, m));
-          const Tensor du2 = solve_triangular(left, slice(da, -1, m, n) - bmm(tril(dleft, -1), u2), false, true, true);
+          const Tensor du2 = solve_triangular(left, slice(da, -1, m, n) - matmul(tril(dleft, -1), u2), false, true, true);
           return concat({dleft, du2}, -1);
         });
       },
       [p, m, n](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor& f = ctx.output;
-        if (m == n) return {bmm(p, square_gradient(f, tril(g, -1), bmm(triu(g), mT(triu(f)))))};
+        if (m == n) return {matmul(p, square_gradient(f, tril(g, -1), matmul(triu(g), mT(triu(f)))))};
         if (m > n) {  // gA₂ = gL₂ U⁻ᵀ; the square case with triu(gU Uᵀ − L₂ᵀ gL₂)
           const Tensor top = slice(f, -2, 0, n), l2 = slice(f, -2, n, m), gtop = slice(g, -2, 0, n),
                        gl2 = slice(g, -2, n, m);
-          const Tensor ga1 = square_gradient(top, tril(gtop, -1), bmm(triu(gtop), mT(triu(top))) - bmm(mT(l2), gl2));
+          const Tensor ga1 = square_gradient(top, tril(gtop, -1), matmul(triu(gtop), mT(triu(top))) - matmul(mT(l2), gl2));
           const Tensor ga2 = solve_triangular(mT(top), gl2, false, false);
-          return {bmm(p, concat({ga1, ga2}, -2))};
+          return {matmul(p, concat({ga1, ga2}, -2))};
         }
         // gA₂ = L⁻ᵀ gU₂; the square case with Lᵀ gL − gU₂ U₂ᵀ in place of Lᵀ gL
         const Tensor left = slice(f, -1, 0, m), u2 = slice(f, -1, m, n), gleft = slice(g, -1, 0, m),
                      gu2 = slice(g, -1, m, n);
         const Tensor ga2 = solve_triangular(mT(left), gu2, true, true, true);
-        const Tensor lt_gl = tril(gleft, -1) - bmm(ga2, mT(u2));  // L⁻ᵀ (Lᵀ gL − gU₂ U₂ᵀ) = gL − L⁻ᵀ gU₂ U₂ᵀ
-        const Tensor ga1 = square_gradient(left, lt_gl, bmm(triu(gleft), mT(triu(left))));
-        return {bmm(p, concat({ga1, ga2}, -1))};
+        const Tensor lt_gl = tril(gleft, -1) - matmul(ga2, mT(u2));  // L⁻ᵀ (Lᵀ gL − gU₂ U₂ᵀ) = gL − L⁻ᵀ gU₂ U₂ᵀ
+        const Tensor ga1 = square_gradient(left, lt_gl, matmul(triu(gleft), mT(triu(left))));
+        return {matmul(p, concat({ga1, ga2}, -1))};
       },
       caller);
   return {lu, pivots};
@@ -174,13 +173,13 @@ Tensor lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b, bool le
   }
   const Tensor ft = mT(f);
   if (left && !adjoint) {
-    return solve_triangular(f, solve_triangular(f, bmm(mT(p), rhs), false, true, true), true, true, false, caller);
+    return solve_triangular(f, solve_triangular(f, matmul(mT(p), rhs), false, true, true), true, true, false, caller);
   }
-  if (left) return bmm(p, solve_triangular(ft, solve_triangular(ft, rhs, false), true, true, true, caller));
+  if (left) return matmul(p, solve_triangular(ft, solve_triangular(ft, rhs, false), true, true, true, caller));
   if (!adjoint) {
-    return bmm(solve_triangular(f, solve_triangular(f, rhs, true, false), false, false, true, caller), mT(p));
+    return matmul(solve_triangular(f, solve_triangular(f, rhs, true, false), false, false, true, caller), mT(p));
   }
-  return solve_triangular(ft, solve_triangular(ft, bmm(rhs, p), true, false, true), false, false, false, caller);
+  return solve_triangular(ft, solve_triangular(ft, matmul(rhs, p), true, false, true), false, false, false, caller);
 }
 
 }  // namespace matgrad

@@ -208,11 +208,11 @@ Tensor inverse(const Tensor& a, const SourceLocation& caller) {
       inverse_info, std::move(out), {a},
       [](const Tangent& ta, const JvpContext& ctx) {
         const Tensor& c = ctx.output;
-        return ta.map([&](const Tensor& d) { return -detail::bmm(detail::bmm(c, d), c); });
+        return ta.map([&](const Tensor& d) { return -matmul(matmul(c, d), c); });
       },
       [](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor ct = detail::mT(ctx.output);
-        return {-detail::bmm(detail::bmm(ct, g), ct)};
+        return {-matmul(matmul(ct, g), ct)};
       },
       caller);
 }
@@ -383,14 +383,14 @@ Tensor solve(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
       solve_info, std::move(out), {a, b},
       [&](const Tangent& ta, const Tangent& tb, const JvpContext& ctx) {
         const Tensor& x = ctx.output;
-        const Tangent rhs = tb - ta.map([&](const Tensor& d) { return detail::bmm(d, x); });
+        const Tangent rhs = tb - ta.map([&](const Tensor& d) { return matmul(d, x); });
         return rhs.map([&](const Tensor& r) { return solve(a, r); });
       },
       [a](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor gb = solve(detail::mT(a), g);
         if (!ctx.needs[0]) return {Tensor(), gb};
         const Tensor& x = ctx.output;
-        return {x.dim() == 1 ? -outer(gb, x) : -detail::bmm(gb, detail::mT(x)), gb};
+        return {x.dim() == 1 ? -outer(gb, x) : -matmul(gb, detail::mT(x)), gb};
       },
       caller);
 }

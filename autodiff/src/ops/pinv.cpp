@@ -10,7 +10,6 @@
 
 namespace matgrad {
 
-using detail::bmm;
 using detail::MatrixBatch;
 using detail::mT;
 
@@ -73,11 +72,11 @@ Tensor pinv(const Tensor& a, std::optional<double> atol, std::optional<double> r
       value = zeros(out_shape, {.dtype = a.dtype()});
     } else if (hermitian) {
       const EighResult e = eigh(x);
-      value = bmm(e.eigenvectors * unsqueeze(inverted_above(e.eigenvalues, abs_tol, rel_tol), -2),
+      value = matmul(e.eigenvectors * unsqueeze(inverted_above(e.eigenvalues, abs_tol, rel_tol), -2),
                   mT(e.eigenvectors));
     } else {
       const SvdResult r = svd(x, false);
-      value = bmm(mT(r.Vh) * unsqueeze(inverted_above(r.S, abs_tol, rel_tol), -2), mT(r.U));
+      value = matmul(mT(r.Vh) * unsqueeze(inverted_above(r.S, abs_tol, rel_tol), -2), mT(r.U));
     }
     value = detail::copy(value);
   }
@@ -87,18 +86,18 @@ Tensor pinv(const Tensor& a, std::optional<double> atol, std::optional<double> r
         const Tensor& p = ctx.output;
         return ta.map([&](const Tensor& d) {
           const Tensor da = hermitian ? symmetric_part(d) : d;
-          const Tensor pda = bmm(p, da);
-          const Tensor term2 = bmm(bmm(p, mT(p)), mT(da) - bmm(mT(da), bmm(a, p)));
-          const Tensor term3 = bmm(mT(da) - bmm(p, bmm(a, mT(da))), bmm(mT(p), p));
-          return -bmm(pda, p) + term2 + term3;
+          const Tensor pda = matmul(p, da);
+          const Tensor term2 = matmul(matmul(p, mT(p)), mT(da) - matmul(mT(da), matmul(a, p)));
+          const Tensor term3 = matmul(mT(da) - matmul(p, matmul(a, mT(da))), matmul(mT(p), p));
+          return -matmul(pda, p) + term2 + term3;
         });
       },
       [a, hermitian](const Tensor& g, const VjpContext& ctx) -> Grads {
         const Tensor& p = ctx.output;
         const Tensor gt = mT(g);
-        const Tensor gpp = bmm(gt, bmm(p, mT(p)));  // gPᵀ P Pᵀ
-        const Tensor ppg = bmm(bmm(mT(p), p), gt);  // Pᵀ P gPᵀ
-        const Tensor ga = -bmm(mT(p), bmm(g, mT(p))) + gpp - bmm(a, bmm(p, gpp)) + ppg - bmm(bmm(ppg, p), a);
+        const Tensor gpp = matmul(gt, matmul(p, mT(p)));  // gPᵀ P Pᵀ
+        const Tensor ppg = matmul(matmul(mT(p), p), gt);  // Pᵀ P gPᵀ
+        const Tensor ga = -matmul(mT(p), matmul(g, mT(p))) + gpp - matmul(a, matmul(p, gpp)) + ppg - matmul(matmul(ppg, p), a);
         return {hermitian ? symmetric_part(ga) : ga};
       },
       caller);
@@ -147,10 +146,10 @@ LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond,
   if (driver == "gels") {
     if (m >= n) {
       const QrResult f = qr(lhs);
-      result.solution = solve_triangular(f.R, bmm(mT(f.Q), rhs), true, true, false, caller);
+      result.solution = solve_triangular(f.R, matmul(mT(f.Q), rhs), true, true, false, caller);
     } else {  // Aᵀ = Q R: A = Rᵀ Qᵀ, the least-norm X = Q R⁻ᵀ B
       const QrResult f = qr(mT(lhs));
-      result.solution = bmm(f.Q, solve_triangular(mT(f.R), rhs, false, true, false, caller));
+      result.solution = matmul(f.Q, solve_triangular(mT(f.R), rhs, false, true, false, caller));
     }
   } else {
     const Tensor s = svdvals(lhs.detach());
@@ -168,10 +167,10 @@ LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond,
     });
     result.rank = rank;
     if (driver != "gelsy") result.singular_values = s;
-    result.solution = bmm(pinv(lhs, std::nullopt, tol), rhs);
+    result.solution = matmul(pinv(lhs, std::nullopt, tol), rhs);
   }
   if (m > n && full_rank && driver != "gelsy") {
-    result.residuals = sum(square(bmm(lhs, result.solution) - rhs), {-2}, false, caller);
+    result.residuals = sum(square(matmul(lhs, result.solution) - rhs), {-2}, false, caller);
     if (vector) result.residuals = squeeze(result.residuals, -1);
   } else {
     result.residuals = empty;

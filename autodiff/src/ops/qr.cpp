@@ -12,7 +12,6 @@
 
 namespace matgrad {
 
-using detail::bmm;
 using detail::lapack_int;
 using detail::MatrixBatch;
 using detail::mT;
@@ -115,17 +114,17 @@ Tensor right_solve_transposed(const Tensor& z, const Tensor& r) { return solve_t
 // (dQ, dR) of A = Q R with R square (m ≥ n): see the differential above qr_info.
 std::pair<Tensor, Tensor> tall_tangent(const Tensor& q, const Tensor& r, const Tensor& da) {
   const Tensor da_rinv = right_solve(da, r);
-  const Tensor x = bmm(mT(q), da_rinv);
+  const Tensor x = matmul(mT(q), da_rinv);
   const Tensor lower = tril(x, -1);
   const Tensor u = triu(x) + mT(lower);  // X − C, C = lower − lowerᵀ = Qᵀ dQ
-  return {da_rinv - bmm(q, u), bmm(u, r)};
+  return {da_rinv - matmul(q, u), matmul(u, r)};
 }
 
 // gA of A = Q R with R square (m ≥ n): gA = (gQ + Q copyltu(M)) R⁻ᵀ, M = R gRᵀ − gQᵀ Q.
 Tensor tall_gradient(const Tensor& q, const Tensor& r, const Tensor& gq, const Tensor& gr) {
-  const Tensor mm = bmm(r, mT(gr)) - bmm(mT(gq), q);
+  const Tensor mm = matmul(r, mT(gr)) - matmul(mT(gq), q);
   const Tensor sym = tril(mm) + mT(tril(mm, -1));
-  return right_solve_transposed(gq + bmm(q, sym), r);
+  return right_solve_transposed(gq + matmul(q, sym), r);
 }
 
 }  // namespace
@@ -154,9 +153,9 @@ QrResult qr(const Tensor& a, std::string_view mode, const SourceLocation& caller
             const auto [dq, dr] = tall_tangent(f.Q, f.R, da);
             return pack(dq, dr);
           }
-          const Tensor r1 = slice(f.R, -1, 0, m), y = bmm(f.Q, slice(f.R, -1, m, n));  // Y = Q R₂
+          const Tensor r1 = slice(f.R, -1, 0, m), y = matmul(f.Q, slice(f.R, -1, m, n));  // Y = Q R₂
           const auto [dq, dr1] = tall_tangent(f.Q, r1, slice(da, -1, 0, m));
-          const Tensor dr2 = bmm(mT(dq), y) + bmm(mT(f.Q), slice(da, -1, m, n));
+          const Tensor dr2 = matmul(mT(dq), y) + matmul(mT(f.Q), slice(da, -1, m, n));
           return pack(dq, concat({dr1, dr2}, -1));
         });
       },
@@ -165,9 +164,9 @@ QrResult qr(const Tensor& a, std::string_view mode, const SourceLocation& caller
         const QrResult f = unpack(ctx.output, l);
         const QrResult gf = unpack(g, l);
         if (m >= n) return {tall_gradient(f.Q, f.R, gf.Q, gf.R)};
-        const Tensor gr2 = slice(gf.R, -1, m, n), y = bmm(f.Q, slice(f.R, -1, m, n));  // Y = Q R₂
-        const Tensor gx = tall_gradient(f.Q, slice(f.R, -1, 0, m), gf.Q + bmm(y, mT(gr2)), slice(gf.R, -1, 0, m));
-        return {concat({gx, bmm(f.Q, gr2)}, -1)};
+        const Tensor gr2 = slice(gf.R, -1, m, n), y = matmul(f.Q, slice(f.R, -1, m, n));  // Y = Q R₂
+        const Tensor gx = tall_gradient(f.Q, slice(f.R, -1, 0, m), gf.Q + matmul(y, mT(gr2)), slice(gf.R, -1, 0, m));
+        return {concat({gx, matmul(f.Q, gr2)}, -1)};
       },
       caller);
   QrResult result = unpack(packed, l);

@@ -13,7 +13,6 @@
 
 namespace matgrad {
 
-using detail::bmm;
 using detail::diag_embed_of_vectors;
 using detail::diagonal_of_matrices;
 using detail::identity_like;
@@ -125,18 +124,18 @@ SvdResult svd(const Tensor& a, bool full_matrices, const SourceLocation& caller)
         const SvdResult r = reduced(unpack(ctx.output, l), k);
         const Tensor v = mT(r.Vh), e = gaps(r.S), s_row = unsqueeze(r.S, -2), s_col = unsqueeze(r.S, -1);
         return ta.map([&](const Tensor& da) {
-          const Tensor dp = bmm(mT(r.U), bmm(da, v));
+          const Tensor dp = matmul(mT(r.U), matmul(da, v));
           const Tensor ds = diagonal_of_matrices(dp);
           const Tensor x = dp - diag_embed_of_vectors(ds);
-          Tensor du = bmm(r.U, (x * s_row + s_col * mT(x)) / e);
-          Tensor dv = bmm(v, (s_col * x + mT(x) * s_row) / e);
+          Tensor du = matmul(r.U, (x * s_row + s_col * mT(x)) / e);
+          Tensor dv = matmul(v, (s_col * x + mT(x) * s_row) / e);
           if (m > k) {
-            const Tensor w = bmm(da, v / s_row);
-            du = du + w - bmm(r.U, bmm(mT(r.U), w));
+            const Tensor w = matmul(da, v / s_row);
+            du = du + w - matmul(r.U, matmul(mT(r.U), w));
           }
           if (n > k) {
-            const Tensor w = bmm(mT(da), r.U / s_row);
-            dv = dv + w - bmm(v, bmm(r.Vh, w));
+            const Tensor w = matmul(mT(da), r.U / s_row);
+            dv = dv + w - matmul(v, matmul(r.Vh, w));
           }
           if (l.mu > k) du = concat({du, zeros(l.batch.with({m, l.mu - k}), {.dtype = da.dtype()})}, -1);
           Tensor dvh = mT(dv);
@@ -148,17 +147,17 @@ SvdResult svd(const Tensor& a, bool full_matrices, const SourceLocation& caller)
         const SvdResult r = reduced(unpack(ctx.output, l), k);
         const SvdResult gr = reduced(unpack(g, l), k);
         const Tensor s_row = unsqueeze(r.S, -2), s_col = unsqueeze(r.S, -1);
-        const Tensor ug = bmm(mT(r.U), gr.U), vg = bmm(r.Vh, mT(gr.Vh));
+        const Tensor ug = matmul(mT(r.U), gr.U), vg = matmul(r.Vh, mT(gr.Vh));
         const Tensor rr = ((ug - mT(ug)) * s_row + s_col * (vg - mT(vg))) / gaps(r.S) + diag_embed_of_vectors(gr.S);
         if (m > k) {
           const Tensor w = gr.U / s_row;
-          return {bmm(bmm(r.U, rr) + w - bmm(r.U, bmm(mT(r.U), w)), r.Vh)};
+          return {matmul(matmul(r.U, rr) + w - matmul(r.U, matmul(mT(r.U), w)), r.Vh)};
         }
         if (n > k) {
           const Tensor w = gr.Vh / s_col;
-          return {bmm(r.U, bmm(rr, r.Vh) + w - bmm(bmm(w, mT(r.Vh)), r.Vh))};
+          return {matmul(r.U, matmul(rr, r.Vh) + w - matmul(matmul(w, mT(r.Vh)), r.Vh))};
         }
-        return {bmm(r.U, bmm(rr, r.Vh))};
+        return {matmul(r.U, matmul(rr, r.Vh))};
       },
       caller);
   return unpack(packed, l);
@@ -175,9 +174,9 @@ Tensor svdvals(const Tensor& a, const SourceLocation& caller) {
   return record(
       svdvals_info, std::move(values), {a},
       [&](const Tangent& ta) {
-        return ta.map([&](const Tensor& d) { return diagonal_of_matrices(bmm(mT(r.U), bmm(d, mT(r.Vh)))); });
+        return ta.map([&](const Tensor& d) { return diagonal_of_matrices(matmul(mT(r.U), matmul(d, mT(r.Vh)))); });
       },
-      [u = r.U, vh = r.Vh](const Tensor& g) -> Grads { return {bmm(u * unsqueeze(g, -2), vh)}; }, caller);
+      [u = r.U, vh = r.Vh](const Tensor& g) -> Grads { return {matmul(u * unsqueeze(g, -2), vh)}; }, caller);
 }
 
 }  // namespace matgrad
