@@ -461,7 +461,6 @@ const std::map<std::string, Mapping>& mappings() {
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"bias"});
          const Tensor x = s.input().tensor();
-         if (x.dim() != 2) unsupported(fmt::format("a {}-d input", x.dim()));
          const Arg bias = s.get(1, "bias");
          return {linear(x, s.arg(0).tensor(), bias.is_none() ? Tensor() : bias.tensor())};
        }},
