@@ -179,6 +179,8 @@ const std::vector<OpRow>& op_table() {
        [idx = std::vector<std::size_t>{1, 2, 1, 0}](In x) { return index_add(x[0], 0, idx, x[1]); }},
       {"index_add dim -1", {{{1, 5}, {1, 3}}, {{2, 6}, {2, 3}}, {{5}, {3}}},
        [idx = std::vector<std::size_t>{4, 0, 4}](In x) { return index_add(x[0], -1, idx, x[1]); }},
+      {"index_add alpha", {{{3, 4}, {4, 4}}, {{5}, {4}}, {{3, 0}, {4, 0}}},
+       [idx = std::vector<std::size_t>{1, 2, 1, 0}](In x) { return index_add(x[0], 0, idx, x[1], -2.5); }},
       // A 0-d tensor along its dim 0: one index, 0 (a source of shape [] or [1] for index_add).
       {"index_select 0-d", {{{}}},
        [idx = std::vector<std::size_t>{0}](In x) { return index_select(x[0], -1, idx) * x[0]; }},

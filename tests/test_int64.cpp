@@ -229,3 +229,11 @@ TEST_CASE(".npy and .npz round trips of int64 tensors") {
   i4.replace(i4.find("<i8"), 3, "<i4");
   check_error<nn::CheckpointError>([&] { nn::from_npy(i4); }, {"unsupported dtype '<i4'", "int64 ('<i8')"});
 }
+
+TEST_CASE("index_add with alpha: an integer alpha scales an int64 source, a fractional one is refused") {
+  const std::vector<std::size_t> index{2, 0, 2};
+  const Tensor a = longs({1, 1, 1}), source = longs({1, 2, 3});
+  CHECK(values_of(index_add(a, 0, index, source, 3)) == std::vector<std::int64_t>{7, 1, 13});
+  CHECK_THROWS_WITH_AS(index_add(a, 0, index, source, 0.5), doctest::Contains("index_add: alpha 0.5 is not an integer"),
+                       ValueError);
+}

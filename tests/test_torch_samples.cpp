@@ -661,8 +661,8 @@ const std::map<std::string, Mapping>& mappings() {
       {"index_add",
        [](const Sample& s) -> Outputs {
          s.only_kwargs({"alpha"});
-         if (s.has("alpha") && s.kwarg("alpha").number() != 1) unsupported("alpha");
-         return {index_add(s.input().tensor(), s.arg(0).integer(), s.arg(1).indices(), s.arg(2).tensor())};
+         const double alpha = s.has("alpha") ? s.kwarg("alpha").number() : 1.0;
+         return {index_add(s.input().tensor(), s.arg(0).integer(), s.arg(1).indices(), s.arg(2).tensor(), alpha)};
        }},
       {"gather",
        [](const Sample& s) -> Outputs {

@@ -508,7 +508,10 @@ class Explainer {
     for (const auto& [key, v] : values_) {
       if (v.handle.defined()) names.emplace_back(v.name, v.handle);
     }
-    std::string dot = to_dot(output_, {.names = names, .vjp_labels = true});
+    DotOptions dot_options;
+    dot_options.names = names;
+    dot_options.vjp_labels = true;
+    std::string dot = to_dot(output_, dot_options);
     std::string links;
     for (const Node* n : nodes_) {
       const Value& root = value(roots_[step_of_.at(n)]->output.get());

@@ -381,6 +381,9 @@ Tensor index_select(const Tensor& a, std::ptrdiff_t dim, std::span<const std::si
 // a with source's slices added at `index` along dim (repeated indices accumulate).
 Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
                  const Tensor& source, const SourceLocation& caller = SourceLocation::current());
+// index_add of alpha · source, as torch's alpha (an integer for int64 tensors).
+Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index,
+                 const Tensor& source, double alpha, const SourceLocation& caller = SourceLocation::current());
 // index_select with an int64 index tensor of rank ≤ 1, as torch.index_select (the indices are
 // constants: the index tensor never gets a gradient).
 Tensor index_select(const Tensor& a, std::ptrdiff_t dim, const Tensor& index, const SourceLocation& caller = SourceLocation::current());

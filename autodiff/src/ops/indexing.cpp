@@ -6,6 +6,7 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace matgrad {
@@ -139,6 +140,16 @@ Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_
         return {g, source_1d ? reshape(gs, {1}) : gs};
       },
       caller);
+}
+
+// torch's alpha: a + alpha · (source's slices at index), composed through index_add and mul.
+Tensor index_add(const Tensor& a, std::ptrdiff_t dim, std::span<const std::size_t> index, const Tensor& source,
+                 double alpha, const SourceLocation& caller) {
+  if (alpha == 1) return index_add(a, dim, index, source, caller);
+  if (source.dtype() == DType::int64 && alpha != std::trunc(alpha)) {
+    fail<ValueError>("index_add: alpha {} is not an integer, and source is int64", alpha);
+  }
+  return index_add(a, dim, index, Operand(source, caller) * alpha, caller);
 }
 
 static const OpInfo slice_info{"slice", "dC = slice(dA, dim, start, end, step) (dA[start:end:step] along dim)",
