@@ -112,6 +112,18 @@ int main() {
       {"∂ 2 Σ log Lᵢᵢ/∂X = X⁻ᵀ (X = LLᵀ, cholesky)", spd_distinct,
        [](const Tensor& x) { return 2.0 * sum(log(diagonal(cholesky(x)))); },
        [](const Tensor& x) { return t(inverse(x)); }},
+      {"∂ ‖X‖_*/∂X = U Vᵀ (the nuclear norm, X = U Σ Vᵀ of full rank, svd)", tall,
+       [](const Tensor& x) { return linalg_matrix_norm(x, "nuc"); },
+       [](const Tensor& x) {
+         const SvdResult f = svd(x, false);
+         return matmul(f.U, f.Vh);
+       }},
+      {"∂ σ₁/∂X = u₁v₁ᵀ (the largest singular value, svdvals)", tall,
+       [](const Tensor& x) { return sum(slice(svdvals(x), 0, 0, 1)); },
+       [](const Tensor& x) {
+         const SvdResult f = svd(x, false);
+         return matmul(slice(f.U, 1, 0, 1), slice(f.Vh, 0, 0, 1));
+       }},
       {"∂ tr(X⁺)/∂X = −(X⁻²)ᵀ (X invertible, pinv)", x_pos, [](const Tensor& x) { return trace(pinv(x)); },
        [](const Tensor& x) { return -t(matrix_power(inverse(x), 2)); }},
       {"∂ cᵀ lstsq(A, b)/∂b = A(AᵀA)⁻¹c (the normal equations)", rhs,
