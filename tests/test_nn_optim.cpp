@@ -58,6 +58,61 @@ TEST_CASE("SGD with Nesterov momentum: two steps by hand") {
   CHECK(at(w, 0) == doctest::Approx(0.536581).epsilon(1e-15));
 }
 
+// PyTorch's _single_tensor_sgd for one element, step by step, in T.
+template <class T>
+static T sgd_reference(T w, T g, T& buf, bool first, const SGDOptions& o) {
+  T d = o.maximize ? -g : g;
+  if (o.weight_decay != 0) d = d + static_cast<T>(o.weight_decay) * w;
+  if (o.momentum != 0) {
+    buf = first ? d : buf * static_cast<T>(o.momentum) + static_cast<T>(1 - o.dampening) * d;
+    d = o.nesterov ? d + static_cast<T>(o.momentum) * buf : buf;
+  }
+  return w + static_cast<T>(-o.lr) * d;
+}
+
+TEST_CASE_TEMPLATE("SGD: every combination of options, 1000 elements, bitwise PyTorch's formula", T,
+                   float, double) {
+  // 1000 elements: the vectorised loops and their scalar tails both run.
+  const std::size_t n = 1000;
+  Generator gen(3);
+  const DType dtype = std::is_same_v<T, float> ? DType::float32 : DType::float64;
+  const Tensor start = randn({n}, gen, {.dtype = dtype});
+  const Tensor grad1 = randn({n}, gen, {.dtype = dtype}), grad2 = randn({n}, gen, {.dtype = dtype});
+  for (const double momentum : {0.0, 0.9}) {
+    for (const double dampening : {0.0, 0.25}) {
+      for (const bool nesterov : {false, true}) {
+        if (nesterov && (momentum == 0 || dampening != 0)) continue;
+        for (const double weight_decay : {0.0, 0.01}) {
+          for (const bool maximize : {false, true}) {
+            const SGDOptions o{.lr = 0.1, .momentum = momentum, .dampening = dampening,
+                               .weight_decay = weight_decay, .nesterov = nesterov, .maximize = maximize};
+            CAPTURE(momentum);
+            CAPTURE(dampening);
+            CAPTURE(nesterov);
+            CAPTURE(weight_decay);
+            CAPTURE(maximize);
+            Tensor w = start.clone().requires_grad_(true);
+            SGD opt({w}, o);
+            std::vector<T> expected(start.data<T>().begin(), start.data<T>().end()), buf(n);
+            bool first = true;
+            for (const Tensor& g : {grad1, grad2}) {
+              w.set_grad(g.clone());
+              opt.step();
+              for (std::size_t i = 0; i < n; ++i) {
+                expected[i] = sgd_reference<T>(expected[i], g.data<T>()(i), buf[i], first, o);
+              }
+              first = false;
+            }
+            std::size_t differ = 0;
+            for (std::size_t i = 0; i < n; ++i) differ += w.data<T>()(i) != expected[i];
+            CHECK(differ == 0);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("SGD: dampening applies from the second step; plain SGD; maximize") {
   // μ 0.9, τ 0.5: b₁ = g₁ = 1 (no dampening on the first step), w₁ = 0.9;
   // g₂ = 0.9, b₂ = 0.9·1 + 0.5·0.9 = 1.35, w₂ = 0.9 − 0.135 = 0.765

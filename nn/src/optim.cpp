@@ -166,26 +166,41 @@ void SGD::set_momentum(double momentum) {
   options_.momentum = momentum;
 }
 
-template <class T>
-static void sgd_update(T* w, const T* grad, T* buf, bool first, std::size_t n, const SGDOptions& o,
-                       double lr) {
-  const T wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
-  const T one_minus_dampening = static_cast<T>(1 - o.dampening), neg_lr = static_cast<T>(-lr);
-  if (!o.maximize && o.weight_decay == 0 && o.momentum == 0) {
-    // Plain SGD, θ ← θ − γ∇: a loop without branches, which vectorises (the general loop
-    // below tests the options per element and ran ~5× slower).
-    for (std::size_t i = 0; i < n; ++i) w[i] = w[i] + neg_lr * grad[i];
-    return;
-  }
+// One loop per combination of the options, with the flags as template parameters, so that it
+// has no branches and vectorises: one loop testing the options per element took 0.39–0.50 ms a
+// step with momentum for the demo's 235,146 parameters, these 0.12–0.14 ms (perf, A/B of
+// `fashion_mnist --optimizer sgd`). maximize multiplies by sign = ±1, which is exact.
+template <bool Decay, bool Momentum, bool Nesterov, class T>
+static void sgd_loop(T* __restrict w, const T* __restrict grad, T* __restrict buf, bool first,
+                     std::size_t n, T sign, T wd, T mu, T one_minus_dampening, T neg_lr) {
   for (std::size_t i = 0; i < n; ++i) {
-    T d = o.maximize ? -grad[i] : grad[i];
-    if (o.weight_decay != 0) d = d + wd * w[i];
-    if (o.momentum != 0) {
-      buf[i] = first ? d : buf[i] * mu + one_minus_dampening * d;
-      d = o.nesterov ? d + mu * buf[i] : buf[i];
+    T d = sign * grad[i];
+    if constexpr (Decay) d = d + wd * w[i];
+    if constexpr (Momentum) {
+      const T b = first ? d : buf[i] * mu + one_minus_dampening * d;  // no dampening at first
+      buf[i] = b;
+      d = Nesterov ? d + mu * b : b;
     }
     w[i] = w[i] + neg_lr * d;
   }
+}
+
+template <class T>
+static void sgd_update(T* w, const T* grad, T* buf, bool first, std::size_t n, const SGDOptions& o,
+                       double lr) {
+  const T sign = o.maximize ? T(-1) : T(1), wd = static_cast<T>(o.weight_decay);
+  const T mu = static_cast<T>(o.momentum), one_minus_dampening = static_cast<T>(1 - o.dampening);
+  const T neg_lr = static_cast<T>(-lr);
+  auto run = [&]<bool Decay>() {
+    if (o.momentum == 0) {
+      sgd_loop<Decay, false, false>(w, grad, buf, first, n, sign, wd, mu, one_minus_dampening, neg_lr);
+    } else if (o.nesterov) {
+      sgd_loop<Decay, true, true>(w, grad, buf, first, n, sign, wd, mu, one_minus_dampening, neg_lr);
+    } else {
+      sgd_loop<Decay, true, false>(w, grad, buf, first, n, sign, wd, mu, one_minus_dampening, neg_lr);
+    }
+  };
+  o.weight_decay != 0 ? run.template operator()<true>() : run.template operator()<false>();
 }
 
 void SGD::step() {
