@@ -113,6 +113,38 @@ TEST_CASE_TEMPLATE("SGD: every combination of options, 1000 elements, bitwise Py
   }
 }
 
+// Two steps of opt's kind on a parameter of n elements, starting from the same values and
+// gradients, with set_num_threads(threads).
+template <class MakeOptimizer>
+static std::vector<float> two_steps(std::size_t n, int threads, MakeOptimizer make) {
+  const int before = get_num_threads();
+  set_num_threads(threads);
+  Generator gen(11);
+  Tensor w = randn({n}, gen).requires_grad_(true);
+  auto opt = make(w);
+  for (int s = 0; s < 2; ++s) {
+    w.set_grad(randn({n}, gen));
+    opt.step();
+  }
+  set_num_threads(before);
+  return {w.data<float>().begin(), w.data<float>().end()};
+}
+
+TEST_CASE("SGD and Adam: a large parameter split over threads is updated as on one thread, bitwise") {
+  // 100,003 elements: two or three chunks of whole vectors and a ragged last one (the optimisers
+  // split updates of at least 2 × 32,768 elements over set_num_threads()).
+  const std::size_t n = 100003;
+  auto sgd = [](Tensor& w) { return SGD({w}, {.lr = 0.1, .momentum = 0.9, .nesterov = true}); };
+  auto adamw = [](Tensor& w) { return AdamW({w}, {.lr = 0.01}); };
+  auto amsgrad = [](Tensor& w) { return Adam({w}, {.lr = 0.01, .weight_decay = 0.1, .amsgrad = true}); };
+  for (const int threads : {2, 3}) {
+    CAPTURE(threads);
+    CHECK(two_steps(n, threads, sgd) == two_steps(n, 1, sgd));
+    CHECK(two_steps(n, threads, adamw) == two_steps(n, 1, adamw));
+    CHECK(two_steps(n, threads, amsgrad) == two_steps(n, 1, amsgrad));
+  }
+}
+
 TEST_CASE("SGD: dampening applies from the second step; plain SGD; maximize") {
   // μ 0.9, τ 0.5: b₁ = g₁ = 1 (no dampening on the first step), w₁ = 0.9;
   // g₂ = 0.9, b₂ = 0.9·1 + 0.5·0.9 = 1.35, w₂ = 0.9 − 0.135 = 0.765

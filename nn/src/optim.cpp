@@ -1,6 +1,7 @@
 #include "matgrad/nn/optim.hpp"
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/backend.hpp"
 #include "optim_state.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +10,16 @@
 #include <cmath>
 #include <map>
 #include <unordered_map>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+// ThreadSanitizer cannot see libgomp's barriers (libgomp is not built with it), so every write
+// after a parallel region looks like a race with the workers' reads: its builds update on one
+// thread (tests/tsan.supp says the same of oneDNN's products).
+#if defined(_OPENMP) && !defined(__SANITIZE_THREAD__)
+#define MATGRAD_SPLIT_UPDATES 1
+#endif
 
 namespace matgrad::optim {
 
@@ -166,6 +177,39 @@ void SGD::set_momentum(double momentum) {
   options_.momentum = momentum;
 }
 
+// ---- performance: large updates split over matgrad's threads (the one place in nn) ----
+// Calls f(begin, end) on contiguous chunks of [0, n), one per thread of set_num_threads() when
+// each gets at least kMinChunk elements, on OpenMP's pool: only for a dtype whose products run
+// on oneDNN, whose threads are that pool's. OpenBLAS (float64) has a pool of its own, and
+// OpenMP's threads spinning beside it made the float64 step at 2 threads 1.97× as long. Every
+// element's update is independent of the others, so the result is the same to the last bit
+// for any thread count. A/B on the demo (AdamW, float32, 2 threads): benchmarks/README.md.
+template <class T, class F>
+static void for_each_chunk(std::size_t n, F&& f) {
+#ifdef MATGRAD_SPLIT_UPDATES
+  constexpr std::size_t kMinChunk = std::size_t{1} << 15;
+  const DType dtype = std::is_same_v<T, float> ? DType::float32 : DType::float64;
+  const auto threads = static_cast<std::size_t>(std::max(1, get_num_threads()));
+  const std::size_t chunks = std::min(threads, n / kMinChunk);
+  if (chunks > 1 && gemm_backend(dtype) == GemmBackend::onednn && !omp_in_parallel()) {
+    const std::size_t chunk = (n / chunks + 15) / 16 * 16;  // whole vectors but the last
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const std::size_t begin = std::min(n, c * chunk), end = c + 1 == chunks ? n : std::min(n, begin + chunk);
+      if (begin < end) f(begin, end);
+    }
+    return;
+  }
+#endif
+  f(std::size_t{0}, n);
+}
+
+// p + offset, or null for an absent buffer (offsetting a null pointer is undefined).
+template <class T>
+static T* offset(T* p, std::size_t at) {
+  return p ? p + at : nullptr;
+}
+
 // One loop per combination of the options, with the flags as template parameters, so that it
 // has no branches and vectorises: one loop testing the options per element took 0.39–0.50 ms a
 // step with momentum for the demo's 235,146 parameters, these 0.12–0.14 ms (perf, A/B of
@@ -191,16 +235,19 @@ static void sgd_update(T* w, const T* grad, T* buf, bool first, std::size_t n, c
   const T sign = o.maximize ? T(-1) : T(1), wd = static_cast<T>(o.weight_decay);
   const T mu = static_cast<T>(o.momentum), one_minus_dampening = static_cast<T>(1 - o.dampening);
   const T neg_lr = static_cast<T>(-lr);
-  auto run = [&]<bool Decay>() {
+  auto run = [&]<bool Decay>(std::size_t b, std::size_t e) {
+    T* bb = offset(buf, b);
     if (o.momentum == 0) {
-      sgd_loop<Decay, false, false>(w, grad, buf, first, n, sign, wd, mu, one_minus_dampening, neg_lr);
+      sgd_loop<Decay, false, false>(w + b, grad + b, bb, first, e - b, sign, wd, mu, one_minus_dampening, neg_lr);
     } else if (o.nesterov) {
-      sgd_loop<Decay, true, true>(w, grad, buf, first, n, sign, wd, mu, one_minus_dampening, neg_lr);
+      sgd_loop<Decay, true, true>(w + b, grad + b, bb, first, e - b, sign, wd, mu, one_minus_dampening, neg_lr);
     } else {
-      sgd_loop<Decay, true, false>(w, grad, buf, first, n, sign, wd, mu, one_minus_dampening, neg_lr);
+      sgd_loop<Decay, true, false>(w + b, grad + b, bb, first, e - b, sign, wd, mu, one_minus_dampening, neg_lr);
     }
   };
-  o.weight_decay != 0 ? run.template operator()<true>() : run.template operator()<false>();
+  for_each_chunk<T>(n, [&](std::size_t b, std::size_t e) {
+    o.weight_decay != 0 ? run.template operator()<true>(b, e) : run.template operator()<false>(b, e);
+  });
 }
 
 void SGD::step() {
@@ -323,11 +370,15 @@ static void adam_update(T* __restrict w, const T* __restrict grad, T* __restrict
 template <class T>
 static void adam_update(T* w, const T* grad, T* m, T* v, T* v_max, std::size_t n, const AdamStep& s) {
   const bool l2 = !s.decoupled && s.o->weight_decay != 0;
-  if (l2) {
-    v_max ? adam_update<true, true>(w, grad, m, v, v_max, n, s) : adam_update<true, false>(w, grad, m, v, v_max, n, s);
-  } else {
-    v_max ? adam_update<false, true>(w, grad, m, v, v_max, n, s) : adam_update<false, false>(w, grad, m, v, v_max, n, s);
-  }
+  for_each_chunk<T>(n, [&](std::size_t b, std::size_t e) {
+    T *wb = w + b, *mb = m + b, *vb = v + b, *vmax = offset(v_max, b);
+    const T* gb = grad + b;
+    if (l2) {
+      v_max ? adam_update<true, true>(wb, gb, mb, vb, vmax, e - b, s) : adam_update<true, false>(wb, gb, mb, vb, vmax, e - b, s);
+    } else {
+      v_max ? adam_update<false, true>(wb, gb, mb, vb, vmax, e - b, s) : adam_update<false, false>(wb, gb, mb, vb, vmax, e - b, s);
+    }
+  });
 }
 
 void Adam::step() {
