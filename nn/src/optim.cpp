@@ -188,10 +188,9 @@ template <class T, class F>
 static void for_each_chunk(std::size_t n, F&& f) {
 #ifdef MATGRAD_SPLIT_UPDATES
   constexpr std::size_t kMinChunk = std::size_t{1} << 15;
-  const DType dtype = std::is_same_v<T, float> ? DType::float32 : DType::float64;
   const auto threads = static_cast<std::size_t>(std::max(1, get_num_threads()));
   const std::size_t chunks = std::min(threads, n / kMinChunk);
-  if (chunks > 1 && gemm_backend(dtype) == GemmBackend::onednn && !omp_in_parallel()) {
+  if (chunks > 1 && gemm_backend(dtype_of<T>()) == GemmBackend::onednn && !omp_in_parallel()) {
     const std::size_t chunk = (n / chunks + 15) / 16 * 16;  // whole vectors but the last
 #pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
     for (std::size_t c = 0; c < chunks; ++c) {
