@@ -347,6 +347,43 @@ TEST_CASE("a training-style loop of 10,000 steps leaves no records behind") {
   CHECK(tape_size() == before);
 }
 
+TEST_CASE("a freed large block is reused for the next tensor of its size; empty_cache frees it") {
+  empty_cache();
+  REQUIRE(cached_memory() == 0);
+  const float* block = nullptr;
+  {
+    const Tensor a = zeros({256, 256});  // 256 KiB: kept when freed
+    block = a.data<float>().data();
+    CHECK(cached_memory() == 0);
+  }
+  CHECK(cached_memory() >= 256 * 256 * sizeof(float));
+  {
+    const Tensor b = full({256, 256}, 2.0);
+    CHECK(b.data<float>().data() == block);
+    CHECK(cached_memory() == 0);
+    CHECK(xt::all(xt::equal(b.data<float>(), 2.0f)));
+    const Tensor c = zeros({256, 257});  // another size: a block of its own
+    CHECK(c.data<float>().data() != block);
+  }
+  CHECK(cached_memory() >= 2 * 256 * 256 * sizeof(float));
+  empty_cache();
+  CHECK(cached_memory() == 0);
+
+  { const Tensor small = zeros({1000}); }  // 4 KiB: malloc's bins keep it well enough
+  CHECK(cached_memory() == 0);
+  { const Tensor huge = zeros({std::size_t{17} << 20}); }  // 68 MiB: more than the whole cache
+  CHECK(cached_memory() == 0);
+
+  {  // 96 MiB freed: the cache keeps at most 64 MiB, the latest freed
+    std::vector<Tensor> blocks;
+    for (int i = 0; i < 24; ++i) blocks.push_back(zeros({std::size_t{1} << 20}));
+  }
+  CHECK(cached_memory() > 0);
+  CHECK(cached_memory() <= std::size_t{64} << 20);
+  empty_cache();
+  CHECK(cached_memory() == 0);
+}
+
 TEST_CASE("hessian called repeatedly frees each call's graphs") {
   Generator gen(3);
   const Tensor a = randn({6, 4}, gen, {.dtype = DType::float64});

@@ -106,7 +106,8 @@ void Node::release() {
 
 namespace {
 
-// ---- memory machinery: the one place where the engine talks to the allocator ----
+// ---- memory machinery: where freed memory goes back to the system (small objects come from
+// pool.hpp's slabs, large tensor blocks are kept by tensor.cpp's cache) ----
 // glibc keeps small freed blocks (a one-element tensor's data, 32 bytes) in bins that are not
 // merged back into the heap, so after a large graph is freed its pages stay resident though
 // free, and interleaved with those blocks the rest cannot be returned either (three graphs of
@@ -115,6 +116,7 @@ namespace {
 // system; a trim takes a few milliseconds, against a free of about 100 ms.
 constexpr std::size_t kTrimAfter = std::size_t{1} << 18;
 void return_free_memory() {
+  empty_cache();
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif

@@ -16,6 +16,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <span>
 
 namespace matgrad::data {
 
@@ -561,20 +562,12 @@ Batch DataLoader::batch(std::size_t first, std::size_t count) const {
     out.inputs = narrow(dataset_.inputs, 0, static_cast<std::ptrdiff_t>(start), count);
     return out;
   }
-  Shape shape = dataset_.inputs.shape();
-  const std::size_t rows = shape[0];
-  const std::size_t row_size = rows ? dataset_.inputs.numel() / rows : 0;
-  shape[0] = count;
-  out.inputs = dataset_.inputs.visit([&](const auto& x) {
-    using T = typename std::decay_t<decltype(x)>::value_type;
-    auto gathered = xt::xarray<T>::from_shape(shape);
-    for (std::size_t k = 0; k < count; ++k) {
-      const std::size_t row = order_[first + k];
-      std::copy_n(x.data() + row * row_size, row_size, gathered.data() + k * row_size);
-      out.targets[k] = dataset_.targets[row];
-    }
-    return Tensor(std::move(gathered));
-  });
+  // Shuffled: the rows gathered into a tensor of their own (index_select allocates it from the
+  // cache of large blocks, so that every step's batch reuses the last one's memory).
+  const std::span<const std::size_t> rows(order_.data() + first, count);
+  for (std::size_t k = 0; k < count; ++k) out.targets[k] = dataset_.targets[rows[k]];
+  NoGradGuard no_grad;
+  out.inputs = index_select(dataset_.inputs, 0, rows);
   return out;
 }
 

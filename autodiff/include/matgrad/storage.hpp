@@ -27,6 +27,15 @@ namespace matgrad {
 using Shape = xt::dynamic_shape<std::size_t>;
 std::string to_string(const Shape& shape);  // "[3, 4]"
 
+// A freed tensor block of 64 KiB or more is not handed back to the system but kept, up to
+// 64 MiB in all (the oldest dropped first), for the next tensor of the same size: a training
+// or evaluation loop makes tensors of the same shapes every step, and each fresh block
+// page-faults on every page it touches (PyTorch's caching allocator does this on GPUs).
+// empty_cache() frees the blocks kept, as torch.cuda.empty_cache() does; cached_memory() gives
+// their bytes. Freeing a graph of 2^18 records or more at once also empties the cache.
+void empty_cache();
+std::size_t cached_memory();
+
 namespace detail {
 
 struct Storage {
@@ -49,6 +58,10 @@ T* elements_after(Storage* s) {
 // elements are its op's one remaining trip through malloc otherwise.
 inline constexpr std::size_t kSmallStorageBytes = kStorageHeader + 64;
 Storage* allocate_small_storage();  // a kSmallStorageBytes block from the pool
+// Blocks of this many bytes or more, header included, come from and go back to the cache of
+// large blocks (empty_cache above; src/tensor.cpp).
+inline constexpr std::size_t kCachedStorageBytes = std::size_t{64} << 10;
+Storage* allocate_large_storage(std::size_t bytes);  // a block of at least `bytes`
 
 // A block of n uninitialised elements after the header.
 template <class T>
@@ -56,7 +69,9 @@ Storage* allocate_storage(std::size_t n) {
   static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= kStorageHeader);
   if (n <= (kSmallStorageBytes - kStorageHeader) / sizeof(T)) return allocate_small_storage();
   if (n > (static_cast<std::size_t>(PTRDIFF_MAX) - kStorageHeader) / sizeof(T)) throw std::bad_alloc();
-  void* block = ::operator new(kStorageHeader + n * sizeof(T));
+  const std::size_t bytes = kStorageHeader + n * sizeof(T);
+  if (bytes >= kCachedStorageBytes) return allocate_large_storage(bytes);
+  void* block = ::operator new(bytes);
   auto* s = new (block) Storage;
   s->release = [](Storage* p) noexcept {
     p->~Storage();
