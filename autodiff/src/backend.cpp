@@ -356,14 +356,13 @@ std::optional<std::string> openblas_kernel_warning(std::string_view core, const 
   const std::optional<Isa> kernels = core_level(core);
   if (!kernels) return std::nullopt;
   const Isa cpu_level = level(cpu);
-  const Isa wanted = std::min(cpu_level, Isa::avx2);
-  if (*kernels >= wanted) return std::nullopt;
+  if (*kernels >= cpu_level) return std::nullopt;
   return fmt::format(
       "matgrad: warning: OpenBLAS runs its {} kernels ({}), but this CPU has {}: OpenBLAS did "
       "not recognise the CPU and fell back to an older core. Its products (float64 GEMMs; "
       "float32 ones too unless oneDNN runs them; matrix-vector products; LAPACK) may run "
-      "several times slower than this CPU allows (Prescott kernels measured 4–5× slower on an "
-      "AVX-512 CPU). To fix it, start the program with OPENBLAS_CORETYPE={} in its environment "
+      "several times slower than this CPU allows (measured on AVX-512 CPUs: Prescott kernels "
+      "4–5× slower, Haswell kernels 1.6–1.8× slower). To fix it, start the program with OPENBLAS_CORETYPE={} in its environment "
       "(a core this CPU runs), or install a newer OpenBLAS. Silence this warning with "
       "MATGRAD_NO_OPENBLAS_WARNING=1 or matgrad::set_openblas_warning(false).",
       core, isa_name(*kernels), cpu.to_string(), core_for(cpu_level));

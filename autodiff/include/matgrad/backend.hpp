@@ -51,12 +51,12 @@ std::string openblas_core();  // the kernels OpenBLAS chose at start-up, e.g. "Z
 
 // The warning for OpenBLAS running kernels below what the CPU can run, or none. A pure
 // function of the core OpenBLAS names and the CPU's features, so that it is tested with any
-// pair. It warns when the core's instruction set is below the CPU's, counting up to AVX2 + FMA:
-// Prescott (SSE3) or Sandybridge (AVX) on an AVX2 or AVX-512 CPU warns; an AVX2 core
-// (Haswell, Zen) on an AVX-512 CPU does not (AVX2 kernels run the CPU's own FMA units, at up to
-// half an AVX-512 core's peak on Intel and at nearly all of it on AMD Zen 4, while pre-AVX2
-// kernels were measured 4–5× below; backend_info() still shows the pair). A core name it does
-// not know gives no warning.
+// pair. It warns when the core's instruction set is below the CPU's: Prescott (SSE3) or
+// Sandybridge (AVX) on an AVX2 or AVX-512 CPU, and an AVX2 core (Haswell, Zen) on an AVX-512
+// one. Measured: Prescott kernels 4–5× below SkylakeX's on an Intel AVX-512 CPU; Haswell
+// kernels, which 0.3.21 picks for an AMD EPYC of family 26 (Zen 5), 1.6× below SkylakeX's in
+// float64 and 1.8× in float32 there (benchmarks/README.md). A core name it does not know gives
+// no warning.
 std::optional<std::string> openblas_kernel_warning(std::string_view core, const CpuIsa& cpu);
 // Whether the warning above is printed (once, on stderr, at the first product or LAPACK call):
 // on unless set_openblas_warning(false) or MATGRAD_NO_OPENBLAS_WARNING is set (not to "0").
