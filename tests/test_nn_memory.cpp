@@ -23,9 +23,16 @@ namespace {
 
 std::atomic<std::size_t> fail_above{std::numeric_limits<std::size_t>::max()};
 std::atomic<std::size_t> largest{0};
+std::atomic<int> failures_left{-1};  // of allocations above fail_above; -1: all of them fail
 
 void* allocate(std::size_t n) {
-  if (n > fail_above.load(std::memory_order_relaxed)) throw std::bad_alloc();
+  if (n > fail_above.load(std::memory_order_relaxed)) {
+    int left = failures_left.load(std::memory_order_relaxed);
+    if (left < 0) throw std::bad_alloc();
+    while (left > 0 && !failures_left.compare_exchange_weak(left, left - 1)) {
+    }
+    if (left > 0) throw std::bad_alloc();  // this one was among the failures
+  }
   std::size_t seen = largest.load(std::memory_order_relaxed);
   while (n > seen && !largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
   }
@@ -33,15 +40,19 @@ void* allocate(std::size_t n) {
   throw std::bad_alloc();
 }
 
-// For a scope: allocations of more than `limit` bytes fail, and largest() is the largest
-// allocation asked for.
+// For a scope: allocations of more than `limit` bytes fail (only the first `failures` of them,
+// if given), and largest() is the largest allocation asked for.
 class MemoryWatch {
  public:
-  explicit MemoryWatch(std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  explicit MemoryWatch(std::size_t limit = std::numeric_limits<std::size_t>::max(), int failures = -1) {
     largest = 0;
+    failures_left = failures;
     fail_above = limit;
   }
-  ~MemoryWatch() { fail_above = std::numeric_limits<std::size_t>::max(); }
+  ~MemoryWatch() {
+    fail_above = std::numeric_limits<std::size_t>::max();
+    failures_left = -1;
+  }
   MemoryWatch(const MemoryWatch&) = delete;
   MemoryWatch& operator=(const MemoryWatch&) = delete;
   std::size_t largest_allocation() const { return largest; }
@@ -117,6 +128,17 @@ TEST_CASE("the watch sees allocations and makes large ones fail") {
   std::vector<char> small(1000);
   CHECK(watch.largest_allocation() >= 1000);
   CHECK_THROWS_AS(std::vector<char>(2 << 20), std::bad_alloc);
+}
+
+TEST_CASE("a tensor that cannot be allocated empties the cache of large blocks and tries again") {
+  empty_cache();
+  { const Tensor kept = zeros({std::size_t{1} << 18}); }  // 1 MiB, kept when freed
+  REQUIRE(cached_memory() > 0);
+  MemoryWatch watch(1 << 20, 1);  // the next allocation of more than 1 MiB fails
+  const Tensor t = full({std::size_t{1} << 19}, 3.0);  // 2 MiB: fails, then the retry succeeds
+  CHECK(t.numel() == std::size_t{1} << 19);
+  CHECK(t.data<float>()(12345) == 3.0f);
+  CHECK(cached_memory() == 0);
 }
 
 // Issue 11: a 762 KB .gz holding 1,000,000 zero images made read_idx_dataset allocate 784 MB

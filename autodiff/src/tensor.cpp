@@ -45,10 +45,11 @@ detail::Storage* detail::allocate_small_storage() {
 // glibc hands a freed block above its mmap threshold back to the system, and trims the top of
 // its heap when more than twice that is free there, so a loop making the same large tensors
 // every step page-faults on each of their pages every time. Test evaluation of the demo's MLP
-// (batches of 1000, 2 threads) took 24.4 ms against 14.4 ms hand-coded, 13.1 ms with glibc's
+// (batches of 1000, 2 threads) took 24.4 ms against 14.4 ms hand-coded, 12.6–13.9 ms with glibc's
 // trimming turned off by hand; the epoch 1.07× hand, 1.00× so (benchmarks/README.md). Blocks
 // are kept by size, rounded up to whole pages, and reused for exactly that size; the oldest
-// go when the cache would pass kCacheBytes or kCacheEntries. One mutex: a large block costs
+// go when the cache would pass kCacheBytes or kCacheEntries, and all of them when an allocation
+// fails (it is tried again). One mutex: a large block costs
 // microseconds to fill, the lock tens of nanoseconds. Under AddressSanitizer a kept block is
 // poisoned, so that a use after free is still reported.
 namespace {
@@ -122,7 +123,14 @@ BlockCache& block_cache() {
 detail::Storage* detail::allocate_large_storage(std::size_t bytes) {
   bytes = (bytes + kPage - 1) / kPage * kPage;
   void* block = block_cache().take(bytes);
-  if (!block) block = ::operator new(bytes);
+  if (!block) {
+    try {
+      block = ::operator new(bytes);
+    } catch (const std::bad_alloc&) {  // the blocks kept may be what the system lacks
+      block_cache().clear();
+      block = ::operator new(bytes);
+    }
+  }
   auto* s = new (block) CachedStorage;
   s->bytes = bytes;
   s->release = [](Storage* p) noexcept {

@@ -32,7 +32,8 @@ std::string to_string(const Shape& shape);  // "[3, 4]"
 // or evaluation loop makes tensors of the same shapes every step, and each fresh block
 // page-faults on every page it touches (PyTorch's caching allocator does this on GPUs).
 // empty_cache() frees the blocks kept, as torch.cuda.empty_cache() does; cached_memory() gives
-// their bytes. Freeing a graph of 2^18 records or more at once also empties the cache.
+// their bytes. Freeing a graph of 2^18 records or more at once also empties the cache, and so
+// does an allocation that fails, before it is tried again.
 void empty_cache();
 std::size_t cached_memory();
 
