@@ -362,8 +362,9 @@ std::optional<std::string> openblas_kernel_warning(std::string_view core, const 
       "not recognise the CPU and fell back to an older core. Its products (float64 GEMMs; "
       "float32 ones too unless oneDNN runs them; matrix-vector products; LAPACK) may run "
       "several times slower than this CPU allows (measured on AVX-512 CPUs: Prescott kernels "
-      "4–5× slower, Haswell kernels 1.6–1.8× slower). To fix it, start the program with OPENBLAS_CORETYPE={} in its environment "
-      "(a core this CPU runs), or install a newer OpenBLAS. Silence this warning with "
+      "4–5× slower, Haswell kernels 1.6–1.8× slower). To fix it, start the program with "
+      "OPENBLAS_CORETYPE={} in its environment (a core this CPU runs), or install a newer "
+      "OpenBLAS. Silence this warning with "
       "MATGRAD_NO_OPENBLAS_WARNING=1 or matgrad::set_openblas_warning(false).",
       core, isa_name(*kernels), cpu.to_string(), core_for(cpu_level));
 }
