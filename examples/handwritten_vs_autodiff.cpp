@@ -194,7 +194,10 @@ int main(int argc, char** argv) {
   // one with autodiff's.
   Params by_hand = copy(p), by_autodiff = copy(p);
   const double lr = 2.0;
-  double worst = 0;  // the largest relative gradient disagreement over all steps
+  // The largest gradient disagreement over all steps, relative to each gradient's largest entry:
+  // an entry that is itself a cancellation (b1's first is 1e-3 of its neighbours at step 114)
+  // carries the rounding of its larger terms, which two product kernels order differently.
+  double worst = 0;
   fmt::print("{:>5}  {:>16}  {:>16}\n", "step", "C (by hand)", "C (autodiff)");
   for (int s = 0; s <= steps; ++s) {
     const Forward fh = forward(by_hand, x, y);
@@ -204,7 +207,9 @@ int main(int argc, char** argv) {
         grad({fa.c}, {by_autodiff.w1, by_autodiff.b1, by_autodiff.w2, by_autodiff.b2});
     const GradientComparison c = compare_gradients(named(gh), named({ga[0], ga[1], ga[2], ga[3]}),
                                                    {.atol = 0.0, .rtol = 1e-12});
-    for (const auto& row : c.rows) worst = std::max(worst, row.max_rel_error);
+    for (std::size_t k = 0; k < c.rows.size(); ++k) {
+      worst = std::max(worst, c.rows[k].max_abs_error / max(abs(ga[k])).item());
+    }
     if (s % 50 == 0) fmt::print("{:>5}  {:>16.12f}  {:>16.12f}\n", s, fh.c.item(), fa.c.item());
     if (s == steps) break;
     step(by_hand, gh, lr);
@@ -216,7 +221,9 @@ int main(int argc, char** argv) {
                          .autodiff_label = "trained by autodiff"});
   bool bitwise = true;
   for (const auto& row : weights.rows) bitwise = bitwise && row.max_abs_error == 0;
-  fmt::print("\nlargest relative gradient disagreement over {} steps: {:.3e}\n", steps, worst);
+  fmt::print("\nlargest gradient disagreement over {} steps, relative to each gradient's largest "
+             "entry: {:.3e}\n",
+             steps, worst);
   fmt::print("weights after {} steps ({}):\n{}", steps,
              bitwise ? "bitwise identical" : "equal to rounding, not bitwise", weights.report());
 
