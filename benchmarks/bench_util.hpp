@@ -35,6 +35,13 @@ inline double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
+// Makes the compiler assume `value` is read, so that the work computing it is not dropped as
+// dead code (a hand-coded loop whose result is discarded, once inlined, can be removed).
+template <class T>
+inline void keep(const T& value) {
+  asm volatile("" : : "r,m"(value) : "memory");
+}
+
 // Calls f until `budget` seconds have passed (at least `min_calls` times); seconds per call.
 // The first `warmup` calls are not timed: in an interleaved comparison the other contenders
 // have just filled the caches with their own data.

@@ -621,8 +621,8 @@ void section_logreg(const Config& cfg) {
   by_gemm.gemv = false;
   std::vector<Contender> c{
       {"matgrad", [&] { return bench::time_per_call([&] { set.matgrad_step(); }, cfg.budget, 3, 2); }},
-      {"hand", [&] { return bench::time_per_call([&] { set.hand.run(); }, cfg.budget, 3, 2); }},
-      {"hand dgemm", [&] { return bench::time_per_call([&] { by_gemm.run(); }, cfg.budget, 3, 2); }}};
+      {"hand", [&] { return bench::time_per_call([&] { bench::keep(set.hand.run()); }, cfg.budget, 3, 2); }},
+      {"hand dgemm", [&] { return bench::time_per_call([&] { bench::keep(by_gemm.run()); }, cfg.budget, 3, 2); }}};
   const auto s = bench::interleave(c, cfg.rounds);
   Row row = make_row("logistic-regression gradient, X 1000×50, float64, 1 thread");
   row.matgrad = median(s[0]);
@@ -739,7 +739,7 @@ void section_overhead(const Config& cfg) {
     std::vector<float> scratch;
     std::vector<Contender> c{
         {"matgrad", [&] { return bench::time_per_call([&] { matgrad_scalar_chain(ops); }, cfg.budget, 2) / ops; }},
-        {"hand", [&] { return bench::time_per_call([&] { hand_scalar_chain(ops, scratch); }, cfg.budget, 2) / ops; }}};
+        {"hand", [&] { return bench::time_per_call([&] { bench::keep(hand_scalar_chain(ops, scratch)); }, cfg.budget, 2) / ops; }}};
 #ifdef MATGRAD_BENCH_TORCH
     c.push_back({"torch", [&] { return torch_sample([&] { bench::torch_peer::scalar_chain(ops); }, cfg.budget, 2) / ops; }});
 #endif
@@ -1493,7 +1493,7 @@ int profile(const std::string& what, double seconds, int threads) {
   } else if (what == "logreg") {
     work = [&] { logreg.matgrad_step(); };
   } else if (what == "handlogreg") {
-    work = [&] { logreg.hand.run(); };
+    work = [&] { bench::keep(logreg.hand.run()); };
   } else {
     std::fprintf(stderr, "--profile: step, step64, hand, hand64, chain, matmul, logreg or handlogreg\n");
     return 2;
