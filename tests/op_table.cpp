@@ -129,6 +129,10 @@ const std::vector<OpRow>& op_table() {
        [](In x) { return tanh_backward(x[0], x[1]); }},
       {"sigmoid_backward", {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{}, {}}},
        [](In x) { return sigmoid_backward(x[0], x[1]); }},
+      // Both regimes (β = 2, threshold 1: linear above A = 0.5); G broadcast over A (as a
+      // batch of tangents is) and A over G.
+      {"softplus_backward", {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{}, {}}, {{2, 3, 4}, {3, 4}}, {{3, 4}, {4}}},
+       [](In x) { return softplus_backward(x[0], x[1]) + softplus_backward(x[0], x[1], 2.0, 1.0); }},
       {"relu_backward", {{{3, 4}, {3, 4}}, {{1, 5}, {1, 5}}, {{}, {}}},
        [](In x) { return relu_backward(x[0], x[1]); }, Domain::away_from_zero},
       {"leaky_relu", unary_shapes, [](In x) { return leaky_relu(x[0], 0.2); }, Domain::away_from_zero},

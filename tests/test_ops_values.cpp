@@ -259,6 +259,10 @@ TEST_CASE("elementwise forward values") {
   Tensor x = vec({30, 1}, DType::float64, true);
   check_values(grad_of(softplus(x, 1.0, 20.0), x), {1, 1 / (1 + 1 / e)});
   check_values(grad_of(softplus(x, 2.0, 20.0), x), {1, 0.8807970779778823});
+  // At βx = threshold exactly the log regime still holds, as in torch: slope σ(threshold), not 1.
+  Tensor at = vec({20, 0.5}, DType::float64, true);
+  check_values(grad_of(softplus(at, 1.0, 20.0), at), {0.9999999979388463, 1 / (1 + std::exp(-0.5))});
+  check_values(grad_of(softplus(at, 2.0, 1.0), at), {1, 0.7310585786300049});
 }
 
 TEST_CASE("sign and the comparisons are constants of the input dtype") {

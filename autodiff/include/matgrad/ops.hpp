@@ -270,6 +270,10 @@ Tensor relu(const Tensor& a, const SourceLocation& caller = SourceLocation::curr
 Tensor relu_backward(const Tensor& grad, const Tensor& a, const SourceLocation& caller = SourceLocation::current());
 Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01, const SourceLocation& caller = SourceLocation::current());  // gradient at 0 is the slope
 Tensor softplus(const Tensor& a, double beta = 1.0, double threshold = 20.0, const SourceLocation& caller = SourceLocation::current());
+// softplus's VJP as an op of its own, G ⊙ where(βA > threshold, 1, σ(βA)) in one pass
+// (torch's softplus_backward); differentiable in both. G may broadcast against A.
+Tensor softplus_backward(const Tensor& grad, const Tensor& a, double beta = 1.0, double threshold = 20.0,
+                         const SourceLocation& caller = SourceLocation::current());
 // Gradient passes where min <= a <= max (bounds included), as in PyTorch.
 Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max, const SourceLocation& caller = SourceLocation::current());
 

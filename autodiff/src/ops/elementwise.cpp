@@ -223,19 +223,12 @@ Tensor leaky_relu(const Tensor& a, double negative_slope, const SourceLocation& 
 }
 
 // softplus(x) = log(1 + e^(βx)) / β, and x itself where βx > threshold (PyTorch's linear
-// regime, derivative exactly 1 there; the threshold itself is still in the log regime). Both
-// rules multiply by the slope where(βA > threshold, 1, σ(βA)): one broadcasting product,
-// where a tangent with several directions would make `where` broadcast its condition.
-static Tensor softplus_slope(const Tensor& a, double beta, double threshold) {
-  const Tensor linear = mask_of("softplus", a, [&](auto v) {
-    return v * static_cast<decltype(v)>(beta) > static_cast<decltype(v)>(threshold);
-  });
-  return where(linear, ones_like(a), sigmoid(a * beta));
-}
-
+// regime, derivative exactly 1 there; the threshold itself is still in the log regime). Its
+// slope s(A) = where(βA > threshold, 1, σ(βA)) multiplies the tangent and the gradient alike,
+// in softplus_backward's one pass.
 static const OpInfo softplus_info{"softplus", "dC = σ(βA) ⊙ dA (dA where βA > threshold)",
-                                  "tC = where(βA > threshold, 1, σ(βA)) ⊙ tA",
-                                  "gA = where(βA > threshold, 1, σ(βA)) ⊙ gC",
+                                  "tC = softplus_backward(tA, A, β, threshold)",
+                                  "gA = softplus_backward(gC, A, β, threshold)",
     "C = log(1 + exp(β A)) / β"};
 Tensor softplus(const Tensor& a, double beta, double threshold, const SourceLocation& caller) {
   Tensor out = unary("softplus", a, [beta, threshold](auto v) {
@@ -246,8 +239,46 @@ Tensor softplus(const Tensor& a, double beta, double threshold, const SourceLoca
   });
   return record(
       softplus_info, std::move(out), {a},
-      [&](const Tangent& ta) { return softplus_slope(a, beta, threshold) * ta; },
-      [a, beta, threshold](const Tensor& g) -> Grads { return {g * softplus_slope(a, beta, threshold)}; },
+      [&](const Tangent& ta) { return softplus_backward(ta, a, beta, threshold); },
+      [a, beta, threshold](const Tensor& g) -> Grads { return {softplus_backward(g, a, beta, threshold)}; },
+      caller);
+}
+
+// s'(A) = β σ(βA) ⊙ (1 − σ(βA)) in the log regime, 0 in the linear one: sigmoid_backward of
+// the log regime's 0/1 mask, a constant of the graph as the other masks are.
+static Tensor softplus_slope_derivative(const Tensor& a, double beta, double threshold) {
+  const Tensor log_regime = mask_of("softplus_backward", a, [&](auto v) {
+    return !(v * static_cast<decltype(v)>(beta) > static_cast<decltype(v)>(threshold));
+  });
+  const Tensor s = sigmoid_backward(log_regime, sigmoid(beta == 1.0 ? a : a * beta));
+  return beta == 1.0 ? s : s * beta;
+}
+
+// D = G ⊙ s(A), s(A) = where(βA > threshold, 1, σ(βA)): softplus's VJP in one pass and one
+// tensor, where the composed slope took five ops (torch.ops.aten.softplus_backward).
+//   dD = dG ⊙ s(A) + G ⊙ s'(A) ⊙ dA
+static const OpInfo softplus_backward_info{
+    "softplus_backward", "dD = dG ⊙ s(A) + G ⊙ s'(A) ⊙ dA, s(A) = where(βA > threshold, 1, σ(βA))",
+    "tD = softplus_backward(tG, A, β, threshold) + G ⊙ s'(A) ⊙ tA",
+    "gG = softplus_backward(gD, A, β, threshold), gA = gD ⊙ G ⊙ s'(A) (s' = β σ(βA)(1 − σ(βA)), 0 where βA > threshold)",
+    "D = G ⊙ where(βA > threshold, 1, σ(βA))"};
+Tensor softplus_backward(const Tensor& g, const Tensor& a, double beta, double threshold,
+                         const SourceLocation& caller) {
+  Tensor out = backward_kernel("softplus_backward", g, a, [beta, threshold](auto u, auto v) {
+    using T = decltype(v);
+    const T bx = v * static_cast<T>(beta);
+    return bx > static_cast<T>(threshold) ? u : u * stable_sigmoid(bx);
+  });
+  return record(
+      softplus_backward_info, std::move(out), {g, a},
+      [&](const Tangent& tg, const Tangent& ta) {
+        const Tangent first = softplus_backward(tg, a, beta, threshold);
+        return ta ? first + (g * softplus_slope_derivative(a, beta, threshold)) * ta : first;
+      },
+      [g, a, beta, threshold](const Tensor& gd, const VjpContext& ctx) -> Grads {
+        return {ctx.needs[0] ? softplus_backward(gd, a, beta, threshold) : Tensor(),
+                ctx.needs[1] ? gd * g * softplus_slope_derivative(a, beta, threshold) : Tensor()};
+      },
       caller);
 }
 

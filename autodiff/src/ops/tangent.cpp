@@ -53,6 +53,12 @@ Tangent tanh_backward(const Tangent& g, const Tensor& c) {
 Tangent sigmoid_backward(const Tangent& g, const Tensor& c) {
   return g ? like(g, sigmoid_backward(detail::aligned(g, c.dim()), c)) : g;
 }
+// Batched, the slope is computed once for all directions (an exp per element of A, not of G).
+Tangent softplus_backward(const Tangent& g, const Tensor& a, double beta, double threshold) {
+  if (!g) return g;
+  if (!g.batch()) return like(g, softplus_backward(g.tensor(), a, beta, threshold));
+  return like(g, detail::aligned(g, a.dim()) * softplus_backward(ones_like(a), a, beta, threshold));
+}
 Tangent relu_backward(const Tangent& g, const Tensor& a) {
   return g ? like(g, relu_backward(detail::aligned(g, a.dim()), a)) : g;
 }

@@ -13,6 +13,7 @@ namespace matgrad {
 
 Tangent tanh_backward(const Tangent& g, const Tensor& c);
 Tangent sigmoid_backward(const Tangent& g, const Tensor& c);
+Tangent softplus_backward(const Tangent& g, const Tensor& a, double beta, double threshold);
 Tangent relu_backward(const Tangent& g, const Tensor& a);
 Tangent where(const Tensor& condition, const Tangent& a, const Tangent& b);
 Tangent to(const Tangent& t, DType dtype);
