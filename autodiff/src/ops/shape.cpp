@@ -120,6 +120,17 @@ Tensor transpose(const Tensor& a, std::ptrdiff_t dim0, std::ptrdiff_t dim1, cons
   const std::size_t d1 = wrap_dim("transpose", dim1, a.dim());
   if (a.dim() == 0) return a;  // the only transpose of a 0-d tensor, as t() of a vector
   Tensor out = detail::map_any_data(a, [&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    if (x.dimension() == 2 && d0 != d1) {  // a matrix (t()): one loop, not xtensor's strided walk
+      const std::size_t rows = x.shape()[0], cols = x.shape()[1];
+      auto y = detail::empty_array<T>({cols, rows}, "transpose");
+      const T* src = x.data();
+      T* dst = y.data();
+      for (std::size_t i = 0; i < rows; ++i) {
+        for (std::size_t j = 0; j < cols; ++j) dst[j * rows + i] = src[i * cols + j];
+      }
+      return y;
+    }
     std::vector<std::size_t> permutation(x.dimension());
     std::iota(permutation.begin(), permutation.end(), std::size_t{0});
     std::swap(permutation[d0], permutation[d1]);
