@@ -11,7 +11,8 @@ ReducePlan plan_reduction(std::string_view op, const Shape& shape, const DimList
   p.input_shape = shape;
   p.keepdim = keepdim;
   const std::size_t rank = shape.size();
-  std::vector<bool> reduced(rank, dims.all());
+  SmallVector<bool, 8> reduced;
+  for (std::size_t d = 0; d < rank; ++d) reduced.push_back(dims.all());
   for (const std::ptrdiff_t dim : dims.dims()) {
     const std::size_t d = wrap_dim(op, dim, rank);
     if (rank == 0) {
@@ -38,7 +39,7 @@ ReducePlan plan_reduction(std::string_view op, const Shape& shape, const DimList
     }
   }
   // Coalesce: adjacent dims of the same kind merge, size-1 dims drop out.
-  std::vector<bool> kinds;
+  SmallVector<bool, 8> kinds;
   for (std::size_t d = 0; d < rank; ++d) {
     if (shape[d] == 1) continue;
     if (!kinds.empty() && kinds.back() == reduced[d]) {
@@ -48,7 +49,7 @@ ReducePlan plan_reduction(std::string_view op, const Shape& shape, const DimList
       kinds.push_back(reduced[d]);
     }
   }
-  p.out_strides.assign(p.groups.size(), 0);
+  p.out_strides.resize(p.groups.size());
   std::size_t stride = 1;
   for (std::size_t k = p.groups.size(); k-- > 0;) {
     if (kinds[k]) continue;

@@ -14,14 +14,16 @@ namespace matgrad::detail {
 
 struct ReducePlan {
   Shape input_shape;
-  std::vector<std::size_t> dims;  // the reduced dims, ascending; none for a 0-d input
+  // The vectors are inline up to four entries: a plan is copied into the VJP closures, and
+  // these were three allocations per copy.
+  SmallVector<std::size_t, 4> dims;  // the reduced dims, ascending; none for a 0-d input
   bool keepdim = false;
   Shape out_shape;   // the result's shape
   Shape kept_shape;  // the input's with the reduced dims at size 1: the result's under keepdim
   std::size_t count = 1;  // elements reduced into each result element (N)
   // The input's dims merged where neighbours are both reduced or both kept (sizes of 1
   // dropped): groups[k] elements, at a stride of out_strides[k] in the result (0 if reduced).
-  std::vector<std::size_t> groups, out_strides;
+  SmallVector<std::size_t, 4> groups, out_strides;
   // Set when the reduced dims form one block: the input is [outer, n, inner] around it.
   bool one_block = false;
   std::size_t outer = 1, n = 1, inner = 1;
