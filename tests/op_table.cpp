@@ -80,6 +80,9 @@ const std::vector<OpRow>& op_table() {
       {"linear without bias", {{{3, 4}, {5, 4}}}, [](In x) { return linear(x[0], x[1]); }},
       {"linear, input of rank 1 and 3", {{{4}, {5, 4}, {5}}, {{2, 3, 4}, {5, 4}, {5}}, {{2, 0, 4}, {3, 4}, {3}}},
        [](In x) { return linear(x[0], x[1], x[2]); }},
+      // A v, then Aᵀ of that (a vector of A's rows), on one-row, one-column and square A.
+      {"mv", {{{3, 4}, {4}}, {{1, 5}, {5}}, {{5, 1}, {1}}, {{4, 4}, {4}}},
+       [](In x) { return concat({mv(x[0], x[1]), mv(x[0], mv(x[0], x[1]), true)}); }},
       {"matmul",
        {{{3, 4}, {4, 5}}, {{4}, {4}}, {{4}, {4, 3}}, {{3, 4}, {4}}, {{1, 4}, {4, 1}},
         {{2, 3, 4}, {4, 5}}, {{3, 4}, {2, 4, 5}}, {{2, 3, 4}, {2, 4, 5}}, {{1, 3, 4}, {2, 4, 5}},

@@ -73,6 +73,9 @@ Tensor gemm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool tra
 // y = x Wᵀ + b for x [*, in] (any rank ≥ 1), weight [out, in] and bias [out] (undefined:
 // none), as torch.nn.functional.linear: the bias goes in by the gemm itself, one op on the tape.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const SourceLocation& caller = SourceLocation::current());
+// C = op(A) v for a matrix A and a vector v, op(A) = A or Aᵀ: torch.mv (transpose_a gives vᵀA as
+// Aᵀv), on gemv. matmul runs its matrix·vector and vector·matrix cases here.
+Tensor mv(const Tensor& a, const Tensor& v, bool transpose_a = false, const SourceLocation& caller = SourceLocation::current());
 // PyTorch's matmul: vector·vector, matrix·vector, vector·matrix, matrix·matrix, and batches
 // [*, m, k] @ [*, k, n] of any rank whose batch dims broadcast (a vector gains a dim and loses it).
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller = SourceLocation::current());

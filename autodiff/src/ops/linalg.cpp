@@ -128,7 +128,49 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
       caller);
 }
 
-static const ComposedOpInfo matmul_composed{"matmul", "C = A B: gemm for matrices; vectors unsqueezed to a row / column and the result squeezed; batches broadcast (torch.matmul)"};
+// C = op(A) v for a matrix A and a vector v (torch.mv; with transpose_a, vᵀA read as Aᵀv): one
+// record on gemv where matmul's matrix·vector cases were gemm between two reshapes.
+//   C = A v   =>  dC = dA v + A dv    =>  gA = gC vᵀ, gv = Aᵀ gC
+//   C = Aᵀ v  =>  dC = dAᵀ v + Aᵀ dv  =>  gA = v gCᵀ, gv = A gC
+static const OpInfo mv_info{"mv", "dC = op(dA) v + op(A) dv", "tC = op(tA) v + op(A) tv (gemm on the tangents, v as a column)",
+                            "C = A v: gA = gC vᵀ, gv = Aᵀ gC; C = Aᵀ v: gA = v gCᵀ, gv = A gC",
+    "C = op(A) v"};
+Tensor mv(const Tensor& a, const Tensor& v, bool transpose_a, const SourceLocation& caller) {
+  detail::check_same_dtype("mv", a, v);
+  const Shape& sa = a.shape();
+  if (sa.size() != 2 || v.dim() != 1) {
+    fail<ShapeError>("mv: expects a matrix and a vector, got {} and {}", to_string(sa), to_string(v.shape()));
+  }
+  const std::size_t rows = sa[0], cols = sa[1];
+  const std::size_t m = transpose_a ? cols : rows, k = transpose_a ? rows : cols;
+  if (v.numel() != k) {
+    fail<ShapeError>("mv: inner dimensions differ: {} @ {}", describe(sa, transpose_a), to_string(v.shape()));
+  }
+  Tensor out = a.visit([&](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::value_type;
+    Tensor result = detail::empty_tensor<T>({m}, "mv");
+    T* c = detail::elements_of<T>(result);
+    if (k == 0) std::fill(c, c + m, T(0));
+    if (m != 0 && k != 0) detail::gemm(transpose_a, false, m, 1, k, x.data(), cols, v.data<T>().data(), 1, T(0), c, 1);
+    return result;
+  });
+  return record(
+      mv_info, std::move(out), {a, v},
+      [&](const Tangent& ta, const Tangent& tv) {
+        const Shape column{k, 1};
+        return reshape(gemm(ta, reshape(v, column), transpose_a, false), Shape{m}) +
+               reshape(gemm(a, reshape(tv, column), transpose_a, false), Shape{m});
+      },
+      [a, v, transpose_a](const Tensor& g, const VjpContext& ctx) -> Grads {
+        Tensor ga, gv;
+        if (ctx.needs[0]) ga = transpose_a ? outer(v, g) : outer(g, v);
+        if (ctx.needs[1]) gv = mv(a, g, !transpose_a);
+        return {ga, gv};
+      },
+      caller);
+}
+
+static const ComposedOpInfo matmul_composed{"matmul", "C = A B: gemm for matrices; mv for a matrix and a vector; other vectors unsqueezed to a row / column and the result squeezed; batches broadcast (torch.matmul)"};
 Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   detail::check_same_dtype("matmul", a, b);
   const Shape& sa = a.shape();
@@ -144,6 +186,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, const SourceLocation& caller) {
   if (sa.size() == 1 && sb.size() == 1) {
     return reshape(gemm(unsqueeze(a, 0, caller), unsqueeze(b, 1, caller), false, false, caller), Shape{}, caller);
   }
+  if (sa.size() == 2 && sb.size() == 1) return mv(a, b, false, caller);
+  if (sa.size() == 1 && sb.size() == 2) return mv(b, a, true, caller);  // vᵀ B = Bᵀ v
   if (sa.size() == 1) return squeeze(matmul(unsqueeze(a, 0, caller), b, caller), -2, caller);  // vector · (batched) matrix
   if (sb.size() == 1) return squeeze(matmul(a, unsqueeze(b, 1, caller), caller), -1, caller);  // (batched) matrix · vector
   if (sa.size() == 2 && sb.size() == 2) return gemm(a, b, false, false, caller);
