@@ -132,7 +132,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
 // record on gemv where matmul's matrix·vector cases were gemm between two reshapes.
 //   C = A v   =>  dC = dA v + A dv    =>  gA = gC vᵀ, gv = Aᵀ gC
 //   C = Aᵀ v  =>  dC = dAᵀ v + Aᵀ dv  =>  gA = v gCᵀ, gv = A gC
-static const OpInfo mv_info{"mv", "dC = op(dA) v + op(A) dv", "tC = op(tA) v + op(A) tv (gemm on the tangents, v as a column)",
+static const OpInfo mv_info{"mv", "dC = op(dA) v + op(A) dv", "tC = mv(tA, v) + mv(A, tv) (batched: one gemm over the directions)",
                             "C = A v: gA = gC vᵀ, gv = Aᵀ gC; C = Aᵀ v: gA = v gCᵀ, gv = A gC",
     "C = op(A) v"};
 Tensor mv(const Tensor& a, const Tensor& v, bool transpose_a, const SourceLocation& caller) {
@@ -156,11 +156,7 @@ Tensor mv(const Tensor& a, const Tensor& v, bool transpose_a, const SourceLocati
   });
   return record(
       mv_info, std::move(out), {a, v},
-      [&](const Tangent& ta, const Tangent& tv) {
-        const Shape column{k, 1};
-        return reshape(gemm(ta, reshape(v, column), transpose_a, false), Shape{m}) +
-               reshape(gemm(a, reshape(tv, column), transpose_a, false), Shape{m});
-      },
+      [&](const Tangent& ta, const Tangent& tv) { return mv(ta, v, transpose_a) + mv(a, tv, transpose_a); },
       [a, v, transpose_a](const Tensor& g, const VjpContext& ctx) -> Grads {
         Tensor ga, gv;
         if (ctx.needs[0]) ga = transpose_a ? outer(v, g) : outer(g, v);

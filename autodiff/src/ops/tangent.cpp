@@ -206,6 +206,21 @@ Tangent gemm(const Tensor& a, const Tangent& b, bool ta, bool tb) {
   return like(b, repeated_gemm(a, v, ta, tb, false, b.batch()));
 }
 
+Tangent mv(const Tangent& a, const Tensor& v, bool ta) {
+  if (!a || !a.batch()) return a ? like(a, mv(a.tensor(), v, ta)) : a;
+  const Tensor& t = a.tensor();
+  const Shape& s = t.shape();
+  if (!ta) {  // the directions' rows stacked: one product
+    return like(a, reshape(mv(reshape(t, Shape{s[0] * s[1], s[2]}), v, false), Shape{s[0], s[1]}));
+  }
+  return reshape(gemm(a, reshape(v, Shape{v.numel(), 1}), true, false), Shape{s[2]});
+}
+
+Tangent mv(const Tensor& a, const Tangent& v, bool ta) {
+  if (!v || !v.batch()) return v ? like(v, mv(a, v.tensor(), ta)) : v;
+  return like(v, gemm(v.tensor(), a, false, !ta));  // op(A) vᵢ for every direction, as the rows of V op(A)ᵀ
+}
+
 Tangent linear(const Tensor& x, const Tangent& weight, const Tangent& bias) {
   if (!weight) return bias;
   if (!weight.batch()) return like(weight, linear(x, weight.tensor(), bias ? bias.tensor() : Tensor()));

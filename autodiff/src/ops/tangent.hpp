@@ -39,6 +39,9 @@ Tangent concat(const std::vector<Tangent>& parts, std::size_t dim);
 // op(tA) op(B) and op(A) op(tB), as gemm with the same flags.
 Tangent gemm(const Tangent& a, const Tensor& b, bool transpose_a, bool transpose_b);
 Tangent gemm(const Tensor& a, const Tangent& b, bool transpose_a, bool transpose_b);
+// op(tA) v and op(A) tv, as mv does.
+Tangent mv(const Tangent& a, const Tensor& v, bool transpose_a);
+Tangent mv(const Tensor& a, const Tangent& v, bool transpose_a);
 // X tWᵀ + 1 tbᵀ: linear's terms in its weight and bias, one gemm when unbatched.
 Tangent linear(const Tensor& x, const Tangent& weight, const Tangent& bias);
 
