@@ -99,10 +99,12 @@ Array<T> from_doubles(std::string_view op, const ReducePlan& p, const std::vecto
   return out;
 }
 
-// The result (or its gradient) with the reduced dims put back at size 1, so that it broadcasts
-// against the input: a view.
+// The result (or its gradient) shaped to broadcast against the input: as it is when the reduced
+// dims lead the input's (a full reduction among them: it lines up from the right), else with the
+// reduced dims put back at size 1 (a view).
 inline Tensor unreduce(const Tensor& c, const ReducePlan& p) {
-  return p.keepdim || p.dims.empty() ? c : reshape(c, p.kept_shape);
+  const bool leading = p.dims.empty() || p.dims[p.dims.size() - 1] + 1 == p.dims.size();
+  return p.keepdim || leading ? c : reshape(c, p.kept_shape);
 }
 
 // Σ over the plan's dims of a tangent shaped like the input (batched ones shifted by one).

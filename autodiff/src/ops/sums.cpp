@@ -19,15 +19,10 @@ Tensor sum(const Tensor& a, const DimList& dim, bool keepdim, const SourceLocati
   check_defined("sum", a);
   const ReducePlan plan = plan_reduction("sum", a.shape(), dim, keepdim);
   Tensor out = detail::map_data(a, [&](const auto& x) { return detail::total<detail::Total::sum>("sum", x, plan); });
-  // When the dims reduced lead A's (a full sum among them), gC already broadcasts onto A's shape;
-  // otherwise they go back in at size 1 first.
-  const bool leading = plan.dims.empty() || plan.dims[plan.dims.size() - 1] + 1 == plan.dims.size();
   return record(
       sum_info, std::move(out), {a},
       [&](const Tangent& ta) { return detail::sum_over(ta, plan); },
-      [plan, leading](const Tensor& g) -> Grads {
-        return {broadcast_to(leading ? g : detail::unreduce(g, plan), plan.input_shape)};
-      },
+      [plan](const Tensor& g) -> Grads { return {broadcast_to(detail::unreduce(g, plan), plan.input_shape)}; },
       caller);
 }
 
