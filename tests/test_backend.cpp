@@ -12,7 +12,9 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -348,4 +350,106 @@ TEST_CASE("set_num_threads governs both pools; backend_info reports it") {
   CHECK(seen == 2);
 #endif
   set_num_threads(saved);
+}
+
+namespace {
+
+// The chunks parallel_for ran body on, and on how many distinct threads.
+struct Chunks {
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  std::size_t threads = 0;
+};
+
+Chunks run_chunks(DType dtype, std::size_t n, std::size_t grain) {
+  std::mutex mutex;
+  Chunks out;
+  std::vector<std::thread::id> ids;
+  parallel_for(dtype, n, grain, [&](std::size_t begin, std::size_t end) {
+    const std::lock_guard lock(mutex);
+    out.ranges.emplace_back(begin, end);
+    if (std::find(ids.begin(), ids.end(), std::this_thread::get_id()) == ids.end()) {
+      ids.push_back(std::this_thread::get_id());
+    }
+  });
+  std::sort(out.ranges.begin(), out.ranges.end());
+  out.threads = ids.size();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("parallel_for: float32 on oneDNN's pool in one chunk per thread, each ≥ grain; else one chunk") {
+  const int saved = get_num_threads();
+  BackendGuard guard;
+  set_num_threads(2);
+  const std::size_t n = 100003, grain = kGrain;
+#if defined(MATGRAD_TEST_OPENMP) && !defined(__SANITIZE_THREAD__)
+  const bool splits = true;
+#else
+  const bool splits = false;  // no OpenMP, or ThreadSanitizer (parallel_for runs on one thread)
+#endif
+  const Chunks split = run_chunks(DType::float32, n, grain);
+  REQUIRE(split.ranges.size() == (splits ? 2u : 1u));
+  CHECK(split.threads == split.ranges.size());
+  std::size_t covered = 0;
+  for (const auto& [begin, end] : split.ranges) {
+    CHECK(begin == covered);  // contiguous, in order, no gaps or overlaps
+    CHECK(end - begin >= grain);
+    if (end != n) CHECK(end % 16 == 0);  // whole vectors but the last
+    covered = end;
+  }
+  CHECK(covered == n);
+  // One chunk: fewer than 2 × grain elements, float64 (OpenBLAS's pool), OpenBLAS for float32,
+  // one thread.
+  CHECK(run_chunks(DType::float32, 2 * grain - 1, grain).ranges.size() == 1);
+  CHECK(run_chunks(DType::float64, n, grain).ranges.size() == 1);
+  set_gemm_backend(GemmBackend::openblas);
+  CHECK(run_chunks(DType::float32, n, grain).ranges.size() == 1);
+  set_gemm_backend(guard.saved);
+  set_num_threads(1);
+  CHECK(run_chunks(DType::float32, n, grain).ranges.size() == 1);
+  CHECK(run_chunks(DType::float32, 0, grain).ranges == std::vector<std::pair<std::size_t, std::size_t>>{{0, 0}});
+  // An exception thrown in a chunk reaches the caller.
+  set_num_threads(2);
+  check_error<ValueError>(
+      [&] {
+        parallel_for(DType::float32, n, grain, [](std::size_t begin, std::size_t) {
+          fail<ValueError>("parallel_for test: the chunk from {} throws", begin);
+        });
+      },
+      {"parallel_for test", "throws"});
+  set_num_threads(saved);
+}
+
+TEST_CASE("pointwise ops and linear's bias split over 2 threads match 1 thread bitwise") {
+  const int saved = get_num_threads();
+  Generator gen(5);
+  // 317 × 331 = 104,927 elements: two chunks of whole vectors and a ragged end.
+  const Tensor x = randn({317, 331}, gen), y = randn({317, 331}, gen);
+  const Tensor row = randn({331}, gen), column = randn({317, 1}, gen), scalar = randn({}, gen);
+  const Tensor w = randn({300, 331}, gen), b = randn({300}, gen);
+  auto results = [&] {
+    return std::vector<Tensor>{relu(x), tanh(x), x + y, x * row, row - x, x / column, column * x,
+                               x * scalar, scalar - x, relu_backward(y, x), linear(x, w, b),
+                               linear(x, w)};
+  };
+  set_num_threads(1);
+  const std::vector<Tensor> one = results();
+  set_num_threads(2);
+  const std::vector<Tensor> two = results();
+  set_num_threads(saved);
+  REQUIRE(one.size() == two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(one[i].shape() == two[i].shape());
+    CHECK(std::equal(one[i].data<float>().begin(), one[i].data<float>().end(), two[i].data<float>().begin()));
+  }
+  // And against plain loops, so that both are right rather than wrong alike.
+  for (std::size_t i = 0; i < x.numel(); ++i) {
+    const float v = x.data<float>().data()[i];
+    const std::size_t r = i / 331, c = i % 331;
+    REQUIRE(one[0].data<float>().data()[i] == std::max(v, 0.0f));
+    REQUIRE(two[3].data<float>().data()[i] == v * row.data<float>().data()[c]);
+    REQUIRE(two[5].data<float>().data()[i] == v / column.data<float>().data()[r]);
+  }
 }

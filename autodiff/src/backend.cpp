@@ -21,6 +21,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -322,6 +323,41 @@ void set_num_threads(int threads) {
 }
 
 int get_num_threads() { return backends().threads(); }
+
+// ---- performance machinery: loops split over matgrad's threads (parallel_for) ----
+// ThreadSanitizer cannot see libgomp's barriers (libgomp is not built with it), so every write
+// after a parallel region looks like a race with the workers' reads: its builds run every loop
+// on one thread (tests/tsan.supp says the same of oneDNN's products).
+void detail::parallel_chunks(DType dtype, std::size_t n, std::size_t grain,
+                             void (*run)(const void*, std::size_t, std::size_t), const void* body) {
+#if defined(MATGRAD_HAVE_ONEDNN) && !defined(__SANITIZE_THREAD__)
+  const auto threads = static_cast<std::size_t>(std::max(1, get_num_threads()));
+  const std::size_t chunks = std::min(threads, n / std::max<std::size_t>(grain, 1));
+  if (chunks > 1 && gemm_backend(dtype) == GemmBackend::onednn && !omp_in_parallel()) {
+    const std::size_t chunk = (n / chunks + 15) / 16 * 16;  // whole vectors but the last
+    std::exception_ptr error;
+    std::mutex error_mutex;
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const std::size_t begin = std::min(n, c * chunk), end = c + 1 == chunks ? n : std::min(n, begin + chunk);
+      if (begin >= end) continue;
+      try {
+        run(body, begin, end);
+      } catch (...) {  // an exception may not leave an OpenMP region
+        const std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+#else
+  (void)dtype;
+  (void)grain;
+#endif
+  run(body, 0, n);
+}
+// ---- end of parallel_for ----
 
 CpuIsa cpu_isa() {
   CpuIsa isa;

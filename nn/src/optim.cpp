@@ -11,15 +11,6 @@
 #include <map>
 #include <unordered_map>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-// ThreadSanitizer cannot see libgomp's barriers (libgomp is not built with it), so every write
-// after a parallel region looks like a race with the workers' reads: its builds update on one
-// thread (tests/tsan.supp says the same of oneDNN's products).
-#if defined(_OPENMP) && !defined(__SANITIZE_THREAD__)
-#define MATGRAD_SPLIT_UPDATES 1
-#endif
 
 namespace matgrad::optim {
 
@@ -177,30 +168,12 @@ void SGD::set_momentum(double momentum) {
   options_.momentum = momentum;
 }
 
-// ---- performance: large updates split over matgrad's threads (the one place in nn) ----
-// Calls f(begin, end) on contiguous chunks of [0, n), one per thread of set_num_threads() when
-// each gets at least kMinChunk elements, on OpenMP's pool: only for a dtype whose products run
-// on oneDNN, whose threads are that pool's. OpenBLAS (float64) has a pool of its own, and
-// OpenMP's threads spinning beside it made the float64 step at 2 threads 1.97× as long. Every
-// element's update is independent of the others, so the result is the same to the last bit
-// for any thread count. A/B on the demo (AdamW, float32, 2 threads): benchmarks/README.md.
+// Large updates are split over matgrad's threads (parallel_for, matgrad/backend.hpp): every
+// element's update is independent of the others, so the result is the same to the last bit for
+// any thread count. A/B on the demo (AdamW, float32, 2 threads): benchmarks/README.md.
 template <class T, class F>
 static void for_each_chunk(std::size_t n, F&& f) {
-#ifdef MATGRAD_SPLIT_UPDATES
-  constexpr std::size_t kMinChunk = std::size_t{1} << 15;
-  const auto threads = static_cast<std::size_t>(std::max(1, get_num_threads()));
-  const std::size_t chunks = std::min(threads, n / kMinChunk);
-  if (chunks > 1 && gemm_backend(dtype_of<T>()) == GemmBackend::onednn && !omp_in_parallel()) {
-    const std::size_t chunk = (n / chunks + 15) / 16 * 16;  // whole vectors but the last
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
-    for (std::size_t c = 0; c < chunks; ++c) {
-      const std::size_t begin = std::min(n, c * chunk), end = c + 1 == chunks ? n : std::min(n, begin + chunk);
-      if (begin < end) f(begin, end);
-    }
-    return;
-  }
-#endif
-  f(std::size_t{0}, n);
+  parallel_for(dtype_of<T>(), n, kGrain, f);
 }
 
 // p + offset, or null for an absent buffer (offsetting a null pointer is undefined).

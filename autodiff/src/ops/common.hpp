@@ -2,6 +2,7 @@
 #pragma once
 
 #include "matgrad/autograd.hpp"
+#include "matgrad/backend.hpp"
 #include "matgrad/ops.hpp"
 #include "pool.hpp"
 #include "tangent.hpp"
@@ -243,8 +244,9 @@ Tensor elementwise(std::string_view op, const Array<T>& x, F f) {
   Tensor out = empty_tensor<T>(x.shape(), op);
   const T* src = x.data();
   T* dst = elements_of<T>(out);
-  const std::size_t n = x.size();
-  for (std::size_t i = 0; i < n; ++i) dst[i] = f(src[i]);
+  parallel_for(dtype_of<T>(), x.size(), kGrain, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) dst[i] = f(src[i]);
+  });
   return out;
 }
 
@@ -275,55 +277,71 @@ Tensor elementwise(std::string_view op, const Array<T>& x, const Array<T>& y, F 
   if (x.shape() == y.shape()) {
     Tensor out = empty_tensor<T>(x.shape(), op);
     T* dst = elements_of<T>(out);
-    const std::size_t n = x.size();
-    for (std::size_t i = 0; i < n; ++i) dst[i] = f(x.data()[i], y.data()[i]);
+    const T* a = x.data();
+    const T* b = y.data();
+    parallel_for(dtype_of<T>(), x.size(), kGrain, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) dst[i] = f(a[i], b[i]);
+    });
     return out;
   }
   const Shape shape = broadcast_shapes(op, x.shape(), y.shape());
   Tensor out = empty_tensor<T>(shape, op);
   T* dst = elements_of<T>(out);
   const std::size_t n = out.numel();
+  const T* a = x.data();
+  const T* b = y.data();
   if (y.size() == 1) {
-    const T v = y.data()[0];
-    for (std::size_t i = 0; i < n; ++i) dst[i] = f(x.data()[i], v);
+    const T v = b[0];
+    parallel_for(dtype_of<T>(), n, kGrain, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) dst[i] = f(a[i], v);
+    });
     return out;
   }
   if (x.size() == 1) {
-    const T v = x.data()[0];
-    for (std::size_t i = 0; i < n; ++i) dst[i] = f(v, y.data()[i]);
+    const T v = a[0];
+    parallel_for(dtype_of<T>(), n, kGrain, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) dst[i] = f(v, b[i]);
+    });
     return out;
   }
   // A row repeated along the leading dims (a bias [N] added to [B, N]) or a column repeated
-  // along the trailing dims ([B, 1] against [B, N]): plain nested loops, no broadcast iterators.
+  // along the trailing dims ([B, 1] against [B, N]): plain nested loops, no broadcast iterators,
+  // split over the threads by rows of m elements.
   if (n != 0) {
+    const auto by_rows = [&](std::size_t rows, std::size_t m, const auto& row) {
+      parallel_for(dtype_of<T>(), rows, std::max<std::size_t>(1, kGrain / m),
+                   [&](std::size_t begin, std::size_t end) {
+                     for (std::size_t r = begin; r < end; ++r) row(r * m, r);
+                   });
+    };
     if (x.size() == n && repeats_as_row(y.shape(), shape)) {
       const std::size_t m = y.size();
-      for (std::size_t r = 0; r < n; r += m) {
-        for (std::size_t j = 0; j < m; ++j) dst[r + j] = f(x.data()[r + j], y.data()[j]);
-      }
+      by_rows(n / m, m, [&](std::size_t at, std::size_t) {
+        for (std::size_t j = 0; j < m; ++j) dst[at + j] = f(a[at + j], b[j]);
+      });
       return out;
     }
     if (y.size() == n && repeats_as_row(x.shape(), shape)) {
       const std::size_t m = x.size();
-      for (std::size_t r = 0; r < n; r += m) {
-        for (std::size_t j = 0; j < m; ++j) dst[r + j] = f(x.data()[j], y.data()[r + j]);
-      }
+      by_rows(n / m, m, [&](std::size_t at, std::size_t) {
+        for (std::size_t j = 0; j < m; ++j) dst[at + j] = f(a[j], b[at + j]);
+      });
       return out;
     }
     if (x.size() == n && repeats_as_column(y.shape(), shape)) {
       const std::size_t m = n / y.size();
-      for (std::size_t r = 0; r < y.size(); ++r) {
-        const T v = y.data()[r];
-        for (std::size_t j = 0; j < m; ++j) dst[r * m + j] = f(x.data()[r * m + j], v);
-      }
+      by_rows(y.size(), m, [&](std::size_t at, std::size_t r) {
+        const T v = b[r];
+        for (std::size_t j = 0; j < m; ++j) dst[at + j] = f(a[at + j], v);
+      });
       return out;
     }
     if (y.size() == n && repeats_as_column(x.shape(), shape)) {
       const std::size_t m = n / x.size();
-      for (std::size_t r = 0; r < x.size(); ++r) {
-        const T v = x.data()[r];
-        for (std::size_t j = 0; j < m; ++j) dst[r * m + j] = f(v, y.data()[r * m + j]);
-      }
+      by_rows(x.size(), m, [&](std::size_t at, std::size_t r) {
+        const T v = a[r];
+        for (std::size_t j = 0; j < m; ++j) dst[at + j] = f(v, b[at + j]);
+      });
       return out;
     }
   }

@@ -104,12 +104,17 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, const SourceLoc
     using T = typename std::decay_t<decltype(xa)>::value_type;
     Tensor y = detail::empty_tensor<T>({rows, out}, "linear");
     T* dst = detail::elements_of<T>(y);
-    if (b.defined()) {
-      const T* bias = b.data<T>().data();
-      for (std::size_t r = 0; r < rows; ++r) std::copy(bias, bias + out, dst + r * out);
-    } else {
-      std::fill(dst, dst + rows * out, T(0));
-    }
+    const T* bias = b.defined() ? b.data<T>().data() : nullptr;
+    parallel_for(dtype_of<T>(), rows, std::max<std::size_t>(1, kGrain / std::max<std::size_t>(out, 1)),
+                 [&](std::size_t begin, std::size_t end) {
+                   for (std::size_t r = begin; r < end; ++r) {
+                     if (bias) {
+                       std::copy(bias, bias + out, dst + r * out);
+                     } else {
+                       std::fill(dst + r * out, dst + (r + 1) * out, T(0));
+                     }
+                   }
+                 });
     if (rows != 0 && out != 0 && in != 0) {
       detail::gemm(false, true, rows, out, in, xa.data(), in, w.data<T>().data(), in, T(1), dst,
                    out);
